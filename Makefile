@@ -1,0 +1,33 @@
+# The two promises: `make run` sets up and starts the app; `make test` sets up and passes the suite.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+
+.PHONY: run test lint system-deps bench clean
+
+run: $(STAMP)
+	$(BIN)/murmuration serve --instance default
+
+test: system-deps $(STAMP) lint
+	$(BIN)/pytest -n auto
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff format --check app tests bench
+
+system-deps:
+	@packaging/system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/python bench/ports.py
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from murmuration.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""Whole-file writes that readers never see half done."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write `data` to `path` through a temporary file and a rename, with `mode` from the first byte."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp creates the file 0600; chmod widens it only when asked, so a
+        # secret is never readable by others, not even for a moment.
+        if mode != 0o600:
+            os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json(path: Path, value: Any, mode: int = 0o600) -> None:
+    """Write `value` as indented JSON, atomically."""
+    write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode(), mode)
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object stored at `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

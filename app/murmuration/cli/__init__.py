@@ -1,0 +1,1 @@
+"""The `murmuration` command line."""

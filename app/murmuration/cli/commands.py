@@ -1,0 +1,160 @@
+"""The sub-commands that manage instances: each returns an exit code or raises CommandError."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from murmuration import registry
+from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
+from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.datafolder import DataFolder, DataFolderError
+from murmuration.ports import BadPortSetting, parse_port, port_settings
+from murmuration.status import State, probe
+
+
+class CommandError(Exception):
+    """A failure reported to the user as one sentence with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def find(name: str) -> DataFolder:
+    try:
+        return registry.find(name)
+    except registry.InstanceNotFound:
+        raise CommandError(f"No instance is named {name!r}; `murmuration ls` lists them.") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    from murmuration.server.lifecycle import serve as run_server
+
+    try:
+        cli_port = parse_port(args.port, "--port") if args.port is not None else None
+        fixed, port_range = port_settings(cli_port)
+        if args.data_dir:
+            folder = registry.open_data_dir(Path(args.data_dir))
+        else:
+            try:
+                folder = registry.find(args.instance)
+            except registry.InstanceNotFound:
+                folder = registry.create(args.instance, Path.cwd())
+        return run_server(folder, fixed, port_range)
+    except (BadPortSetting, DataFolderError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    except registry.InstanceExists:
+        return serve(args)  # created by someone else a moment ago: serve that one
+    except OSError as exc:
+        raise CommandError(f"Cannot use the data folder: {exc}.") from None
+
+
+def new(args: argparse.Namespace) -> int:
+    cwd = Path(args.cwd).absolute() if args.cwd else Path.cwd()
+    if not cwd.is_dir():
+        raise CommandError(f"{cwd} is not a folder; give --cwd an existing folder.")
+    try:
+        folder = registry.create(args.name, cwd)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except registry.InstanceExists:
+        raise CommandError(f"An instance named {args.name.strip()!r} already exists.") from None
+    info = folder.read_info()
+    print(f"Created {info.name!r} (id {info.id}) in {folder.path}; start it with `murmuration start {info.id}`.")
+    return 0
+
+
+def describe(folder: DataFolder) -> dict[str, Any]:
+    """One instance as `ls` shows it."""
+    status = probe(folder)
+    try:
+        info = folder.read_info()
+        name, instance_id = info.name, info.id
+    except DataFolderError:
+        name, instance_id = "?", folder.path.name
+    running = status.state is State.RUNNING and status.runtime is not None
+    runtime = status.runtime if running else None
+    return {
+        "id": instance_id,
+        "name": name,
+        "status": status.state.value,
+        "pid": runtime.pid if runtime else None,
+        "port": runtime.port if runtime else None,
+        "url": runtime.url if runtime else None,
+        "data_dir": str(folder.path),
+    }
+
+
+def ls(args: argparse.Namespace) -> int:
+    rows = [describe(folder) for folder in registry.managed_folders()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("No instances yet; create one with `murmuration new NAME`.")
+        return 0
+    columns = ("name", "id", "status", "pid", "port", "url", "data_dir")
+    table = [[str(row[c] if row[c] is not None else "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    for line in [[c.upper() for c in columns], *table]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def start(args: argparse.Namespace) -> int:
+    folder = find(args.name)
+    try:
+        started = start_instance(folder)
+    except StartFailed as exc:
+        raise CommandError(str(exc), exc.exit_code or 1) from None
+    ready = started.ready
+    note = " (already running)" if started.already_running else ""
+    print(f"{ready['name']} is running at {ready['url']}{note}")
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    folder = find(args.name)
+    if stop_instance(folder, timeout=args.timeout):
+        print(f"Stopped {args.name}.")
+    else:
+        print(f"{args.name} was not running.")
+    return 0
+
+
+def url(args: argparse.Namespace) -> int:
+    folder = find(args.name)
+    status = probe(folder)
+    if status.state is not State.RUNNING or status.runtime is None:
+        raise CommandError(f"{args.name} is not running; start it with `murmuration start {args.name}`.")
+    if not args.login:
+        print(status.runtime.url)
+        return 0
+    try:
+        result = asyncio.run(_call(folder, "create_login_code"))
+    except (InstanceUnavailable, RpcError) as exc:
+        raise CommandError(f"Could not get a sign-in code from {args.name}: {exc}") from None
+    print(result["login_url"])
+    return 0
+
+
+async def _call(folder: DataFolder, method: str, params: dict[str, Any] | None = None) -> Any:
+    async with await InstanceClient.for_folder(folder) as client:
+        return await client.call(method, params)
+
+
+def rm(args: argparse.Namespace) -> int:
+    folder = find(args.name)
+    status = probe(folder)
+    if status.state is State.RUNNING and status.runtime is not None:
+        raise CommandError(
+            f"{args.name} is running (pid {status.runtime.pid}); stop it first with `murmuration stop {args.name}`."
+        )
+    registry.remove(folder)
+    print(f"Removed {args.name} and its data folder {folder.path}.")
+    return 0
+

@@ -1,0 +1,75 @@
+"""`murmuration …`: parse the command line and run one command; exit codes per DESIGN §9."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from murmuration import __version__
+from murmuration.cli import commands
+
+EXIT_ERROR = 1
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one sentence and exit code 1 (2 means "port busy" here)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"murmuration: {message}; see `murmuration --help`.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="murmuration", description="A local hub for AI coding agents: many instances side by side.")
+    parser.add_argument("--version", action="version", version=f"murmuration {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    serve = sub.add_parser("serve", help="run one instance's server in the foreground")
+    where = serve.add_mutually_exclusive_group(required=True)
+    where.add_argument("--instance", metavar="NAME", help="an instance by name or id (created if missing)")
+    where.add_argument("--data-dir", metavar="PATH", help="a data folder anywhere (made an instance if it is not one)")
+    serve.add_argument("--port", metavar="N", help="exactly this port, or exit 2 (also: WS_PORT)")
+    serve.set_defaults(run=commands.serve)
+
+    new = sub.add_parser("new", help="create an instance")
+    new.add_argument("name", metavar="NAME")
+    new.add_argument("--cwd", metavar="PATH", help="working directory for its processes (default: here)")
+    new.set_defaults(run=commands.new)
+
+    ls = sub.add_parser("ls", help="list instances and their state")
+    ls.add_argument("--json", action="store_true", help="print JSON for programs")
+    ls.set_defaults(run=commands.ls)
+
+    start = sub.add_parser("start", help="start an instance in the background and print its URL")
+    start.add_argument("name", metavar="NAME")
+    start.set_defaults(run=commands.start)
+
+    stop = sub.add_parser("stop", help="stop an instance (gracefully, then by force)")
+    stop.add_argument("name", metavar="NAME")
+    stop.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds before force (default 10)")
+    stop.set_defaults(run=commands.stop)
+
+    url = sub.add_parser("url", help="print an instance's dashboard URL")
+    url.add_argument("name", metavar="NAME")
+    url.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    url.set_defaults(run=commands.url)
+
+    rm = sub.add_parser("rm", help="delete a stopped instance and its data")
+    rm.add_argument("name", metavar="NAME")
+    rm.set_defaults(run=commands.rm)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args))
+    except commands.CommandError as exc:
+        print(f"murmuration: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

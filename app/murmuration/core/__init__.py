@@ -1,0 +1,1 @@
+"""The instance's domain: no transports, no GUI."""

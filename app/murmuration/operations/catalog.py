@@ -1,0 +1,13 @@
+"""Every operation an instance offers, gathered into one table."""
+
+from __future__ import annotations
+
+from murmuration.operations import instance
+from murmuration.operations.table import OperationTable
+
+
+def build_table() -> OperationTable:
+    """The table of every operation, in a stable order."""
+    table = OperationTable()
+    instance.declare(table)
+    return table

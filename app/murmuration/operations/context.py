@@ -1,0 +1,40 @@
+"""What an operation handler is given: the instance it acts on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from murmuration.core.events import EventBus
+from murmuration.datafolder import InstanceInfo
+from murmuration.login_codes import LoginCodes
+
+VIEWS = ("overview", "processes", "queue", "issues", "knowledge")
+
+
+@dataclass
+class InstanceContext:
+    """The running instance as its operations see it."""
+
+    info: InstanceInfo
+    port: int
+    version: str
+    started_at: str
+    pid: int
+    events: EventBus = field(default_factory=EventBus)
+    login_codes: LoginCodes = field(default_factory=LoginCodes)
+    request_shutdown: Callable[[], None] = lambda: None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def web_url(self, view: str | None = None, item: str | None = None) -> str:
+        """A deep link into this instance's dashboard: `#/issues/ISSUE_3`, `#/queue`, …"""
+        if view is None or view == "overview":
+            return self.url
+        link = f"{self.url}#/{view}"
+        if item:
+            link += "/" + quote(item, safe="_-.~")
+        return link

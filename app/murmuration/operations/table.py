@@ -1,0 +1,124 @@
+"""The operation table: each operation declared once — name, JSON Schema, handler.
+
+The WebSocket JSON-RPC methods, the MCP tools and the CLI sub-commands that touch
+data are all generated from this table, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
+    from murmuration.operations.context import InstanceContext
+
+Handler = Callable[["InstanceContext", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# JSON-RPC 2.0 error codes (the spec's, then ours in the server-error range).
+INVALID_PARAMS = -32602
+NOT_FOUND = -32004
+CONFLICT = -32009
+
+
+class OperationError(Exception):
+    """A failure the caller can act on: a sentence, a JSON-RPC code and, where it helps, the field."""
+
+    def __init__(self, message: str, code: int = -32000, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.data = data
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One thing a client can ask an instance to do."""
+
+    name: str
+    description: str
+    params: dict[str, Any]
+    handler: Handler = field(compare=False)
+    # False for operations a person's tools use (sign-in codes, shutdown) but an agent should not.
+    for_agents: bool = True
+
+    @cached_property
+    def _validator(self) -> Any:
+        # Imported on first use: jsonschema costs more start-up time than the whole server otherwise.
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.params)
+
+    def check(self, params: dict[str, Any]) -> None:
+        """Raise an OperationError naming the first bad field when `params` break the schema."""
+        from jsonschema.exceptions import best_match
+
+        error = best_match(self._validator.iter_errors(params))
+        if error is not None:
+            name = _field_of(error)
+            raise OperationError(
+                f"Invalid parameter {name!r} for {self.name}: {error.message}.",
+                INVALID_PARAMS,
+                {"field": name, "reason": error.message},
+            )
+
+
+def _field_of(error: ValidationError) -> str:
+    """The dotted path of the field an error is about, including a missing or unexpected key."""
+    path = [str(p) for p in error.absolute_path]
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [k for k in error.validator_value if k not in instance]
+        path += missing[:1]
+    elif error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in allowed)
+        path += extra[:1]
+    elif error.validator == "dependentRequired" and isinstance(instance, dict):
+        for needs in error.validator_value.values():
+            path += [k for k in needs if k not in instance][:1]
+    return ".".join(path) or "params"
+
+
+def params_schema(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """An object schema that lists its fields and refuses unknown ones."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    schema.update(extra)
+    return schema
+
+
+class OperationTable:
+    """All operations by name, in the order they were declared."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, Operation] = {}
+
+    def add(self, operation: Operation) -> None:
+        if operation.name in self._operations:
+            raise ValueError(f"operation {operation.name!r} is declared twice")
+        self._operations[operation.name] = operation
+
+    def operation(
+        self, name: str, description: str, params: dict[str, Any], *, for_agents: bool = True
+    ) -> Callable[[Handler], Handler]:
+        """Decorator that declares `handler` as the operation `name`."""
+
+        def declare(handler: Handler) -> Handler:
+            self.add(Operation(name, description, params, handler, for_agents))
+            return handler
+
+        return declare
+
+    def get(self, name: str) -> Operation | None:
+        return self._operations.get(name)
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self._operations.values())
+
+    def __len__(self) -> int:
+        return len(self._operations)

@@ -1,0 +1,1 @@
+"""The instance server: adapts the operations to HTTP and a WebSocket (websockets)."""

@@ -1,0 +1,131 @@
+"""JSON-RPC 2.0 over one WebSocket connection: parse, validate, dispatch, answer.
+
+Nothing a client sends can crash the connection: every failure becomes an error
+response with a code, a sentence a person can act on and, where it helps, the field.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from murmuration.core.events import Subscription
+from murmuration.operations import InstanceContext, OperationError, OperationTable
+
+log = logging.getLogger("murmuration.rpc")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+MAX_BATCH = 100
+
+Message = dict[str, Any]
+
+
+def error_response(request_id: Any, code: int, message: str, data: Any = None) -> Message:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+class RpcSession:
+    """The protocol state of one connection: its subscription and how it answers messages."""
+
+    def __init__(
+        self,
+        table: OperationTable,
+        ctx: InstanceContext,
+        on_subscribe: Callable[[Subscription], None] = lambda s: None,
+    ) -> None:
+        self.table = table
+        self.ctx = ctx
+        self.subscription: Subscription | None = None
+        self._on_subscribe = on_subscribe
+
+    async def handle(self, raw: str | bytes) -> str | None:
+        """The JSON text to send back for one message, or None when nothing is owed (notifications)."""
+        try:
+            message = json.loads(raw)
+        except (ValueError, RecursionError):
+            return _dump(error_response(None, PARSE_ERROR, "Parse error: the message is not valid JSON."))
+        if isinstance(message, list):
+            if not message:
+                return _dump(error_response(None, INVALID_REQUEST, "Invalid request: an empty batch."))
+            if len(message) > MAX_BATCH:
+                text = f"Invalid request: a batch may hold at most {MAX_BATCH} requests."
+                return _dump(error_response(None, INVALID_REQUEST, text))
+            answers = [a for a in [await self._answer(m) for m in message] if a is not None]
+            return _dump(answers) if answers else None
+        answer = await self._answer(message)
+        return None if answer is None else _dump(answer)
+
+    async def _answer(self, message: Any) -> Message | None:
+        if not isinstance(message, dict):
+            return error_response(None, INVALID_REQUEST, "Invalid request: a request must be a JSON object.")
+        request_id = message.get("id")
+        if not isinstance(request_id, (str, int, type(None))) or isinstance(request_id, bool):
+            return error_response(None, INVALID_REQUEST, "Invalid request: 'id' must be a string, a number or null.")
+        if message.get("jsonrpc") != "2.0":
+            return error_response(request_id, INVALID_REQUEST, "Invalid request: 'jsonrpc' must be \"2.0\".")
+        method = message.get("method")
+        if not isinstance(method, str):
+            return error_response(request_id, INVALID_REQUEST, "Invalid request: 'method' must be a string.")
+        params = message.get("params", {})
+        is_notification = "id" not in message
+        if not isinstance(params, dict):
+            answer = error_response(
+                request_id, INVALID_PARAMS, "Invalid params: 'params' must be an object.", {"field": "params"}
+            )
+        else:
+            answer = await self._call(request_id, method, params)
+        return None if is_notification else answer
+
+    async def _call(self, request_id: Any, method: str, params: dict[str, Any]) -> Message:
+        try:
+            if method in ("subscribe", "unsubscribe"):
+                result = self._subscribe(params if method == "subscribe" else {"topics": []})
+            else:
+                operation = self.table.get(method)
+                if operation is None:
+                    return error_response(
+                        request_id, METHOD_NOT_FOUND, f"Method not found: {method[:100]!r} is not an operation."
+                    )
+                operation.check(params)
+                result = await operation.handler(self.ctx, params)
+            json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
+        except OperationError as exc:
+            return error_response(request_id, exc.code, exc.message, exc.data)
+        except Exception:
+            log.exception("operation %s failed", method[:100])
+            return error_response(request_id, INTERNAL_ERROR, "Internal error: the server log has the details.")
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    def _subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        topics = params.get("topics")
+        if not isinstance(topics, list) or not all(isinstance(t, str) and len(t) <= 100 for t in topics):
+            raise OperationError(
+                "Invalid params: 'topics' must be a list of topic names (or [\"*\"] for all).",
+                INVALID_PARAMS,
+                {"field": "topics"},
+            )
+        if self.subscription is not None:
+            self.subscription.close()
+            self.subscription = None
+        if topics:
+            self.subscription = self.ctx.events.subscribe(topics)
+            self._on_subscribe(self.subscription)
+        return {"topics": sorted(set(topics))}
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+            self.subscription = None
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""The dashboard files and icons, shipped inside the package as `murmuration.resources`."""
