@@ -15,6 +15,7 @@ test: system-deps $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
+	$(BIN)/mypy
 
 system-deps:
 	@packaging/system-deps.sh

@@ -78,7 +78,9 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT) -> Starte
     if not line or not line[0]:
         if proc.poll() is None:
             proc.kill()
-            raise StartFailed(f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None)
+            raise StartFailed(
+                f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None
+            )
         code = proc.wait()
         raise StartFailed(_last_error(folder, errors_from) or f"The server exited with code {code}.", code)
     proc.stdout.close()

@@ -37,7 +37,7 @@ class InstanceInfo:
             "last_port": (int, type(None)),
             "autostart": (bool,),
         }
-        values = {}
+        values: dict[str, Any] = {}
         for key, types in expected.items():
             if key not in raw:
                 if key in ("last_port", "autostart"):

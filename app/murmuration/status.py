@@ -26,7 +26,7 @@ class InstanceStatus:
 def process_create_time(pid: int) -> float | None:
     """When the OS started process `pid`, or None when there is no such process."""
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except (psutil.Error, ValueError, OverflowError):
         return None
 

@@ -157,4 +157,3 @@ def rm(args: argparse.Namespace) -> int:
     registry.remove(folder)
     print(f"Removed {args.name} and its data folder {folder.path}.")
     return 0
-

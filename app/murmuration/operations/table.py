@@ -70,16 +70,16 @@ def _field_of(error: ValidationError) -> str:
     """The dotted path of the field an error is about, including a missing or unexpected key."""
     path = [str(p) for p in error.absolute_path]
     instance = error.instance
-    if error.validator == "required" and isinstance(instance, dict):
-        missing = [k for k in error.validator_value if k not in instance]
-        path += missing[:1]
-    elif error.validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in instance if k not in allowed)
-        path += extra[:1]
-    elif error.validator == "dependentRequired" and isinstance(instance, dict):
-        for needs in error.validator_value.values():
-            path += [k for k in needs if k not in instance][:1]
+    rule: Any = error.validator_value
+    schema: Any = error.schema
+    if isinstance(instance, dict):
+        if error.validator == "required":
+            path += [k for k in rule if k not in instance][:1]
+        elif error.validator == "additionalProperties":
+            allowed = set(schema.get("properties", {}))
+            path += sorted(k for k in instance if k not in allowed)[:1]
+        elif error.validator == "dependentRequired":
+            path += [k for needs in rule.values() for k in needs if k not in instance][:1]
     return ".".join(path) or "params"
 
 

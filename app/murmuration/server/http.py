@@ -104,10 +104,8 @@ class HttpGate:
     def _upgrade_gate(self, request: Request, host: str) -> Response | None:
         origin = request.headers.get("Origin")
         bearer = security.bearer_token(request.headers.get("Authorization"))
-        if bearer is not None:
-            authorised = security.secret_matches(bearer, self.token)
-        else:
-            authorised = self._has_session(request)
+        # A bearer header, when present, decides alone: a wrong token is not rescued by a cookie.
+        authorised = security.secret_matches(bearer, self.token) if bearer is not None else self._has_session(request)
         if not authorised:
             return text(401, "Unauthorized: sign in first, or send 'Authorization: Bearer <token>'.")
         # A browser always sends Origin; only a non-browser client with the bearer token may omit it.

@@ -9,7 +9,9 @@ import os
 import signal
 import sys
 import time
-from dataclasses import replace
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 
 import psutil
 
@@ -17,7 +19,7 @@ from murmuration import __version__, registry
 from murmuration.datafolder import DataFolder, Runtime, now_iso
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
-from murmuration.ports import PortUnavailable, lease_port
+from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.server.app import InstanceServer
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
@@ -29,67 +31,104 @@ EXIT_OK, EXIT_ERROR, EXIT_PORT, EXIT_LOCKED = 0, 1, 2, 3
 OWNER_WAIT = 3.0  # seconds to wait for a just-started owner to say who it is
 
 
-def serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
-    """Run the instance in `folder` until SIGINT, SIGTERM or `shutdown`; the exit code per DESIGN §9."""
+@dataclass
+class RunningInstance:
+    """A live instance: what its operations see, its secret, how its port was won, and its stop switch."""
+
+    ctx: InstanceContext
+    token: str
+    lease: PortLease
+    stopping: asyncio.Event
+
+    @property
+    def url(self) -> str:
+        return self.ctx.url
+
+
+@asynccontextmanager
+async def running_instance(
+    folder: DataFolder, fixed_port: int | None = None, port_range: range = DEFAULT_RANGE
+) -> AsyncIterator[RunningInstance]:
+    """Own `folder`, serve it on a won port and publish runtime.json; undo all of it on exit.
+
+    Raises FolderLocked or PortUnavailable before anything is published.
+    """
     folder.ensure_layout()
     lock = FolderLock(folder.lock_file)
+    lock.acquire()
     try:
-        lock.acquire()
-    except FolderLocked:
-        print(owner_message(folder), file=sys.stderr)
-        return EXIT_LOCKED
-    try:
-        return asyncio.run(_serve_locked(folder, fixed_port, port_range))
+        info = folder.read_info()
+        token = folder.load_or_create_token()
+        lease = lease_port(fixed_port, info.last_port, port_range)
+        stopping = asyncio.Event()
+        ctx = InstanceContext(
+            info=info,
+            port=lease.port,
+            version=__version__,
+            started_at=now_iso(),
+            pid=os.getpid(),
+            request_shutdown=stopping.set,
+        )
+        server = InstanceServer(ctx, build_table(), token, load_assets())
+        await server.start(lease.sock)
+        try:
+            folder.write_runtime(
+                Runtime(
+                    pid=ctx.pid,
+                    port=ctx.port,
+                    url=ctx.url,
+                    token=token,
+                    started_at=ctx.started_at,
+                    version=__version__,
+                    create_time=psutil.Process().create_time(),
+                )
+            )
+            if info.last_port != lease.port:
+                folder.write_info(replace(info, last_port=lease.port))
+            yield RunningInstance(ctx, token, lease, stopping)
+        finally:
+            folder.remove_runtime()
+            await server.close()
     finally:
         lock.release()
 
 
-async def _serve_locked(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
-    info = folder.read_info()
-    token = folder.load_or_create_token()
-    handler = open_server_log(folder.server_log, [token])
+def serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
+    """Run the instance in `folder` until SIGINT, SIGTERM or `shutdown`; the exit code per DESIGN §9."""
     try:
-        lease = lease_port(fixed_port, info.last_port, port_range)
+        return asyncio.run(_serve(folder, fixed_port, port_range))
+    except FolderLocked:
+        print(owner_message(folder), file=sys.stderr)
+        return EXIT_LOCKED
     except PortUnavailable as exc:
         print(port_message(exc.port), file=sys.stderr)
         return EXIT_PORT
-    stop = asyncio.Event()
-    ctx = InstanceContext(
-        info=info,
-        port=lease.port,
-        version=__version__,
-        started_at=now_iso(),
-        pid=os.getpid(),
-        request_shutdown=stop.set,
-    )
-    server = InstanceServer(ctx, build_table(), token, load_assets())
-    await server.start(lease.sock)
-    _on_stop_signals(stop)
-    folder.write_runtime(
-        Runtime(
-            pid=ctx.pid,
-            port=ctx.port,
-            url=ctx.url,
-            token=token,
-            started_at=ctx.started_at,
-            version=__version__,
-            create_time=psutil.Process().create_time(),
-        )
-    )
-    if info.last_port != lease.port:
-        folder.write_info(replace(info, last_port=lease.port))
-    ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": ctx.pid, "port": ctx.port, "url": ctx.url}
-    print(json.dumps(ready), flush=True)
-    log.info("serving %s (%s) on port %d, chosen by %s", info.name, info.id, lease.port, lease.how)
-    if sys.stderr.isatty():
-        code = ctx.login_codes.issue()
-        print(f"Murmuration {info.name!r} is ready; sign in at {ctx.url}login?code={code}", file=sys.stderr)
+
+
+async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
+    folder.ensure_layout()
+    handler = open_server_log(folder.server_log, [folder.load_or_create_token()])
     try:
-        await stop.wait()
-        log.info("stopping")
-        await server.close()
+        async with running_instance(folder, fixed_port, port_range) as instance:
+            _on_stop_signals(instance.stopping)
+            ctx = instance.ctx
+            info = ctx.info
+            ready = {
+                "event": "ready",
+                "instance": info.id,
+                "name": info.name,
+                "pid": ctx.pid,
+                "port": ctx.port,
+                "url": ctx.url,
+            }
+            print(json.dumps(ready), flush=True)
+            log.info("serving %s (%s) on port %d, chosen by %s", info.name, info.id, ctx.port, instance.lease.how)
+            if sys.stderr.isatty():
+                code = ctx.login_codes.issue()
+                print(f"Murmuration {info.name!r} is ready; sign in at {ctx.url}login?code={code}", file=sys.stderr)
+            await instance.stopping.wait()
+            log.info("stopping")
     finally:
-        folder.remove_runtime()
         logging.getLogger("murmuration").removeHandler(handler)
         handler.close()
     return EXIT_OK
@@ -124,8 +163,8 @@ def port_message(port: int) -> str:
     for folder in registry.managed_folders():
         runtime = folder.read_runtime()
         if runtime is not None and runtime.port == port and is_alive(runtime):
-            name = registry.readable(folder)
-            who = f"Murmuration instance {name.name!r}" if name else "another Murmuration instance"
+            info = registry.readable(folder)
+            who = f"Murmuration instance {info.name!r}" if info else "another Murmuration instance"
             return (
                 f"Port {port} is in use by {who} (pid {runtime.pid}); "
                 "drop --port (and WS_PORT) to let Murmuration choose a free port."
