@@ -30,6 +30,14 @@ def declare(table: OperationTable) -> None:
         }
 
     @table.operation(
+        "ping",
+        "Check that this instance answers; returns at once.",
+        params_schema({}),
+    )
+    async def ping(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True, "web_url": ctx.web_url()}
+
+    @table.operation(
         "get_web_ui_url",
         "Get the link to this instance's dashboard, optionally opened at one view "
         "(processes, queue, issues, knowledge) or at one item of it, e.g. view 'issues' and item 'ISSUE_3'.",
