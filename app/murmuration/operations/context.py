@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from murmuration.core.events import EventBus
+from murmuration.core.knowledge import KnowledgeBase
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
 
@@ -22,6 +23,7 @@ class InstanceContext:
     version: str
     started_at: str
     pid: int
+    knowledge: KnowledgeBase
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
     request_shutdown: Callable[[], None] = lambda: None

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from murmuration.core.errors import Conflict, Invalid, NotFound
+
 if TYPE_CHECKING:
     from jsonschema import ValidationError
 
@@ -51,6 +53,18 @@ class Operation:
         from jsonschema import Draft202012Validator
 
         return Draft202012Validator(self.params)
+
+    async def run(self, ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate `params`, run the handler, and turn core's refusals into OperationErrors."""
+        self.check(params)
+        try:
+            return await self.handler(ctx, params)
+        except NotFound as exc:
+            raise OperationError(exc.message, NOT_FOUND, {"field": exc.field}) from None
+        except Invalid as exc:
+            raise OperationError(exc.message, INVALID_PARAMS, {"field": exc.field}) from None
+        except Conflict as exc:
+            raise OperationError(exc.message, CONFLICT, {"field": exc.field} if exc.field else None) from None
 
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""

@@ -16,6 +16,9 @@ from dataclasses import dataclass, replace
 import psutil
 
 from murmuration import __version__, registry
+from murmuration.core.events import EventBus
+from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, Runtime, now_iso
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
@@ -59,36 +62,43 @@ async def running_instance(
     try:
         info = folder.read_info()
         token = folder.load_or_create_token()
-        lease = lease_port(fixed_port, info.last_port, port_range)
-        stopping = asyncio.Event()
-        ctx = InstanceContext(
-            info=info,
-            port=lease.port,
-            version=__version__,
-            started_at=now_iso(),
-            pid=os.getpid(),
-            request_shutdown=stopping.set,
-        )
-        server = InstanceServer(ctx, build_table(), token, load_assets())
-        await server.start(lease.sock)
+        events = EventBus()
+        knowledge = KnowledgeBase.open(folder.state_db, events)
         try:
-            folder.write_runtime(
-                Runtime(
-                    pid=ctx.pid,
-                    port=ctx.port,
-                    url=ctx.url,
-                    token=token,
-                    started_at=ctx.started_at,
-                    version=__version__,
-                    create_time=psutil.Process().create_time(),
-                )
+            lease = lease_port(fixed_port, info.last_port, port_range)
+            stopping = asyncio.Event()
+            ctx = InstanceContext(
+                info=info,
+                port=lease.port,
+                version=__version__,
+                started_at=now_iso(),
+                pid=os.getpid(),
+                knowledge=knowledge,
+                events=events,
+                request_shutdown=stopping.set,
             )
-            if info.last_port != lease.port:
-                folder.write_info(replace(info, last_port=lease.port))
-            yield RunningInstance(ctx, token, lease, stopping)
+            server = InstanceServer(ctx, build_table(), token, load_assets())
+            await server.start(lease.sock)
+            try:
+                folder.write_runtime(
+                    Runtime(
+                        pid=ctx.pid,
+                        port=ctx.port,
+                        url=ctx.url,
+                        token=token,
+                        started_at=ctx.started_at,
+                        version=__version__,
+                        create_time=psutil.Process().create_time(),
+                    )
+                )
+                if info.last_port != lease.port:
+                    folder.write_info(replace(info, last_port=lease.port))
+                yield RunningInstance(ctx, token, lease, stopping)
+            finally:
+                folder.remove_runtime()
+                await server.close()
         finally:
-            folder.remove_runtime()
-            await server.close()
+            knowledge.close()
     finally:
         lock.release()
 
@@ -103,6 +113,9 @@ def serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
     except PortUnavailable as exc:
         print(port_message(exc.port), file=sys.stderr)
         return EXIT_PORT
+    except StoreError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_ERROR
 
 
 async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:

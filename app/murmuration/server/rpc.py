@@ -95,8 +95,7 @@ class RpcSession:
                     return error_response(
                         request_id, METHOD_NOT_FOUND, f"Method not found: {method[:100]!r} is not an operation."
                     )
-                operation.check(params)
-                result = await operation.handler(self.ctx, params)
+                result = await operation.run(self.ctx, params)
             json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
         except OperationError as exc:
             return error_response(request_id, exc.code, exc.message, exc.data)

@@ -1,0 +1,30 @@
+"""The failures core reports; the layers above turn them into protocol errors."""
+
+from __future__ import annotations
+
+
+class NotFound(LookupError):
+    """No item has the id asked for."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Invalid(ValueError):
+    """A value core refuses; the message names the field and the rule it broke."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Conflict(Exception):
+    """The request clashes with what is stored (a duplicate link, say)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

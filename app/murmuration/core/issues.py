@@ -1,0 +1,200 @@
+"""The issue board: issues with a status column each (open → in-progress → completed → archived)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from murmuration.core import clock, fields
+from murmuration.core.errors import Invalid, NotFound
+from murmuration.core.events import EventBus
+from murmuration.core.store import Store
+
+STATUSES = ("open", "in-progress", "completed", "archived")
+ISSUE_ID = re.compile(r"ISSUE_([1-9][0-9]{0,17})")
+UPDATABLE = ("title", "content", "status", "priority", "tags", "assignee", "due_date", "related_ids")
+
+
+def issue_number(issue_id: str) -> int:
+    """The number in `ISSUE_<n>`; NotFound for anything else, so a malformed id reads as "no such issue"."""
+    match = ISSUE_ID.fullmatch(issue_id)
+    if match is None:
+        raise NotFound(f"No issue has the id {issue_id[:60]!r}; ids look like ISSUE_3.", "issue_id")
+    return int(match.group(1))
+
+
+def as_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": f"ISSUE_{row['number']}",
+        "title": row["title"],
+        "content": row["content"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "tags": json.loads(row["tags"]),
+        "assignee": row["assignee"],
+        "due_date": row["due_date"],
+        "related_ids": json.loads(row["related_ids"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+@dataclass
+class IssueFilter:
+    """What `list_issues` keeps; every filter applies before the limit."""
+
+    status: str | None = None
+    priority: str | None = None
+    tags: tuple[str, ...] = ()
+    text: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class IssueBoard:
+    """Issues stored in state.db; every change is one transaction and one event."""
+
+    def __init__(self, store: Store, events: EventBus) -> None:
+        self.store = store
+        self.events = events
+
+    def record(
+        self,
+        title: str,
+        content: str = "",
+        *,
+        priority: str = "medium",
+        tags: list[str] | None = None,
+        status: str = "open",
+        assignee: str | None = None,
+        due_date: str | None = None,
+        related_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Create an issue; its number comes from SQLite inside the write transaction, so it is never shared."""
+        values = {
+            "title": fields.title(title),
+            "content": fields.text(content, "content"),
+            "status": fields.choice(status, STATUSES, "status"),
+            "priority": fields.choice(priority, fields.PRIORITIES, "priority"),
+            "tags": fields.to_json(fields.tags(tags or [])),
+            "assignee": assignee,
+            "due_date": due_date,
+            "related_ids": fields.to_json(related_ids or []),
+        }
+        stamp = clock.now()
+        with self.store.transaction() as db:
+            number = self._insert(db, values, stamp, stamp)
+            issue = self._load(db, number)
+        self.events.publish("issue", action="created", id=issue["id"], issue=issue)
+        return issue
+
+    def _insert(self, db: sqlite3.Connection, values: dict[str, Any], created: str, updated: str) -> int:
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cursor = db.execute(
+            f"INSERT INTO issues ({columns}, position, created_at, updated_at) "
+            f"VALUES ({marks}, (SELECT COALESCE(MAX(position), 0) + 1 FROM issues WHERE status = ?), ?, ?)",
+            (*values.values(), values["status"], created, updated),
+        )
+        number = int(cursor.lastrowid or 0)
+        db.executemany(
+            "INSERT INTO issue_tags (number, tag) VALUES (?, ?)", [(number, t) for t in json.loads(values["tags"])]
+        )
+        return number
+
+    def get(self, issue_id: str) -> dict[str, Any]:
+        return self._load(self.store.db, issue_number(issue_id))
+
+    def _load(self, db: sqlite3.Connection, number: int) -> dict[str, Any]:
+        row = db.execute("SELECT * FROM issues WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            raise NotFound(f"No issue ISSUE_{number} exists; list_issues shows the ones there are.", "issue_id")
+        return as_dict(row)
+
+    def query(self, query: IssueFilter) -> tuple[list[dict[str, Any]], int]:
+        """The issues that pass every filter, newest first, then limited; and how many passed in all."""
+        where: list[str] = ["1"]
+        args: list[Any] = []
+        if query.status:
+            where.append("status = ?")
+            args.append(fields.choice(query.status, STATUSES, "status"))
+        if query.priority:
+            where.append("priority = ?")
+            args.append(fields.choice(query.priority, fields.PRIORITIES, "priority"))
+        if query.tags:
+            tags = list(dict.fromkeys(query.tags))
+            where.append(
+                f"number IN (SELECT number FROM issue_tags WHERE tag IN ({', '.join('?' for _ in tags)}) "
+                "GROUP BY number HAVING COUNT(*) = ?)"
+            )
+            args += [*tags, len(tags)]
+        if query.text:
+            where.append("(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
+            args += [fields.like_pattern(query.text)] * 2
+        condition = " AND ".join(where)
+        db = self.store.db
+        total = db.execute(f"SELECT COUNT(*) FROM issues WHERE {condition}", args).fetchone()[0]
+        rows = db.execute(
+            f"SELECT * FROM issues WHERE {condition} ORDER BY number DESC LIMIT ? OFFSET ?",
+            [*args, query.limit, query.offset],
+        ).fetchall()
+        return [as_dict(r) for r in rows], int(total)
+
+    def update(self, issue_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change the given fields only; the title and everything not named stay as they were."""
+        number = issue_number(issue_id)
+        unknown = set(changes) - set(UPDATABLE)
+        if unknown:
+            field = sorted(unknown)[0]
+            raise Invalid(f"{field!r} is not a field of an issue that can be changed.", field)
+        values: dict[str, Any] = {}
+        if "title" in changes:
+            values["title"] = fields.title(changes["title"])
+        if "content" in changes:
+            values["content"] = fields.text(changes["content"], "content")
+        if "status" in changes:
+            values["status"] = fields.choice(changes["status"], STATUSES, "status")
+        if "priority" in changes:
+            values["priority"] = fields.choice(changes["priority"], fields.PRIORITIES, "priority")
+        if "tags" in changes:
+            values["tags"] = fields.to_json(fields.tags(changes["tags"]))
+        for key in ("assignee", "due_date"):
+            if key in changes:
+                values[key] = changes[key]
+        if "related_ids" in changes:
+            values["related_ids"] = fields.to_json(changes["related_ids"])
+        with self.store.transaction() as db:
+            before = self._load(db, number)
+            if "status" in values and values["status"] != before["status"]:
+                # A card moved to another column goes to the bottom of it.
+                db.execute(
+                    "UPDATE issues SET position = (SELECT COALESCE(MAX(position), 0) + 1 FROM issues WHERE status = ?)"
+                    " WHERE number = ?",
+                    (values["status"], number),
+                )
+            if values:
+                assignments = ", ".join(f"{k} = ?" for k in values)
+                db.execute(
+                    f"UPDATE issues SET {assignments}, updated_at = ? WHERE number = ?",
+                    (*values.values(), clock.now(), number),
+                )
+            if "tags" in values:
+                db.execute("DELETE FROM issue_tags WHERE number = ?", (number,))
+                db.executemany(
+                    "INSERT INTO issue_tags (number, tag) VALUES (?, ?)",
+                    [(number, t) for t in json.loads(values["tags"])],
+                )
+            issue = self._load(db, number)
+        self.events.publish("issue", action="updated", id=issue["id"], issue=issue, previous_status=before["status"])
+        return issue
+
+    def delete(self, issue_id: str) -> dict[str, Any]:
+        number = issue_number(issue_id)
+        with self.store.transaction() as db:
+            issue = self._load(db, number)
+            db.execute("DELETE FROM issues WHERE number = ?", (number,))
+        self.events.publish("issue", action="deleted", id=issue["id"])
+        return issue

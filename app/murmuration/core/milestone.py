@@ -1,0 +1,86 @@
+"""The one milestone an instance works toward: title, description, target date, progress, issues."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from murmuration.core import clock, fields
+from murmuration.core.errors import Invalid
+from murmuration.core.events import EventBus
+from murmuration.core.store import Store
+
+MAX_DESCRIPTION = 2000
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return {
+        "title": row["title"],
+        "description": row["description"],
+        "target_date": row["target_date"],
+        "progress": row["progress"],
+        "related_issues": json.loads(row["related_issues"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+class Milestone:
+    """Reads and partially updates the single milestone row."""
+
+    def __init__(self, store: Store, events: EventBus) -> None:
+        self.store = store
+        self.events = events
+
+    def get(self) -> dict[str, Any] | None:
+        row = self.store.db.execute("SELECT * FROM milestone WHERE id = 1").fetchone()
+        return None if row is None else _as_dict(row)
+
+    def set(self, changes: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply the fields given and keep the rest; the first milestone needs a title."""
+        values: dict[str, Any] = {}
+        if "title" in changes:
+            values["title"] = fields.title(changes["title"])
+        if "description" in changes:
+            description = fields.text(changes["description"], "description")
+            if len(description) > MAX_DESCRIPTION:
+                raise Invalid(f"The description can have at most {MAX_DESCRIPTION} characters.", "description")
+            values["description"] = description
+        if "target_date" in changes:
+            target = changes["target_date"]
+            if target is not None and not DATE.fullmatch(target):
+                raise Invalid("The target date must look like 2026-12-31.", "target_date")
+            values["target_date"] = target
+        if "progress" in changes:
+            progress = changes["progress"]
+            if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
+                raise Invalid("The progress must be a whole number from 0 to 100.", "progress")
+            values["progress"] = progress
+        if "related_issues" in changes:
+            values["related_issues"] = fields.to_json(list(changes["related_issues"]))
+        if extra is not None:
+            values["extra"] = fields.to_json(extra)
+        stamp = clock.now()
+        with self.store.transaction() as db:
+            exists = db.execute("SELECT 1 FROM milestone WHERE id = 1").fetchone() is not None
+            if exists:
+                if values:
+                    assignments = ", ".join(f"{k} = ?" for k in values)
+                    db.execute(
+                        f"UPDATE milestone SET {assignments}, updated_at = ? WHERE id = 1", (*values.values(), stamp)
+                    )
+            else:
+                if "title" not in values:
+                    raise Invalid("There is no milestone yet: give it a title.", "title")
+                created = changes.get("created_at") or stamp
+                columns = ", ".join(values)
+                marks = ", ".join("?" for _ in values)
+                db.execute(
+                    f"INSERT INTO milestone (id, {columns}, created_at, updated_at) VALUES (1, {marks}, ?, ?)",
+                    (*values.values(), created, changes.get("updated_at") or stamp),
+                )
+            milestone = _as_dict(db.execute("SELECT * FROM milestone WHERE id = 1").fetchone())
+        self.events.publish("milestone", action="updated", milestone=milestone)
+        return milestone

@@ -1,0 +1,91 @@
+"""The migrations of state.db, oldest first; migration N takes the schema from version N to N+1.
+
+Never edit a released migration: add a new one, so every older database upgrades the same way.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the knowledge base — issues, the milestone, fragments with full-text search, links.
+    """
+    CREATE TABLE issues (
+        number      INTEGER PRIMARY KEY AUTOINCREMENT,  -- ISSUE_<number>; AUTOINCREMENT never reuses one
+        title       TEXT NOT NULL,
+        content     TEXT NOT NULL DEFAULT '',
+        status      TEXT NOT NULL DEFAULT 'open'
+                    CHECK (status IN ('open', 'in-progress', 'completed', 'archived')),
+        priority    TEXT NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high')),
+        tags        TEXT NOT NULL DEFAULT '[]',          -- JSON list, mirrored in issue_tags for filtering
+        assignee    TEXT,
+        due_date    TEXT,
+        related_ids TEXT NOT NULL DEFAULT '[]',
+        extra       TEXT NOT NULL DEFAULT '{}',          -- front-matter keys we do not know, kept for export
+        position    REAL NOT NULL DEFAULT 0,             -- order within its kanban column
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX issues_by_status ON issues (status, position);
+    CREATE TABLE issue_tags (
+        number INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,
+        tag    TEXT NOT NULL,
+        PRIMARY KEY (number, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX issue_tags_by_tag ON issue_tags (tag);
+    CREATE TABLE milestone (
+        id             INTEGER PRIMARY KEY CHECK (id = 1),
+        title          TEXT NOT NULL,
+        description    TEXT NOT NULL DEFAULT '',
+        target_date    TEXT,
+        progress       INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+        related_issues TEXT NOT NULL DEFAULT '[]',
+        extra          TEXT NOT NULL DEFAULT '{}',
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE TABLE fragments (
+        id          TEXT PRIMARY KEY,
+        title       TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        type        TEXT NOT NULL
+                    CHECK (type IN ('question', 'answer', 'note', 'documentation', 'issue', 'solution', 'reference')),
+        tags        TEXT NOT NULL DEFAULT '[]',
+        metadata    TEXT NOT NULL DEFAULT '{}',
+        related_ids TEXT NOT NULL DEFAULT '[]',
+        priority    TEXT NOT NULL DEFAULT 'medium' CHECK (priority IN ('low', 'medium', 'high')),
+        status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'archived', 'draft')),
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX fragments_by_type ON fragments (type, updated_at);
+    CREATE TABLE fragment_tags (
+        id  TEXT NOT NULL REFERENCES fragments (id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX fragment_tags_by_tag ON fragment_tags (tag);
+    CREATE VIRTUAL TABLE fragments_fts USING fts5 (
+        title, body, content = 'fragments', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER fragments_fts_insert AFTER INSERT ON fragments BEGIN
+        INSERT INTO fragments_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    END;
+    CREATE TRIGGER fragments_fts_delete AFTER DELETE ON fragments BEGIN
+        INSERT INTO fragments_fts (fragments_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+    END;
+    CREATE TRIGGER fragments_fts_update AFTER UPDATE OF title, body ON fragments BEGIN
+        INSERT INTO fragments_fts (fragments_fts, rowid, title, body) VALUES ('delete', old.rowid, old.title, old.body);
+        INSERT INTO fragments_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    END;
+    CREATE TABLE fragment_links (
+        id         TEXT PRIMARY KEY,
+        source_id  TEXT NOT NULL REFERENCES fragments (id) ON DELETE CASCADE,
+        target_id  TEXT NOT NULL REFERENCES fragments (id) ON DELETE CASCADE,
+        link_type  TEXT NOT NULL CHECK (link_type IN ('answers', 'references', 'related', 'supersedes')),
+        metadata   TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        UNIQUE (source_id, target_id, link_type),
+        CHECK (source_id <> target_id)
+    );
+    CREATE INDEX fragment_links_by_target ON fragment_links (target_id);
+    """,
+)

@@ -1,0 +1,87 @@
+"""state.db: the instance's one store of record (SQLite in WAL mode), with versioned migrations.
+
+A newer release opens an older database and upgrades it step by step, in one transaction per
+step; an older release refuses a newer database instead of misreading it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is; the message says why and what to do."""
+
+
+class Store:
+    """One SQLite connection owned by the instance's server; all writes go through `transaction()`."""
+
+    def __init__(self, path: Path | str, migrations: Sequence[str]) -> None:
+        self.path = path
+        self.migrations = migrations
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open {path}: {exc}.") from exc
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a commit survives the process being killed; only an OS crash can lose the last one.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise StoreError(
+                f"{path} is not a usable Murmuration database ({exc}); move it aside to start afresh."
+            ) from exc
+        except StoreError:
+            self.db.close()
+            raise
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current, latest = self.version, len(self.migrations)
+        if current > latest:
+            raise StoreError(
+                f"{self.path} was written by a newer Murmuration (schema {current}, this release knows {latest}); "
+                "update Murmuration to open it."
+            )
+        for version in range(current, latest):
+            with self.transaction() as db:
+                for statement in _statements(self.migrations[version]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={version + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All or nothing: BEGIN IMMEDIATE takes the write lock at once, so no writer ever interleaves."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
