@@ -177,7 +177,7 @@ class Fragments:
             f"WHERE {condition} ORDER BY rank LIMIT ?",
             [*args, limit],
         ).fetchall()
-        return [{"fragment": as_dict(r), "score": round(-r["rank"], 4), "snippet": r["snippet"]} for r in rows]
+        return [{"fragment": as_dict(r), "score": round(-r["rank"], 6), "snippet": r["snippet"]} for r in rows]
 
     def update(self, fragment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         values = self._values(changes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murmuration.operations import instance
+from murmuration.operations import instance, issues, knowledge
 from murmuration.operations.table import OperationTable
 
 
@@ -10,4 +10,6 @@ def build_table() -> OperationTable:
     """The table of every operation, in a stable order."""
     table = OperationTable()
     instance.declare(table)
+    issues.declare(table)
+    knowledge.declare(table)
     return table

@@ -1,0 +1,149 @@
+"""Issue and milestone operations: the kanban board agents and people share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from murmuration.core import fields
+from murmuration.core.issues import STATUSES, IssueFilter
+from murmuration.operations.context import InstanceContext
+from murmuration.operations.table import OperationTable, params_schema
+
+ISSUE_ID = {"type": "string", "description": "The issue's id, e.g. ISSUE_3.", "maxLength": 40}
+TITLE = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TITLE, "description": "A one-line title."}
+CONTENT = {"type": "string", "maxLength": fields.MAX_TEXT, "description": "The description, in markdown."}
+STATUS = {"type": "string", "enum": list(STATUSES), "description": "The kanban column."}
+PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES)}
+TAGS = {
+    "type": "array",
+    "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
+    "maxItems": fields.MAX_TAGS,
+    "description": "Tags: letters, digits, '-' and '_'.",
+}
+OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
+DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "A date like 2026-12-31."}
+ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100}
+
+
+def declare(table: OperationTable) -> None:
+    """Add the issue and milestone operations to `table`."""
+
+    def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
+        return {**issue, "web_url": ctx.web_url("issues", issue["id"])}
+
+    @table.operation(
+        "record_issue",
+        "Record a new issue on this instance's kanban board (it starts in 'open'). Returns the issue with its id "
+        "(ISSUE_<n>) and a link to it on the dashboard.",
+        params_schema(
+            {"title": TITLE, "content": CONTENT, "tags": TAGS, "priority": PRIORITY, "status": STATUS},
+            required=("title",),
+        ),
+    )
+    async def record_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        issue = ctx.knowledge.issues.record(
+            params["title"],
+            params.get("content", ""),
+            priority=params.get("priority", "medium"),
+            tags=params.get("tags"),
+            status=params.get("status", "open"),
+        )
+        return with_link(ctx, issue)
+
+    @table.operation(
+        "get_issue",
+        "Get one issue by id, with its title, content, status, priority, tags and timestamps.",
+        params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+    )
+    async def get_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return with_link(ctx, ctx.knowledge.issues.get(params["issue_id"]))
+
+    @table.operation(
+        "list_issues",
+        "List issues, newest first. Filters (status, priority, tags — an issue must carry all of them —, and text "
+        "found in the title or content) apply before the limit; 'total' counts every match.",
+        params_schema(
+            {
+                "status": STATUS,
+                "priority": PRIORITY,
+                "tags": TAGS,
+                "text": {"type": "string", "maxLength": 200},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                "offset": {"type": "integer", "minimum": 0, "default": 0},
+            }
+        ),
+    )
+    async def list_issues(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        query = IssueFilter(
+            status=params.get("status"),
+            priority=params.get("priority"),
+            tags=tuple(params.get("tags", ())),
+            text=params.get("text"),
+            limit=params.get("limit", 50),
+            offset=params.get("offset", 0),
+        )
+        issues, total = ctx.knowledge.issues.query(query)
+        return {
+            "issues": [with_link(ctx, i) for i in issues],
+            "total": total,
+            "web_url": ctx.web_url("issues"),
+        }
+
+    @table.operation(
+        "update_issue",
+        "Change an issue: only the fields given change (the title stays unless a new one is given). "
+        "A new status moves the card to that column.",
+        params_schema(
+            {
+                "issue_id": ISSUE_ID,
+                "title": TITLE,
+                "content": CONTENT,
+                "status": STATUS,
+                "priority": PRIORITY,
+                "tags": TAGS,
+                "assignee": OPTIONAL_TEXT,
+                "due_date": DATE,
+                "related_ids": ISSUE_IDS,
+            },
+            required=("issue_id",),
+        ),
+    )
+    async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        changes = {k: v for k, v in params.items() if k != "issue_id"}
+        return with_link(ctx, ctx.knowledge.issues.update(params["issue_id"], changes))
+
+    @table.operation(
+        "delete_issue",
+        "Delete an issue for good.",
+        params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+    )
+    async def delete_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        issue = ctx.knowledge.issues.delete(params["issue_id"])
+        return {"deleted": issue["id"], "title": issue["title"], "web_url": ctx.web_url("issues")}
+
+    @table.operation(
+        "get_milestone",
+        "Get the milestone this instance works toward (title, description, target date, progress, related "
+        "issues), or null when none is set.",
+        params_schema({}),
+    )
+    async def get_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"milestone": ctx.knowledge.milestone.get(), "web_url": ctx.web_url()}
+
+    @table.operation(
+        "set_milestone",
+        "Set the milestone. Only the fields given change; the first milestone needs a title.",
+        params_schema(
+            {
+                "title": TITLE,
+                "description": {"type": "string", "maxLength": 2000},
+                "targetDate": DATE,
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                "relatedIssues": ISSUE_IDS,
+            }
+        ),
+    )
+    async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
+        changes = {names.get(k, k): v for k, v in params.items()}
+        return {"milestone": ctx.knowledge.milestone.set(changes), "web_url": ctx.web_url()}

@@ -1,0 +1,177 @@
+"""Knowledge operations: typed fragments, their full-text search and the links between them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from murmuration.core import fields
+from murmuration.core.fragments import DIRECTIONS, LINK_TYPES, STATUSES, TYPES, FragmentFilter
+from murmuration.operations.context import InstanceContext
+from murmuration.operations.issues import PRIORITY, TAGS, TITLE
+from murmuration.operations.table import OperationTable, params_schema
+
+FRAGMENT_ID = {"type": "string", "minLength": 1, "maxLength": 100, "description": "The fragment's id."}
+TYPE = {"type": "string", "enum": list(TYPES)}
+STATUS = {"type": "string", "enum": list(STATUSES)}
+BODY = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TEXT, "description": "The text, in markdown."}
+METADATA = {"type": "object", "maxProperties": 50, "description": "Free-form facts to keep with it."}
+RELATED = {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 100}
+FRAGMENT_FIELDS = {
+    "title": TITLE,
+    "body": BODY,
+    "type": TYPE,
+    "tags": TAGS,
+    "metadata": METADATA,
+    "relatedIds": RELATED,
+    "priority": PRIORITY,
+    "status": STATUS,
+}
+
+
+def _changes(params: dict[str, Any]) -> dict[str, Any]:
+    names = {"relatedIds": "related_ids"}
+    return {names.get(k, k): v for k, v in params.items() if k in FRAGMENT_FIELDS}
+
+
+def declare(table: OperationTable) -> None:
+    """Add the fragment and link operations to `table`."""
+
+    def with_link(ctx: InstanceContext, fragment: dict[str, Any]) -> dict[str, Any]:
+        return {**fragment, "web_url": ctx.web_url("knowledge", fragment["id"])}
+
+    @table.operation(
+        "record_fragment",
+        "Record a piece of knowledge: a question, answer, note, documentation, issue, solution or reference. "
+        "Other agents find it with search_fragments.",
+        params_schema(FRAGMENT_FIELDS, required=("title", "body", "type")),
+    )
+    async def record_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return with_link(ctx, ctx.knowledge.fragments.record(_changes(params)))
+
+    @table.operation(
+        "get_fragment",
+        "Get one fragment by id.",
+        params_schema({"id": FRAGMENT_ID}, required=("id",)),
+    )
+    async def get_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return with_link(ctx, ctx.knowledge.fragments.get(params["id"]))
+
+    @table.operation(
+        "list_fragments",
+        "List fragments, most recently updated first. Filters (type, status, priority, tags — all of them —, and "
+        "text in the title or body) apply before the limit; 'total' counts every match.",
+        params_schema(
+            {
+                "type": TYPE,
+                "status": STATUS,
+                "priority": PRIORITY,
+                "tags": TAGS,
+                "search": {"type": "string", "maxLength": 200},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                "offset": {"type": "integer", "minimum": 0, "default": 0},
+            }
+        ),
+    )
+    async def list_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        query = FragmentFilter(
+            type=params.get("type"),
+            status=params.get("status"),
+            priority=params.get("priority"),
+            tags=tuple(params.get("tags", ())),
+            search=params.get("search"),
+            limit=params.get("limit", 50),
+            offset=params.get("offset", 0),
+        )
+        fragments, total = ctx.knowledge.fragments.query(query)
+        return {
+            "fragments": [with_link(ctx, f) for f in fragments],
+            "total": total,
+            "web_url": ctx.web_url("knowledge"),
+        }
+
+    @table.operation(
+        "update_fragment",
+        "Change a fragment: only the fields given change.",
+        params_schema({"id": FRAGMENT_ID, **FRAGMENT_FIELDS}, required=("id",)),
+    )
+    async def update_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params)))
+
+    @table.operation(
+        "delete_fragment",
+        "Delete a fragment and every link to or from it.",
+        params_schema({"id": FRAGMENT_ID}, required=("id",)),
+    )
+    async def delete_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        fragment = ctx.knowledge.fragments.delete(params["id"])
+        return {
+            "deleted": fragment["id"],
+            "links_deleted": fragment["links_deleted"],
+            "web_url": ctx.web_url("knowledge"),
+        }
+
+    @table.operation(
+        "search_fragments",
+        "Full-text search over fragment titles and bodies (all words must match; the last may be a prefix). "
+        "Best matches first, each with a snippet where the matches are marked **like this**.",
+        params_schema(
+            {
+                "query": {"type": "string", "minLength": 1, "maxLength": 500},
+                "type": TYPE,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+            },
+            required=("query",),
+        ),
+    )
+    async def search_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        hits = ctx.knowledge.fragments.search(params["query"], params.get("type"), params.get("limit", 10))
+        for hit in hits:
+            hit["web_url"] = ctx.web_url("knowledge", hit["fragment"]["id"])
+        return {"results": hits, "query": params["query"], "web_url": ctx.web_url("knowledge")}
+
+    @table.operation(
+        "create_fragment_link",
+        "Link two fragments: 'answers' (an answer to a question), 'references', 'related' or 'supersedes'.",
+        params_schema(
+            {
+                "sourceId": FRAGMENT_ID,
+                "targetId": FRAGMENT_ID,
+                "linkType": {"type": "string", "enum": list(LINK_TYPES)},
+                "metadata": METADATA,
+            },
+            required=("sourceId", "targetId", "linkType"),
+        ),
+    )
+    async def create_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        link = ctx.knowledge.fragments.link(
+            params["sourceId"], params["targetId"], params["linkType"], params.get("metadata")
+        )
+        return {**link, "web_url": ctx.web_url("knowledge", link["source_id"])}
+
+    @table.operation(
+        "get_fragment_links",
+        "List a fragment's links: outgoing, incoming or both, optionally of one type.",
+        params_schema(
+            {
+                "fragmentId": FRAGMENT_ID,
+                "direction": {"type": "string", "enum": list(DIRECTIONS), "default": "both"},
+                "linkType": {"type": "string", "enum": list(LINK_TYPES)},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+            },
+            required=("fragmentId",),
+        ),
+    )
+    async def get_fragment_links(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        links = ctx.knowledge.fragments.links(
+            params["fragmentId"], params.get("direction", "both"), params.get("linkType"), params.get("limit", 50)
+        )
+        return {"links": links, "web_url": ctx.web_url("knowledge", params["fragmentId"])}
+
+    @table.operation(
+        "delete_fragment_link",
+        "Delete one link by its id.",
+        params_schema({"linkId": {"type": "string", "minLength": 1, "maxLength": 300}}, required=("linkId",)),
+    )
+    async def delete_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        link = ctx.knowledge.fragments.unlink(params["linkId"])
+        return {"deleted": link["id"], "web_url": ctx.web_url("knowledge", link["source_id"])}
