@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from murmuration import __version__
-from murmuration.cli import commands
+from murmuration.cli import commands, knowledge
 
 EXIT_ERROR = 1
 
@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("rm", help="delete a stopped instance and its data")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(run=commands.rm)
+
+    imports = sub.add_parser("import-knowledge", help="import an original Murmuration .knowledge/ folder")
+    imports.add_argument("path", metavar="PATH")
+    imports.add_argument("--instance", metavar="NAME", required=True)
+    imports.set_defaults(run=knowledge.import_knowledge)
+
+    exports = sub.add_parser("export-knowledge", help="write issues and milestone as a .knowledge/ folder")
+    exports.add_argument("path", metavar="PATH")
+    exports.add_argument("--instance", metavar="NAME", required=True)
+    exports.set_defaults(run=knowledge.export_knowledge)
     return parser
 
 
@@ -73,3 +83,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `murmuration ls | head`: the reader left, which is no error of ours
+        sys.stderr.close()
+        return 0

@@ -74,24 +74,30 @@ class IssueBoard:
         related_ids: list[str] | None = None,
     ) -> dict[str, Any]:
         """Create an issue; its number comes from SQLite inside the write transaction, so it is never shared."""
-        values = {
-            "title": fields.title(title),
-            "content": fields.text(content, "content"),
-            "status": fields.choice(status, STATUSES, "status"),
-            "priority": fields.choice(priority, fields.PRIORITIES, "priority"),
-            "tags": fields.to_json(fields.tags(tags or [])),
-            "assignee": assignee,
-            "due_date": due_date,
-            "related_ids": fields.to_json(related_ids or []),
-        }
+        values = self.checked(
+            {
+                "title": title,
+                "content": content,
+                "status": status,
+                "priority": priority,
+                "tags": tags,
+                "assignee": assignee,
+                "due_date": due_date,
+                "related_ids": related_ids,
+            }
+        )
         stamp = clock.now()
         with self.store.transaction() as db:
-            number = self._insert(db, values, stamp, stamp)
+            number = self.insert(db, values, stamp, stamp)
             issue = self._load(db, number)
         self.events.publish("issue", action="created", id=issue["id"], issue=issue)
         return issue
 
-    def _insert(self, db: sqlite3.Connection, values: dict[str, Any], created: str, updated: str) -> int:
+    def insert(
+        self, db: sqlite3.Connection, values: dict[str, Any], created: str, updated: str, number: int | None = None
+    ) -> int:
+        """Insert checked `values` inside the caller's transaction; `number` keeps an imported id."""
+        values = {"number": number, **values} if number is not None else values
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         cursor = db.execute(
@@ -105,8 +111,30 @@ class IssueBoard:
         )
         return number
 
+    def checked(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The columns of a new issue from user values, each checked; Invalid names the first bad one."""
+        return {
+            "title": fields.title(values["title"]),
+            "content": fields.text(values.get("content", ""), "content"),
+            "status": fields.choice(values.get("status", "open"), STATUSES, "status"),
+            "priority": fields.choice(values.get("priority", "medium"), fields.PRIORITIES, "priority"),
+            "tags": fields.to_json(fields.tags(values.get("tags") or [])),
+            "assignee": values.get("assignee"),
+            "due_date": values.get("due_date"),
+            "related_ids": fields.to_json(values.get("related_ids") or []),
+            "extra": fields.to_json(values.get("extra") or {}),
+        }
+
+    def export_rows(self) -> list[dict[str, Any]]:
+        """Every issue with the keys kept from an import, for writing the original's layout."""
+        rows = self.store.db.execute("SELECT * FROM issues ORDER BY number").fetchall()
+        return [{**as_dict(r), "extra": json.loads(r["extra"])} for r in rows]
+
     def get(self, issue_id: str) -> dict[str, Any]:
         return self._load(self.store.db, issue_number(issue_id))
+
+    def exists(self, db: sqlite3.Connection, number: int) -> bool:
+        return db.execute("SELECT 1 FROM issues WHERE number = ?", (number,)).fetchone() is not None
 
     def _load(self, db: sqlite3.Connection, number: int) -> dict[str, Any]:
         row = db.execute("SELECT * FROM issues WHERE number = ?", (number,)).fetchone()

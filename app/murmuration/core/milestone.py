@@ -38,6 +38,11 @@ class Milestone:
         row = self.store.db.execute("SELECT * FROM milestone WHERE id = 1").fetchone()
         return None if row is None else _as_dict(row)
 
+    def extra(self) -> dict[str, Any]:
+        """Keys kept from an imported GOAL.md that Murmuration itself does not use."""
+        row = self.store.db.execute("SELECT extra FROM milestone WHERE id = 1").fetchone()
+        return {} if row is None else dict(json.loads(row["extra"]))
+
     def set(self, changes: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Apply the fields given and keep the rest; the first milestone needs a title."""
         values: dict[str, Any] = {}

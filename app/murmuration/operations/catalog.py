@@ -11,5 +11,6 @@ def build_table() -> OperationTable:
     table = OperationTable()
     instance.declare(table)
     issues.declare(table)
+    issues.declare_folder_exchange(table)
     knowledge.declare(table)
     return table

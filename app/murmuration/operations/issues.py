@@ -147,3 +147,31 @@ def declare(table: OperationTable) -> None:
         names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
         changes = {names.get(k, k): v for k, v in params.items()}
         return {"milestone": ctx.knowledge.milestone.set(changes), "web_url": ctx.web_url()}
+
+
+def declare_folder_exchange(table: OperationTable) -> None:
+    """Import from and export to the original Murmuration's `.knowledge/` layout (for people's tools)."""
+    from pathlib import Path
+
+    from murmuration.core.knowledge_folder import export_folder, import_folder
+
+    folder = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "An absolute folder path."}
+
+    @table.operation(
+        "import_knowledge",
+        "Import the issues and milestone of an original Murmuration .knowledge/ folder, keeping ids and times.",
+        params_schema({"path": folder}, required=("path",)),
+        for_agents=False,
+    )
+    async def import_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        report = import_folder(ctx.knowledge, Path(params["path"]))
+        return {**report.as_dict(), "web_url": ctx.web_url("issues")}
+
+    @table.operation(
+        "export_knowledge",
+        "Write the issues and milestone to a folder in the original Murmuration .knowledge/ layout.",
+        params_schema({"path": folder}, required=("path",)),
+        for_agents=False,
+    )
+    async def export_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {**export_folder(ctx.knowledge, Path(params["path"])), "web_url": ctx.web_url("issues")}

@@ -1,0 +1,81 @@
+"""`import-knowledge` and `export-knowledge`: move an issue board between an instance and a `.knowledge/` folder.
+
+A running instance does the work itself, so its dashboard sees the change at once; a stopped one is
+opened here, under its data-folder lock, so no server can start half-way through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from murmuration.cli.commands import CommandError, find
+from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
+from murmuration.core.errors import Invalid
+from murmuration.core.events import EventBus
+from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.knowledge_folder import export_folder, import_folder
+from murmuration.core.store import StoreError
+from murmuration.datafolder import DataFolder
+from murmuration.lock import FolderLock, FolderLocked
+
+
+def _run(folder: DataFolder, method: str, path: Path) -> dict[str, Any]:
+    lock = FolderLock(folder.lock_file)
+    try:
+        lock.acquire()
+    except FolderLocked:
+        return _through_server(folder, method, path)
+    try:
+        kb = KnowledgeBase.open(folder.state_db, EventBus())
+    except StoreError as exc:
+        lock.release()
+        raise CommandError(str(exc)) from None
+    try:
+        if method == "import_knowledge":
+            return import_folder(kb, path).as_dict()
+        return export_folder(kb, path)
+    except Invalid as exc:
+        raise CommandError(exc.message) from None
+    finally:
+        kb.close()
+        lock.release()
+
+
+def _through_server(folder: DataFolder, method: str, path: Path) -> dict[str, Any]:
+    async def call() -> dict[str, Any]:
+        async with await InstanceClient.for_folder(folder) as client:
+            result: dict[str, Any] = await client.call(method, {"path": str(path)})
+            return result
+
+    try:
+        return asyncio.run(call())
+    except RpcError as exc:
+        raise CommandError(exc.message) from None
+    except InstanceUnavailable as exc:
+        raise CommandError(f"The instance is starting or stopping; try again in a moment ({exc})") from None
+
+
+def import_knowledge(args: argparse.Namespace) -> int:
+    path = Path(args.path).absolute()
+    if not path.is_dir():
+        raise CommandError(f"{path} is not a folder; give the path of a .knowledge folder.")
+    report = _run(find(args.instance), "import_knowledge", path)
+    print(
+        f"Imported {len(report['added'])} issue(s); {len(report['already_present'])} were already there; "
+        f"milestone: {report['milestone']}."
+    )
+    for skipped in report["skipped"]:
+        print(f"Skipped {skipped['path']}: {skipped['reason']}.")
+    return 0
+
+
+def export_knowledge(args: argparse.Namespace) -> int:
+    path = Path(args.path).absolute()
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"{path} is a file; give a folder to write the .knowledge layout into.")
+    report = _run(find(args.instance), "export_knowledge", path)
+    print(f"Wrote {len(report['written'])} file(s) to {path}; removed {len(report['removed'])} moved issue file(s).")
+    return 0
