@@ -14,6 +14,7 @@ import psutil
 
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.datafolder import DataFolder
+from murmuration.selfcommand import self_command
 from murmuration.status import State, probe
 
 START_TIMEOUT = 30.0
@@ -34,13 +35,6 @@ class Started:
 
     ready: dict[str, Any]
     already_running: bool
-
-
-def self_command(*args: str) -> list[str]:
-    """The command line that runs this program with `args`, frozen or from Python."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, *args]
-    return [sys.executable, "-m", "murmuration", *args]
 
 
 def _detach_options() -> dict[str, Any]:

@@ -67,7 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_argument("path", metavar="PATH")
     exports.add_argument("--instance", metavar="NAME", required=True)
     exports.set_defaults(run=knowledge.export_knowledge)
+
+    # The watchdog each server starts to end its process groups if the server dies (core/reaper.py).
+    reap = sub.add_parser("_reap", help=argparse.SUPPRESS)
+    reap.set_defaults(run=lambda args: reap_main())
     return parser
+
+
+def reap_main() -> int:
+    from murmuration.core import reaper
+
+    reaper.run(sys.stdin)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

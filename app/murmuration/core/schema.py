@@ -88,4 +88,43 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX fragment_links_by_target ON fragment_links (target_id);
     """,
+    # 2: managed processes (their history too) and the queue that feeds them.
+    """
+    CREATE TABLE processes (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order: FIFO within a priority
+        id              TEXT NOT NULL UNIQUE,
+        title           TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        argv            TEXT NOT NULL,                      -- JSON list
+        cwd             TEXT NOT NULL,
+        env             TEXT NOT NULL DEFAULT '{}',
+        priority        INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 10),
+        state           TEXT NOT NULL CHECK (state IN ('queued', 'starting', 'running', 'stopping',
+                                                      'stopped', 'failed', 'interrupted', 'cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,         -- spawns so far
+        next_attempt_at REAL,                               -- epoch seconds; a queued retry waits until then
+        pid             INTEGER,
+        pid_started     REAL,                               -- the OS start time of pid: a reused pid differs
+        exit_code       INTEGER,
+        signal          INTEGER,
+        error           TEXT,
+        stop_requested  INTEGER NOT NULL DEFAULT 0,
+        queued_at       TEXT NOT NULL,
+        started_at      TEXT,
+        ended_at        TEXT
+    );
+    CREATE INDEX processes_by_state ON processes (state, priority DESC, seq);
+    CREATE TABLE queue_config (
+        id                 INTEGER PRIMARY KEY CHECK (id = 1),
+        max_concurrent     INTEGER NOT NULL DEFAULT 5,
+        max_queue_size     INTEGER NOT NULL DEFAULT 1000,
+        max_retries        INTEGER NOT NULL DEFAULT 3,
+        retry_delay_ms     INTEGER NOT NULL DEFAULT 1000,
+        retry_factor       REAL NOT NULL DEFAULT 2.0,
+        retry_max_delay_ms INTEGER NOT NULL DEFAULT 60000,
+        retry_on_exit      INTEGER NOT NULL DEFAULT 0,
+        paused             INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO queue_config (id) VALUES (1);
+    """,
 )

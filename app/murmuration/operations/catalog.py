@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murmuration.operations import instance, issues, knowledge
+from murmuration.operations import instance, issues, knowledge, processes
 from murmuration.operations.table import OperationTable
 
 
@@ -10,6 +10,7 @@ def build_table() -> OperationTable:
     """The table of every operation, in a stable order."""
     table = OperationTable()
     instance.declare(table)
+    processes.declare(table)
     issues.declare(table)
     issues.declare_folder_exchange(table)
     knowledge.declare(table)

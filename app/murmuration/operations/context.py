@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.processes import ProcessManager
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
 
@@ -24,6 +25,7 @@ class InstanceContext:
     started_at: str
     pid: int
     knowledge: KnowledgeBase
+    processes: ProcessManager
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
     request_shutdown: Callable[[], None] = lambda: None

@@ -18,11 +18,13 @@ import psutil
 from murmuration import __version__, registry
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.processes import ProcessManager
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, Runtime, now_iso
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
+from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
@@ -64,6 +66,9 @@ async def running_instance(
         token = folder.load_or_create_token()
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
+        processes = ProcessManager(
+            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
+        )
         try:
             lease = lease_port(fixed_port, info.last_port, port_range)
             stopping = asyncio.Event()
@@ -74,10 +79,12 @@ async def running_instance(
                 started_at=now_iso(),
                 pid=os.getpid(),
                 knowledge=knowledge,
+                processes=processes,
                 events=events,
                 request_shutdown=stopping.set,
             )
             server = InstanceServer(ctx, build_table(), token, load_assets())
+            await processes.open()
             await server.start(lease.sock)
             try:
                 folder.write_runtime(
@@ -97,6 +104,7 @@ async def running_instance(
             finally:
                 folder.remove_runtime()
                 await server.close()
+                await processes.close()
         finally:
             knowledge.close()
     finally:
