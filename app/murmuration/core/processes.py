@@ -19,39 +19,23 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from murmuration.core import clock
-from murmuration.core.errors import Conflict, Invalid, NotFound
+from murmuration.core.errors import Conflict, Invalid
 from murmuration.core.events import EventBus
 from murmuration.core.process_log import LineSplitter, LogLine, ProcessLog, tail_file
+from murmuration.core.process_records import FINAL, ProcessRecords, StartRequest, as_dict
 from murmuration.core.queue_config import QueueConfig
 from murmuration.core.reaper import Reaper, end_group
 from murmuration.core.store import Store
 
-ACTIVE = ("starting", "running", "stopping")
-FINAL = ("stopped", "failed", "interrupted", "cancelled")
-STATES = ("queued", *ACTIVE, *FINAL)
 BATCH_INTERVAL = 0.1  # seconds between live output batches
 BATCH_LINES = 500  # lines per batch at most; the rest are in the log file
 READ_CHUNK = 1 << 16
-
-
-@dataclass
-class StartRequest:
-    """What `start_process` asks for, checked."""
-
-    argv: list[str]
-    title: str
-    name: str
-    cwd: str
-    env: dict[str, str]
-    priority: int = 5
-    immediate: bool = False
 
 
 @dataclass
@@ -63,34 +47,6 @@ class Live:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     batch: list[dict[str, str]] = field(default_factory=list)
     dropped: int = 0
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def as_dict(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "title": row["title"],
-        "name": row["name"],
-        "command": json.loads(row["argv"]),
-        "cwd": row["cwd"],
-        "env_vars": sorted(json.loads(row["env"])),  # names only: values may be secrets
-        "priority": row["priority"],
-        "state": row["state"],
-        "attempts": row["attempts"],
-        "next_attempt_at": _iso(row["next_attempt_at"]),
-        "pid": row["pid"],
-        "exit_code": row["exit_code"],
-        "signal": row["signal"],
-        "error": row["error"],
-        "queued_at": row["queued_at"],
-        "started_at": row["started_at"],
-        "ended_at": row["ended_at"],
-    }
 
 
 def find_program(argv0: str, cwd: str, env: dict[str, str]) -> str | None:
@@ -139,6 +95,7 @@ class ProcessManager:
     ) -> None:
         self.store = store
         self.events = events
+        self.records = ProcessRecords(store, events)
         self.log_folder = log_folder
         self.default_cwd = default_cwd
         self.reaper = Reaper(reaper_command)
@@ -156,9 +113,7 @@ class ProcessManager:
 
     async def open(self) -> None:
         """Recover from the last run (end survivors, re-queue interrupted work), then start scheduling."""
-        for row in self.store.db.execute(
-            f"SELECT * FROM processes WHERE state IN ({', '.join('?' * len(ACTIVE))})", ACTIVE
-        ).fetchall():
+        for row in self.records.active_rows():
             if row["pid"] and row["pid_started"] and _started_at(row["pid"]) == row["pid_started"]:
                 # The same process (pid and start time agree) outlived its instance: end its group.
                 await asyncio.to_thread(end_group, row["pid"])
@@ -184,48 +139,15 @@ class ProcessManager:
 
     # ---- records ---------------------------------------------------------------------------
 
-    def _row(self, process_id: str, field_name: str = "process_id") -> Any:
-        row = self.store.db.execute("SELECT * FROM processes WHERE id = ?", (process_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"No process has the id {process_id[:60]!r}; list_processes shows them.", field_name)
-        return row
-
-    def get(self, process_id: str) -> dict[str, Any]:
-        return as_dict(self._row(process_id))
-
-    def _update(self, process_id: str, **values: Any) -> dict[str, Any]:
-        assignments = ", ".join(f"{k} = ?" for k in values)
-        with self.store.transaction() as db:
-            db.execute(f"UPDATE processes SET {assignments} WHERE id = ?", (*values.values(), process_id))
-        record = self.get(process_id)
-        self.events.publish("process", action="state", id=process_id, state=record["state"], process=record)
-        return record
-
     def _interrupted(self, process_id: str, reason: str) -> None:
-        row = self._row(process_id)
+        row = self.records.row(process_id)
         retries_left = row["attempts"] <= self.config.max_retries
         if retries_left:
-            self._update(process_id, state="queued", next_attempt_at=None, pid=None, error=f"interrupted: {reason}")
+            self.records.update(
+                process_id, state="queued", next_attempt_at=None, pid=None, error=f"interrupted: {reason}"
+            )
         else:
-            self._update(process_id, state="interrupted", ended_at=clock.now(), error=f"interrupted: {reason}")
-
-    def query(self, state: str | None, name: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        """Processes newest first, filtered by state and name (case-insensitive part) before the limit."""
-        where, args = ["1"], []
-        if state:
-            where.append("state = ?")
-            args.append(state)
-        if name:
-            where.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(title), lower(?)) > 0)")
-            args += [name, name]
-        condition = " AND ".join(where)
-        total = self.store.db.execute(f"SELECT COUNT(*) FROM processes WHERE {condition}", args).fetchone()[0]
-        rows = self.store.db.execute(
-            f"SELECT * FROM processes WHERE {condition} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset]
-        ).fetchall()
-        return [as_dict(r) for r in rows], int(total)
-
-    # ---- starting --------------------------------------------------------------------------
+            self.records.update(process_id, state="interrupted", ended_at=clock.now(), error=f"interrupted: {reason}")
 
     def check(self, argv: list[str], cwd: str | None, env: dict[str, str]) -> tuple[list[str], str]:
         """The argv and working directory of a request, or Invalid saying what cannot be run."""
@@ -241,40 +163,17 @@ class ProcessManager:
     async def submit(self, request: StartRequest) -> dict[str, Any]:
         """Record the process and queue it (or, when immediate, start it now past the queue)."""
         process_id = uuid.uuid4().hex[:12]
-        with self.store.transaction() as db:
-            queued = db.execute("SELECT COUNT(*) FROM processes WHERE state = 'queued'").fetchone()[0]
-            if not request.immediate and queued >= self.config.max_queue_size:
-                raise Conflict(
-                    f"The queue is full ({self.config.max_queue_size} waiting); wait, cancel some, or raise "
-                    "max_queue_size with set_queue_config.",
-                    "immediate",
-                )
-            db.execute(
-                "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (
-                    process_id,
-                    request.title,
-                    request.name,
-                    json.dumps(request.argv),
-                    request.cwd,
-                    json.dumps(request.env),
-                    request.priority,
-                    clock.now(),
-                ),
-            )
-        record = self.get(process_id)
-        self.events.publish("process", action="queued", id=process_id, state="queued", process=record)
+        record = self.records.insert(process_id, request, None if request.immediate else self.config.max_queue_size)
         if request.immediate:
             await self._launch(process_id)
-            record = self.get(process_id)
+            record = self.records.get(process_id)
         else:
             self._wake.set()
         return record
 
     def _launch(self, process_id: str) -> asyncio.Future[Live | None]:
         """Mark the process starting (so no one starts it twice) and spawn it in a task; the future says how."""
-        self._update(process_id, state="starting", next_attempt_at=None)
+        self.records.update(process_id, state="starting", next_attempt_at=None)
         spawned: asyncio.Future[Live | None] = asyncio.get_running_loop().create_future()
         self._spawning[process_id] = spawned
         task = asyncio.create_task(self._run(process_id, spawned))
@@ -291,7 +190,7 @@ class ProcessManager:
                 spawned.set_result(None)
 
     async def _attempt(self, process_id: str, spawned: asyncio.Future[Live | None]) -> None:
-        row = self._row(process_id)
+        row = self.records.row(process_id)
         attempt = row["attempts"] + 1
         log = ProcessLog(self.log_folder / f"{process_id}.log")
         argv = json.loads(row["argv"])
@@ -314,7 +213,7 @@ class ProcessManager:
         live = Live(child, log)
         self._live[process_id] = live
         await self.reaper.watch(child.pid)
-        self._update(
+        self.records.update(
             process_id,
             state="running",
             attempts=attempt,
@@ -341,7 +240,7 @@ class ProcessManager:
         self._flush_batch(process_id, live)
         log.close()
         del self._live[process_id]
-        stop_requested = bool(self._row(process_id)["stop_requested"])
+        stop_requested = bool(self.records.row(process_id)["stop_requested"])
         self._finish_attempt(process_id, attempt, None, code=code, stopped=stop_requested)
         live.done.set()
 
@@ -360,12 +259,12 @@ class ProcessManager:
         signal_number = -code if code is not None and code < 0 else None
         outcome: dict[str, Any] = {"attempts": attempt, "exit_code": exit_code, "signal": signal_number}
         if self._closing and not stopped:
-            self._update(process_id, **outcome)
+            self.records.update(process_id, **outcome)
             self._interrupted(process_id, "its instance stopped while it ran")
             return
         failed = spawn_failed or (not stopped and code != 0)
         if not failed:
-            self._update(process_id, state="stopped", ended_at=clock.now(), **outcome)
+            self.records.update(process_id, state="stopped", ended_at=clock.now(), **outcome)
             self._wake.set()
             return
         if error is None:
@@ -373,9 +272,9 @@ class ProcessManager:
         retry = (spawn_failed or self.config.retry_on_exit) and attempt <= self.config.max_retries
         if retry:
             due = time.time() + self.config.backoff(attempt)
-            self._update(process_id, state="queued", next_attempt_at=due, error=error, **outcome)
+            self.records.update(process_id, state="queued", next_attempt_at=due, error=error, **outcome)
         else:
-            self._update(process_id, state="failed", ended_at=clock.now(), error=error, **outcome)
+            self.records.update(process_id, state="failed", ended_at=clock.now(), error=error, **outcome)
         self._wake.set()
 
     async def _read(self, process_id: str, live: Live, stream: str, pipe: asyncio.StreamReader) -> None:
@@ -407,39 +306,17 @@ class ProcessManager:
 
     # ---- the queue -------------------------------------------------------------------------
 
-    def _ready(self, slots: int) -> list[str]:
-        rows = self.store.db.execute(
-            "SELECT id FROM processes WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-            "ORDER BY priority DESC, seq LIMIT ?",
-            (time.time(), slots),
-        ).fetchall()
-        return [r["id"] for r in rows]
-
-    def _next_due(self) -> float | None:
-        row = self.store.db.execute(
-            "SELECT MIN(next_attempt_at) FROM processes WHERE state = 'queued' AND next_attempt_at > ?", (time.time(),)
-        ).fetchone()
-        return None if row[0] is None else max(0.0, row[0] - time.time())
-
     async def _schedule(self) -> None:
         while True:
             self._wake.clear()
             delay: float | None = None
             if not self.config.paused:
-                slots = self.config.max_concurrent - self.active_count()
-                for process_id in self._ready(slots) if slots > 0 else []:
+                slots = self.config.max_concurrent - self.records.active_count()
+                for process_id in self.records.ready(slots) if slots > 0 else []:
                     self._launch(process_id)
-                delay = self._next_due()
+                delay = self.records.next_due()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-
-    def active_count(self) -> int:
-        """Processes starting, running or stopping: what the concurrency limit counts."""
-        return int(
-            self.store.db.execute(
-                f"SELECT COUNT(*) FROM processes WHERE state IN ({', '.join('?' * len(ACTIVE))})", ACTIVE
-            ).fetchone()[0]
-        )
 
     def set_config(self, changes: dict[str, Any]) -> QueueConfig:
         for key, value in changes.items():
@@ -449,31 +326,13 @@ class ProcessManager:
         self._wake.set()
         return self.config
 
-    def counts(self) -> dict[str, int]:
-        rows = self.store.db.execute("SELECT state, COUNT(*) AS n FROM processes GROUP BY state").fetchall()
-        counts = dict.fromkeys(STATES, 0)
-        counts.update({r["state"]: r["n"] for r in rows})
-        waiting = self.store.db.execute(
-            "SELECT COUNT(*) FROM processes WHERE state = 'queued' AND next_attempt_at > ?", (time.time(),)
-        ).fetchone()[0]
-        return {**counts, "waiting_retry": int(waiting)}
-
-    def queued(self, limit: int) -> list[dict[str, Any]]:
-        """The queue in the order it will run (ready entries first, then those waiting to retry)."""
-        rows = self.store.db.execute(
-            "SELECT * FROM processes WHERE state = 'queued' "
-            "ORDER BY (next_attempt_at IS NOT NULL AND next_attempt_at > ?), priority DESC, seq LIMIT ?",
-            (time.time(), limit),
-        ).fetchall()
-        return [as_dict(r) for r in rows]
-
     def cancel(self, process_id: str) -> dict[str, Any]:
-        row = self._row(process_id, "queue_id")
+        row = self.records.row(process_id, "queue_id")
         if row["state"] != "queued":
             raise Conflict(
                 f"Process {process_id} is {row['state']}, not queued; use stop_process for one that runs.", "queue_id"
             )
-        return self._update(process_id, state="cancelled", ended_at=clock.now(), next_attempt_at=None)
+        return self.records.update(process_id, state="cancelled", ended_at=clock.now(), next_attempt_at=None)
 
     # ---- stopping --------------------------------------------------------------------------
 
@@ -490,16 +349,16 @@ class ProcessManager:
 
     async def stop(self, process_id: str, force: bool, timeout: float) -> dict[str, Any]:
         """Stop a process: TERM to its group, then KILL after `timeout` s (or KILL at once when forced)."""
-        row = self._row(process_id)
+        row = self.records.row(process_id)
         if row["state"] == "queued":
             return self.cancel(process_id)
         if process_id in self._spawning:
             await asyncio.shield(self._spawning[process_id])
-            row = self._row(process_id)
+            row = self.records.row(process_id)
         live = self._live.get(process_id)
         if row["state"] in FINAL or live is None:
             return as_dict(row)
-        self._update(process_id, state="stopping", stop_requested=1)
+        self.records.update(process_id, state="stopping", stop_requested=1)
         self._signal(live, force)
         try:
             await asyncio.wait_for(live.done.wait(), timeout)
@@ -507,12 +366,12 @@ class ProcessManager:
             live.log.system(f"still running {timeout:g} s after TERM; killing")
             self._signal(live, force=True)
             await live.done.wait()
-        return self.get(process_id)
+        return self.records.get(process_id)
 
     # ---- output ----------------------------------------------------------------------------
 
     def logs(self, process_id: str, count: int, stream: str | None) -> list[LogLine]:
-        self._row(process_id)
+        self.records.row(process_id)
         live = self._live.get(process_id)
         if live is not None:
             recent = live.log.tail_recent(count, stream)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from murmuration.core.process_log import STREAMS
-from murmuration.core.processes import STATES, StartRequest
+from murmuration.core.process_records import STATES, StartRequest
 from murmuration.operations.context import InstanceContext
 from murmuration.operations.table import INVALID_PARAMS, OperationError, OperationTable, params_schema
 
@@ -36,7 +36,7 @@ def declare(table: OperationTable) -> None:
 
     def queue_summary(ctx: InstanceContext) -> dict[str, Any]:
         manager = ctx.processes
-        counts = manager.counts()
+        counts = manager.records.counts()
         return {
             "paused": manager.config.paused,
             "pending": counts["queued"],
@@ -111,7 +111,7 @@ def declare(table: OperationTable) -> None:
         ),
     )
     async def list_processes(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        processes, total = ctx.processes.query(
+        processes, total = ctx.processes.records.query(
             params.get("status"), params.get("name"), params.get("limit", 50), params.get("offset", 0)
         )
         return {
@@ -128,7 +128,7 @@ def declare(table: OperationTable) -> None:
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
     )
     async def get_process_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.processes.get(params["process_id"]))
+        return with_link(ctx, ctx.processes.records.get(params["process_id"]))
 
     @table.operation(
         "stop_process",
@@ -184,7 +184,7 @@ def declare(table: OperationTable) -> None:
     async def get_queue_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         summary = queue_summary(ctx)
         if params.get("include_entries", True):
-            summary["entries"] = [with_link(ctx, p) for p in ctx.processes.queued(params.get("limit", 100))]
+            summary["entries"] = [with_link(ctx, p) for p in ctx.processes.records.queued(params.get("limit", 100))]
         return summary
 
     @table.operation(
