@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +46,11 @@ def _detach_options() -> dict[str, Any]:
     return {"start_new_session": True}
 
 
-def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT) -> Started:
-    """Start the server of `folder` detached and wait for its ready line (or report why it failed)."""
+def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_args: Sequence[str] = ()) -> Started:
+    """Start the server of `folder` detached and wait for its ready line (or report why it failed).
+
+    `serve_args` are added to its `serve` command line, e.g. `--idle-exit 900` from the MCP bridge.
+    """
     status = probe(folder)
     if status.state is State.RUNNING and status.runtime is not None:
         info = folder.read_info()
@@ -57,7 +61,7 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT) -> Starte
     with open(folder.stderr_log, "ab") as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
-            self_command("serve", "--data-dir", str(folder.path)),
+            self_command("serve", "--data-dir", str(folder.path), *serve_args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,

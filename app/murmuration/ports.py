@@ -66,7 +66,9 @@ def parse_range(text: str | None) -> range:
 
 def listen_on(port: int, host: str = HOST) -> socket.socket | None:
     """A socket bound to and listening on `port`, or None when the port is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns on TCP_NODELAY only for sockets that say so, and without it
+    # a client's back-to-back requests wait ~40 ms on delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         if sys.platform == "win32":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)

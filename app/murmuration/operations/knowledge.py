@@ -68,7 +68,7 @@ def declare(table: OperationTable) -> None:
                 "tags": TAGS,
                 "search": {"type": "string", "maxLength": 200},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "default": 0},
+                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
             }
         ),
     )

@@ -106,7 +106,7 @@ def declare(table: OperationTable) -> None:
                 "status": {"type": "string", "enum": list(STATES)},
                 "name": {"type": "string", "maxLength": 200},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "default": 0},
+                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
             }
         ),
     )

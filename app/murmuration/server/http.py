@@ -37,6 +37,12 @@ def respond(status: int, body: bytes, content_type: str, extra: tuple[tuple[str,
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
 
+def single(request: Request, name: str) -> str | None:
+    """The one value of header `name`, or None when it is absent or sent more than once (never trust a pick)."""
+    values = request.headers.get_all(name)
+    return values[0] if len(values) == 1 else None
+
+
 def text(status: int, message: str) -> Response:
     return respond(status, (message + "\n").encode(), "text/plain; charset=utf-8")
 
@@ -55,7 +61,7 @@ class HttpGate:
         return security.cookie_name(self.ctx.info.id)
 
     def route(self, request: Request) -> Response | None:
-        host = request.headers.get("Host")
+        host = single(request, "Host")
         # Before anything else: a page on another name that resolves to 127.0.0.1 (DNS rebinding) stops here.
         if not security.host_allowed(host, self.ctx.port):
             return text(403, "Forbidden: this server answers only to 127.0.0.1, localhost or [::1] on its own port.")
@@ -82,11 +88,14 @@ class HttpGate:
         return respond(200, asset.body, asset.content_type)
 
     def _has_session(self, request: Request) -> bool:
-        value = security.cookie_value(request.headers.get("Cookie"), self.cookie_name)
+        value = security.cookie_value(single(request, "Cookie"), self.cookie_name)
         return value is not None and security.secret_matches(value, security.session_value(self.token))
 
     def _login(self, query: str) -> Response:
-        fields = parse_qs(query, max_num_fields=4)
+        try:
+            fields = parse_qs(query, max_num_fields=4)
+        except ValueError:
+            fields = {}
         token = fields.get("token", [""])[0]
         code = fields.get("code", [""])[0]
         if (token and security.secret_matches(token, self.token)) or (code and self.ctx.login_codes.redeem(code)):
@@ -102,8 +111,10 @@ class HttpGate:
         )
 
     def _upgrade_gate(self, request: Request, host: str) -> Response | None:
-        origin = request.headers.get("Origin")
-        bearer = security.bearer_token(request.headers.get("Authorization"))
+        if len(request.headers.get_all("Origin")) > 1 or len(request.headers.get_all("Authorization")) > 1:
+            return text(403, "Forbidden: send one Origin and one Authorization header at most.")
+        origin = single(request, "Origin")
+        bearer = security.bearer_token(single(request, "Authorization"))
         # A bearer header, when present, decides alone: a wrong token is not rescued by a cookie.
         authorised = security.secret_matches(bearer, self.token) if bearer is not None else self._has_session(request)
         if not authorised:

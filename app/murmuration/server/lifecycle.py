@@ -26,6 +26,7 @@ from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
+from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
 from murmuration.status import is_alive
@@ -52,10 +53,11 @@ class RunningInstance:
 
 @asynccontextmanager
 async def running_instance(
-    folder: DataFolder, fixed_port: int | None = None, port_range: range = DEFAULT_RANGE
+    folder: DataFolder, fixed_port: int | None = None, port_range: range = DEFAULT_RANGE, idle_exit: float | None = None
 ) -> AsyncIterator[RunningInstance]:
     """Own `folder`, serve it on a won port and publish runtime.json; undo all of it on exit.
 
+    With `idle_exit`, the instance stops itself after that many idle seconds (see server/idle.py).
     Raises FolderLocked or PortUnavailable before anything is published.
     """
     folder.ensure_layout()
@@ -86,6 +88,11 @@ async def running_instance(
             server = InstanceServer(ctx, build_table(), token, load_assets())
             await processes.open()
             await server.start(lease.sock)
+            watch = None
+            if idle_exit:
+                watch = asyncio.create_task(
+                    stop_when_idle(idle_exit, lambda: is_idle(server.gate, processes), stopping.set)
+                )
             try:
                 folder.write_runtime(
                     Runtime(
@@ -102,6 +109,8 @@ async def running_instance(
                     folder.write_info(replace(info, last_port=lease.port))
                 yield RunningInstance(ctx, token, lease, stopping)
             finally:
+                if watch is not None:
+                    watch.cancel()
                 folder.remove_runtime()
                 await server.close()
                 await processes.close()
@@ -111,10 +120,13 @@ async def running_instance(
         lock.release()
 
 
-def serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
-    """Run the instance in `folder` until SIGINT, SIGTERM or `shutdown`; the exit code per DESIGN §9."""
+def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None = None) -> int:
+    """Run the instance in `folder` until SIGINT, SIGTERM, `shutdown` or (with `idle_exit`) idleness.
+
+    The exit code follows DESIGN §9.
+    """
     try:
-        return asyncio.run(_serve(folder, fixed_port, port_range))
+        return asyncio.run(_serve(folder, fixed_port, port_range, idle_exit))
     except FolderLocked:
         print(owner_message(folder), file=sys.stderr)
         return EXIT_LOCKED
@@ -126,11 +138,11 @@ def serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
         return EXIT_ERROR
 
 
-async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range) -> int:
+async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None) -> int:
     folder.ensure_layout()
     handler = open_server_log(folder.server_log, [folder.load_or_create_token()])
     try:
-        async with running_instance(folder, fixed_port, port_range) as instance:
+        async with running_instance(folder, fixed_port, port_range, idle_exit) as instance:
             _on_stop_signals(instance.stopping)
             ctx = instance.ctx
             info = ctx.info

@@ -1,0 +1,224 @@
+"""The bridge's line to its instance: connect when needed, start the server when none runs, reconnect after a loss.
+
+A server the bridge starts gets `--idle-exit`, so it stops by itself once no agent has needed it for a while; when
+such a server goes away, the next call starts it again. A server a person started is never restarted by a bridge:
+the calls say it is not running until someone starts it, then the bridge connects to it again by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psutil
+from websockets.exceptions import ConnectionClosed
+
+from murmuration.client import InstanceClient, InstanceUnavailable
+from murmuration.control import START_TIMEOUT, StartFailed, start_instance
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.status import State, probe
+
+log = logging.getLogger("murmuration.mcp.link")
+
+IDLE_EXIT_ENV = "MURMURATION_IDLE_EXIT"
+DEFAULT_IDLE_EXIT = 15 * 60.0
+IDLE_EXIT_FLAG = "--idle-exit"
+EXIT_LOCKED = 3  # `serve` exit code when another server owns the folder (DESIGN §9)
+
+T = TypeVar("T")
+
+
+class Unreachable(Exception):
+    """The instance cannot answer a call now; the message says why and what to do."""
+
+
+def idle_exit_setting() -> float:
+    """Seconds a bridge-started server waits idle before it stops: MURMURATION_IDLE_EXIT, else 15 minutes.
+
+    0 means never; a value that is not a number is ignored.
+    """
+    raw = os.environ.get(IDLE_EXIT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_IDLE_EXIT
+    except ValueError:
+        return DEFAULT_IDLE_EXIT
+    return value if value > 0 else 0.0
+
+
+def started_by_a_bridge(runtime: Runtime) -> bool:
+    """True when the live server was started by a bridge (its command line carries `--idle-exit`)."""
+    try:
+        return IDLE_EXIT_FLAG in psutil.Process(runtime.pid).cmdline()
+    except psutil.Error:
+        return False
+
+
+def _never_sent(exc: InstanceUnavailable) -> bool:
+    # InstanceClient.call raises from a failed send when the socket had already closed: the instance never saw
+    # the request, so it is safe to send it again on a new connection.
+    return isinstance(exc.__cause__, ConnectionClosed)
+
+
+async def _in_thread(work: Callable[[], T]) -> T:
+    """Run blocking `work` in a daemon thread, so a bridge told to exit never waits for a server's start."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(outcome)
+
+    def run() -> None:
+        try:
+            value = work()
+        except BaseException as exc:
+            settle(lambda: None if done.done() else done.set_exception(exc))
+        else:
+            settle(lambda: None if done.done() else done.set_result(value))
+
+    threading.Thread(target=run, name="start-instance", daemon=True).start()
+    return await done
+
+
+class InstanceLink:
+    """One bridge's connection to the instance of one data folder, made and remade as needed."""
+
+    def __init__(self, folder: DataFolder, idle_exit: float, start_timeout: float = START_TIMEOUT) -> None:
+        self.folder = folder
+        self.idle_exit = idle_exit
+        self.start_timeout = start_timeout
+        self._client: InstanceClient | None = None
+        self._lock = asyncio.Lock()
+        # Whether the bridge may start the server when none runs: yes until it finds one a person started.
+        self._may_start = True
+        self._connected_before = False
+        self._children: set[int] = set()
+
+    @property
+    def label(self) -> str:
+        """How messages name the instance: its id (what `murmuration start` takes) or else its folder."""
+        try:
+            return self.folder.read_info().id
+        except DataFolderError:
+            return str(self.folder.path)
+
+    async def call(self, method: str, params: dict[str, Any]) -> tuple[Any, str | None]:
+        """The instance's answer to `method`, with a note when the bridge had to start it again first.
+
+        Raises RpcError for the instance's refusals and Unreachable when it cannot answer.
+        """
+        client, note = await self.connected()
+        try:
+            return await client.call(method, params), note
+        except InstanceUnavailable as exc:
+            await self._forget(client)
+            if not _never_sent(exc):
+                raise Unreachable(self._lost_message(method)) from None
+        client, note = await self.connected()
+        try:
+            return await client.call(method, params), note
+        except InstanceUnavailable:
+            await self._forget(client)
+            raise Unreachable(self._lost_message(method)) from None
+
+    async def connected(self) -> tuple[InstanceClient, str | None]:
+        """A live connection, starting the server first when none runs and the bridge may start it."""
+        async with self._lock:
+            if self._client is not None:
+                return self._client, None
+            self._reap_children()
+            note = None
+            status = probe(self.folder)
+            if status.state is not State.RUNNING or status.runtime is None:
+                if not self._may_start:
+                    raise Unreachable(
+                        f"The Murmuration instance {self.label} is not running; ask the person to start it with "
+                        f"`murmuration start {self.label}`, then retry — the bridge reconnects by itself."
+                    )
+                await self._start()
+                if self._connected_before:
+                    note = f"(The instance {self.label} had stopped; the bridge started it again.)"
+            runtime = self.folder.read_runtime()
+            if runtime is None:
+                raise Unreachable(f"The Murmuration instance {self.label} stopped just now; retry in a moment.")
+            try:
+                client = await InstanceClient.connect(runtime.url, runtime.token)
+            except InstanceUnavailable as exc:
+                raise Unreachable(
+                    f"The Murmuration instance {self.label} does not answer at {runtime.url} ({exc}); retry in a "
+                    f"moment, and if it persists see {self.folder.server_log}."
+                ) from None
+            self._may_start = runtime.pid in self._children or started_by_a_bridge(runtime)
+            self._client = client
+            self._connected_before = True
+            log.info("connected to %s at %s (pid %d)", self.label, runtime.url, runtime.pid)
+            return client, note
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._client is not None:
+                await self._client.close()
+                self._client = None
+
+    async def _start(self) -> None:
+        args = (IDLE_EXIT_FLAG, f"{self.idle_exit:g}")
+        log.info("no server owns %s: starting one", self.folder.path)
+        try:
+            started = await _in_thread(lambda: start_instance(self.folder, self.start_timeout, args))
+        except StartFailed as exc:
+            if exc.exit_code == EXIT_LOCKED and await self._owner_appears():
+                log.info("another bridge started the server first; using it")
+                return
+            raise Unreachable(
+                f"The Murmuration instance {self.label} could not be started: {str(exc).rstrip('.')}; "
+                f"see {self.folder.stderr_log}."
+            ) from None
+        except OSError as exc:
+            raise Unreachable(f"The Murmuration instance {self.label} could not be started: {exc}.") from None
+        if not started.already_running:
+            self._children.add(int(started.ready["pid"]))
+        log.info("server of %s ready at %s", self.label, started.ready.get("url"))
+
+    async def _owner_appears(self) -> bool:
+        """Wait for the server that won the folder's lock to publish how to reach it."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if probe(self.folder).state is State.RUNNING:
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _forget(self, client: InstanceClient) -> None:
+        async with self._lock:
+            if self._client is client:
+                self._client = None
+        with contextlib.suppress(Exception):
+            await client.close()
+        log.info("lost the connection to %s", self.label)
+
+    def _lost_message(self, method: str) -> str:
+        again = "starts it again and reconnects" if self._may_start else "reconnects once it runs again"
+        return (
+            f"The Murmuration instance {self.label} stopped while running {method}, so it may or may not have "
+            f"been done; check before retrying — the bridge {again} on the next call."
+        )
+
+    def _reap_children(self) -> None:
+        # A server this bridge spawned stays its child: reap it once it exited, or its zombie would pass for
+        # a live server (same pid, same start time) and block a restart.
+        if sys.platform == "win32":
+            return
+        for pid in list(self._children):
+            try:
+                finished, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                finished = pid
+            if finished == pid:
+                self._children.discard(pid)

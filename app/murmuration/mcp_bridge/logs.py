@@ -1,0 +1,36 @@
+"""The bridge's own log: a rotated file in its instance's log folder, never stdout (stdout is the protocol)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+from murmuration.datafolder import DataFolder
+
+MAX_BYTES = 1 << 20
+BACKUPS = 3
+# The SDK logs each request at INFO; its warnings and errors are what a log reader needs from it.
+LOGGERS = {"murmuration": logging.INFO, "mcp": logging.WARNING}
+
+
+def open_bridge_log(folder: DataFolder) -> logging.Handler:
+    """Send the bridge's and the MCP SDK's loggers to `logs/mcp-bridge.log` in `folder`."""
+    folder.ensure_layout()
+    handler = logging.handlers.RotatingFileHandler(
+        folder.log_folder / "mcp-bridge.log", maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+    )
+    # Several agents may run a bridge on one instance: the pid tells their lines apart.
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    for name, level in LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        # The root logger's handlers (if a host set any) must not copy our lines onto a console.
+        logger.propagate = False
+    return handler
+
+
+def close_bridge_log(handler: logging.Handler) -> None:
+    for name in LOGGERS:
+        logging.getLogger(name).removeHandler(handler)
+    handler.close()

@@ -1,0 +1,48 @@
+"""Tool results as an agent reads them: structured content plus a readable text, or an error sentence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+from murmuration.client import RpcError
+
+# JSON-RPC codes whose message is already a sentence about the caller's own request.
+CALLER_CODES = {-32602: "invalid_params", -32004: "not_found", -32009: "conflict"}
+
+
+def success(tool: str, result: Any, note: str | None = None) -> types.CallToolResult:
+    """A result with the instance's answer as structured content and as indented JSON text."""
+    structured = result if isinstance(result, dict) else {"result": result}
+    lines = [note] if note else []
+    link = structured.get("web_url")
+    lines.append(f"{tool} done." + (f" Dashboard: {link}" if isinstance(link, str) else ""))
+    lines.append(json.dumps(structured, indent=2, ensure_ascii=False))
+    return types.CallToolResult(
+        content=[types.TextContent(text="\n".join(lines))],
+        structured_content=structured,
+    )
+
+
+def failure(sentence: str, kind: str = "unavailable", details: dict[str, Any] | None = None) -> types.CallToolResult:
+    """A tool error: the sentence for the agent, and the same as structured content for programs."""
+    error: dict[str, Any] = {"kind": kind, "message": sentence, **(details or {})}
+    return types.CallToolResult(
+        content=[types.TextContent(text=sentence)],
+        structured_content={"error": error},
+        is_error=True,
+    )
+
+
+def refused(exc: RpcError, log_hint: str) -> types.CallToolResult:
+    """The instance's refusal of a call: its own sentence, naming the bad field where it did."""
+    kind = CALLER_CODES.get(exc.code)
+    details: dict[str, Any] = {"code": exc.code}
+    if exc.data is not None:
+        details["data"] = exc.data
+    if kind is not None:
+        return failure(exc.message, kind, details)
+    # Anything else is the instance's own trouble, not the caller's: point at where it is explained.
+    return failure(f"{exc.message.rstrip('.')} (the instance's error; {log_hint}).", "instance_error", details)
