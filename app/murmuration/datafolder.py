@@ -44,7 +44,8 @@ class InstanceInfo:
                     continue
                 raise DataFolderError(f"{where} has no {key!r}; restore it or remove the file to start afresh.")
             value = raw[key]
-            if not isinstance(value, types) or (key == "last_port" and isinstance(value, bool)):
+            wrong_type = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+            if wrong_type or (key == "last_port" and value is not None and not 0 < value < 65536):
                 raise DataFolderError(f"{where} has a bad {key!r} ({value!r}); fix or remove that field.")
             values[key] = value
         if not values["id"] or not values["name"]:

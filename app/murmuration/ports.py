@@ -72,13 +72,14 @@ def listen_on(port: int, host: str = HOST) -> socket.socket | None:
     try:
         if sys.platform == "win32":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-        else:
+        elif sys.platform.startswith("linux"):
             # Lets a restarted server take back its port while old connections sit in TIME_WAIT.
             # Two sockets may then bind the same port, but only one can listen: listen() decides.
+            # Not on macOS/BSD, where it would also let us bind 127.0.0.1:P under a program on *:P.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)
-    except OSError:
+    except (OSError, OverflowError):
         sock.close()
         return None
     return sock
@@ -91,7 +92,7 @@ def lease_port(fixed: int | None, last: int | None, port_range: range) -> PortLe
         if sock is None:
             raise PortUnavailable(fixed)
         return PortLease(sock, fixed, "fixed")
-    if last is not None:
+    if last is not None and 0 < last < 65536:
         sock = listen_on(last)
         if sock is not None:
             return PortLease(sock, last, "last")

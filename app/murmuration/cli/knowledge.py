@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def _run(folder: DataFolder, method: str, path: Path) -> dict[str, Any]:
         return export_folder(kb, path)
     except Invalid as exc:
         raise CommandError(exc.message) from None
+    except sqlite3.Error as exc:
+        raise CommandError(f"The instance's database could not be written ({exc}); nothing was changed.") from None
     finally:
         kb.close()
         lock.release()

@@ -15,6 +15,7 @@ from murmuration.core.store import Store
 
 STATUSES = ("open", "in-progress", "completed", "archived")
 ISSUE_ID = re.compile(r"ISSUE_([1-9][0-9]{0,17})")
+MAX_NUMBER = 999_999_999  # imported ids stay below this, so new ones (max + 1) always stay readable
 UPDATABLE = ("title", "content", "status", "priority", "tags", "assignee", "due_date", "related_ids")
 
 
@@ -119,8 +120,8 @@ class IssueBoard:
             "status": fields.choice(values.get("status", "open"), STATUSES, "status"),
             "priority": fields.choice(values.get("priority", "medium"), fields.PRIORITIES, "priority"),
             "tags": fields.to_json(fields.tags(values.get("tags") or [])),
-            "assignee": values.get("assignee"),
-            "due_date": values.get("due_date"),
+            "assignee": None if values.get("assignee") is None else fields.title(values["assignee"], "assignee"),
+            "due_date": fields.date(values.get("due_date"), "due_date"),
             "related_ids": fields.to_json(values.get("related_ids") or []),
             "extra": fields.to_json(values.get("extra") or {}),
         }
@@ -189,9 +190,10 @@ class IssueBoard:
             values["priority"] = fields.choice(changes["priority"], fields.PRIORITIES, "priority")
         if "tags" in changes:
             values["tags"] = fields.to_json(fields.tags(changes["tags"]))
-        for key in ("assignee", "due_date"):
-            if key in changes:
-                values[key] = changes[key]
+        if "assignee" in changes:
+            values["assignee"] = None if changes["assignee"] is None else fields.title(changes["assignee"], "assignee")
+        if "due_date" in changes:
+            values["due_date"] = fields.date(changes["due_date"], "due_date")
         if "related_ids" in changes:
             values["related_ids"] = fields.to_json(changes["related_ids"])
         with self.store.transaction() as db:

@@ -19,7 +19,7 @@ import yaml
 from murmuration.atomicfile import write_atomic
 from murmuration.core import clock
 from murmuration.core.errors import Invalid
-from murmuration.core.issues import ISSUE_ID, STATUSES
+from murmuration.core.issues import ISSUE_ID, MAX_NUMBER, STATUSES
 from murmuration.core.knowledge import KnowledgeBase
 
 MAX_FILE = 1 << 20  # bytes; a bigger issue file is not something the original wrote
@@ -71,8 +71,12 @@ def split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
             break
     else:
         raise BadFile("the front matter has no closing ---")
+    front = "".join(lines[1:end])
     try:
-        meta = yaml.safe_load("".join(lines[1:end]))
+        # The original never wrote aliases; refusing them stops self-references and alias bombs cold.
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(front, Loader=yaml.SafeLoader)):
+            raise BadFile("the front matter uses YAML aliases (*name), which a .knowledge file never has")
+        meta = yaml.safe_load(front)
     except yaml.YAMLError as exc:
         raise BadFile(f"the front matter is not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(meta, dict):
@@ -126,6 +130,8 @@ def read_issue(path: Path, status: str) -> tuple[int, dict[str, Any], str, str]:
     match = ISSUE_ID.fullmatch(path.stem)
     if match is None:
         raise BadFile("the file name is not ISSUE_<n>.md")
+    if int(match.group(1)) > MAX_NUMBER:
+        raise BadFile(f"its number is above {MAX_NUMBER:,}, the largest an imported issue may have")
     meta, body = split_front_matter(path)
     if str(meta.get("id", path.stem)) != path.stem:
         raise BadFile(f"its id {meta.get('id')!r} does not match the file name")
@@ -163,6 +169,8 @@ def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
     Issues whose id is already here are left alone, so a second import adds nothing. A file that cannot be
     read is skipped and reported; an unexpected failure rolls everything back.
     """
+    if not folder.is_absolute():
+        raise Invalid(f"The path {str(folder)[:200]!r} must be absolute.", "path")
     if not folder.is_dir():
         raise Invalid(f"{folder} is not a folder.", "path")
     report = ImportReport()
@@ -172,7 +180,8 @@ def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
             where = f"{status}/{path.name}"
             try:
                 number, values, created, updated = read_issue(path, status)
-                versions.setdefault(number, []).append((where, kb.issues.checked(values), created, updated))
+                checked = kb.issues.checked(values)
+                versions.setdefault(number, []).append((where, checked, created, updated))
             except BadFile as exc:
                 report.skipped.append(Skipped(where, str(exc)))
             except Invalid as exc:
@@ -183,7 +192,7 @@ def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
         *older, newest = sorted(copies, key=lambda c: c[3])
         report.skipped += [Skipped(c[0], f"ISSUE_{number} is also in {newest[0]}, which is newer") for c in older]
         found[number] = newest
-    goal = _read_goal(folder / "GOAL.md", report)
+    goal = _read_goal(kb, folder / "GOAL.md", report)
     with kb.store.transaction() as db:
         for number in sorted(found):
             _, values, created, updated = found[number]
@@ -192,17 +201,20 @@ def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
                 continue
             kb.issues.insert(db, values, created, updated, number)
             report.added.append(f"ISSUE_{number}")
-    if goal is not None:
-        if kb.milestone.get() is None:
-            kb.milestone.set(goal[0], extra=goal[1])
-            report.milestone = "imported"
-        else:
-            report.milestone = "already set"
+        if goal is not None:
+            if db.execute("SELECT 1 FROM milestone").fetchone() is None:
+                kb.milestone.write(db, goal[0], created=goal[1], updated=goal[2])
+                report.milestone = "imported"
+            else:
+                report.milestone = "already set"
     kb.issues.events.publish("issue", action="imported", ids=report.added)
+    if report.milestone == "imported":
+        kb.milestone.events.publish("milestone", action="updated", milestone=kb.milestone.get())
     return report
 
 
-def _read_goal(path: Path, report: ImportReport) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _read_goal(kb: KnowledgeBase, path: Path, report: ImportReport) -> tuple[dict[str, Any], str, str] | None:
+    """The milestone's checked columns and times from GOAL.md, or None (reported) when it cannot be used."""
     if not path.is_file():
         return None
     try:
@@ -214,20 +226,27 @@ def _read_goal(path: Path, report: ImportReport) -> tuple[dict[str, Any], dict[s
         progress = meta.get("progress", 0)
         if not isinstance(progress, (int, float)) or isinstance(progress, bool) or not 0 <= progress <= 100:
             raise BadFile("progress is not a number from 0 to 100")
-        changes = {
-            "title": title.strip(),
-            "description": body,
-            "target_date": None if target is None else timestamp(target, "targetDate")[:10],
-            "progress": int(progress),
-            "related_issues": _string_list(meta.get("relatedIssueIds"), "relatedIssueIds"),
-            "created_at": timestamp(meta.get("timestamp", clock.now()), "timestamp"),
-            "updated_at": timestamp(meta.get("lastUpdated", clock.now()), "lastUpdated"),
-        }
+        values = kb.milestone.checked(
+            {
+                "title": title,
+                "description": body,
+                "target_date": None if target is None else timestamp(target, "targetDate")[:10],
+                "progress": int(progress),
+                "related_issues": _string_list(meta.get("relatedIssueIds"), "relatedIssueIds"),
+                "extra": {k: _plain(v) for k, v in meta.items() if k not in KNOWN_GOAL_KEYS},
+            }
+        )
+        created = timestamp(meta.get("timestamp", clock.now()), "timestamp")
+        updated = timestamp(meta.get("lastUpdated", clock.now()), "lastUpdated")
     except BadFile as exc:
         report.skipped.append(Skipped("GOAL.md", str(exc)))
         report.milestone = "skipped"
         return None
-    return changes, {k: _plain(v) for k, v in meta.items() if k not in KNOWN_GOAL_KEYS}
+    except Invalid as exc:
+        report.skipped.append(Skipped("GOAL.md", exc.message))
+        report.milestone = "skipped"
+        return None
+    return values, created, updated
 
 
 class _Quoted(str):
@@ -249,8 +268,10 @@ def _front_matter(meta: dict[str, Any], body: str) -> bytes:
 def export_folder(kb: KnowledgeBase, folder: Path) -> dict[str, Any]:
     """Write every issue and the milestone to `folder` in the original's layout.
 
-    An issue file left in another status folder (the card moved) is removed; other files are not touched.
+    An issue's file left in another status folder (the card moved) is removed; no other file is touched.
     """
+    if not folder.is_absolute():
+        raise Invalid(f"The path {str(folder)[:200]!r} must be absolute.", "path")
     written: list[str] = []
     keep: set[Path] = set()
     for row in kb.issues.export_rows():
@@ -277,11 +298,13 @@ def export_folder(kb: KnowledgeBase, folder: Path) -> dict[str, Any]:
         write_atomic(path, _front_matter(meta, body), mode=0o644)
         keep.add(path)
         written.append(f"{row['status']}/{path.name}")
+    # A card that moved leaves its old file behind in the column it left: remove exactly those files.
     removed = []
-    for status in STATUSES:
-        for path in (folder / status).glob("ISSUE_*.md") if (folder / status).is_dir() else []:
-            if path not in keep:
-                path.unlink()
+    for path in sorted(keep):
+        for status in STATUSES:
+            old = folder / status / path.name
+            if old != path and old.is_file():
+                old.unlink()
                 removed.append(f"{status}/{path.name}")
     milestone = kb.milestone.get()
     if milestone is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from murmuration.core import clock, fields
@@ -12,7 +11,6 @@ from murmuration.core.events import EventBus
 from murmuration.core.store import Store
 
 MAX_DESCRIPTION = 2000
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -43,8 +41,8 @@ class Milestone:
         row = self.store.db.execute("SELECT extra FROM milestone WHERE id = 1").fetchone()
         return {} if row is None else dict(json.loads(row["extra"]))
 
-    def set(self, changes: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Apply the fields given and keep the rest; the first milestone needs a title."""
+    def checked(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The columns for `changes`, each checked; Invalid names the first bad field."""
         values: dict[str, Any] = {}
         if "title" in changes:
             values["title"] = fields.title(changes["title"])
@@ -54,10 +52,7 @@ class Milestone:
                 raise Invalid(f"The description can have at most {MAX_DESCRIPTION} characters.", "description")
             values["description"] = description
         if "target_date" in changes:
-            target = changes["target_date"]
-            if target is not None and not DATE.fullmatch(target):
-                raise Invalid("The target date must look like 2026-12-31.", "target_date")
-            values["target_date"] = target
+            values["target_date"] = fields.date(changes["target_date"], "target_date")
         if "progress" in changes:
             progress = changes["progress"]
             if not isinstance(progress, int) or isinstance(progress, bool) or not 0 <= progress <= 100:
@@ -65,27 +60,33 @@ class Milestone:
             values["progress"] = progress
         if "related_issues" in changes:
             values["related_issues"] = fields.to_json(list(changes["related_issues"]))
-        if extra is not None:
-            values["extra"] = fields.to_json(extra)
+        if "extra" in changes:
+            values["extra"] = fields.to_json(changes["extra"])
+        return values
+
+    def write(self, db: Any, values: dict[str, Any], created: str | None = None, updated: str | None = None) -> None:
+        """Apply checked `values` inside the caller's transaction; the first milestone needs a title."""
         stamp = clock.now()
+        if db.execute("SELECT 1 FROM milestone WHERE id = 1").fetchone() is not None:
+            if values:
+                assignments = ", ".join(f"{k} = ?" for k in values)
+                statement = f"UPDATE milestone SET {assignments}, updated_at = ? WHERE id = 1"
+                db.execute(statement, (*values.values(), updated or stamp))
+            return
+        if "title" not in values:
+            raise Invalid("There is no milestone yet: give it a title.", "title")
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        db.execute(
+            f"INSERT INTO milestone (id, {columns}, created_at, updated_at) VALUES (1, {marks}, ?, ?)",
+            (*values.values(), created or stamp, updated or stamp),
+        )
+
+    def set(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply the fields given and keep the rest."""
+        values = self.checked(changes)
         with self.store.transaction() as db:
-            exists = db.execute("SELECT 1 FROM milestone WHERE id = 1").fetchone() is not None
-            if exists:
-                if values:
-                    assignments = ", ".join(f"{k} = ?" for k in values)
-                    db.execute(
-                        f"UPDATE milestone SET {assignments}, updated_at = ? WHERE id = 1", (*values.values(), stamp)
-                    )
-            else:
-                if "title" not in values:
-                    raise Invalid("There is no milestone yet: give it a title.", "title")
-                created = changes.get("created_at") or stamp
-                columns = ", ".join(values)
-                marks = ", ".join("?" for _ in values)
-                db.execute(
-                    f"INSERT INTO milestone (id, {columns}, created_at, updated_at) VALUES (1, {marks}, ?, ?)",
-                    (*values.values(), created, changes.get("updated_at") or stamp),
-                )
+            self.write(db, values)
             milestone = _as_dict(db.execute("SELECT * FROM milestone WHERE id = 1").fetchone())
         self.events.publish("milestone", action="updated", milestone=milestone)
         return milestone

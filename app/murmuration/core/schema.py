@@ -64,7 +64,8 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX fragment_tags_by_tag ON fragment_tags (tag);
     CREATE VIRTUAL TABLE fragments_fts USING fts5 (
-        title, body, content = 'fragments', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+        title, body, content = 'fragments', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '2 3 4'  -- the last word of a search is a prefix: index prefixes so that stays fast
     );
     CREATE TRIGGER fragments_fts_insert AFTER INSERT ON fragments BEGIN
         INSERT INTO fragments_fts (rowid, title, body) VALUES (new.rowid, new.title, new.body);

@@ -6,6 +6,7 @@ data are all generated from this table, so they cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from murmuration.operations.context import InstanceContext
 
 Handler = Callable[["InstanceContext", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 # JSON-RPC 2.0 error codes (the spec's, then ours in the server-error range).
 INVALID_PARAMS = -32602
@@ -73,11 +76,48 @@ class Operation:
         error = best_match(self._validator.iter_errors(params))
         if error is not None:
             name = _field_of(error)
+            reason = _reason(error)
             raise OperationError(
-                f"Invalid parameter {name!r} for {self.name}: {error.message}.",
+                f"Invalid parameter {name!r} for {self.name}: {reason}.",
                 INVALID_PARAMS,
-                {"field": name, "reason": error.message},
+                {"field": name, "reason": reason},
             )
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, which JSON allows and UTF-8 cannot hold."""
+    if isinstance(value, str):
+        return (path or "params") if SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            found = inner if SURROGATE.search(str(key)) else _lone_surrogate(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def _reason(error: ValidationError) -> str:
+    """What is wrong, naming the limit, without echoing a value that may be megabytes long."""
+    limit: Any = error.validator_value
+    value: Any = error.instance
+    sized = {
+        "maxLength": ("at most", "characters"),
+        "minLength": ("at least", "characters"),
+        "maxItems": ("at most", "items"),
+        "minItems": ("at least", "items"),
+        "maxProperties": ("at most", "entries"),
+    }
+    if error.validator in sized and isinstance(value, (str, list, dict)):
+        bound, unit = sized[str(error.validator)]
+        return f"it must have {bound} {limit:,} {unit} (it has {len(value):,})"
+    message = error.message
+    return message if len(message) <= 200 else message[:200] + "…"
 
 
 def _field_of(error: ValidationError) -> str:
