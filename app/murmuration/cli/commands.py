@@ -12,6 +12,7 @@ from murmuration import registry
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.control import StartFailed, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
+from murmuration.lock import FolderLock, FolderLocked
 from murmuration.ports import BadPortSetting, parse_port, port_settings
 from murmuration.status import State, probe
 
@@ -44,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
                 folder = registry.find(args.instance)
             except registry.InstanceNotFound:
                 folder = registry.create(args.instance, Path.cwd())
-        return run_server(folder, fixed, port_range)
+        return run_server(folder, fixed, port_range, args.idle_exit)
     except (BadPortSetting, DataFolderError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     except registry.InstanceExists:
@@ -154,6 +155,16 @@ def rm(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.name} is running (pid {status.runtime.pid}); stop it first with `murmuration stop {args.name}`."
         )
-    registry.remove(folder)
+    lock = FolderLock(folder.lock_file)
+    try:
+        lock.acquire()
+    except FolderLocked:
+        raise CommandError(
+            f"{args.name} is starting or running; stop it first with `murmuration stop {args.name}`."
+        ) from None
+    try:
+        registry.remove(folder)  # with the lock held, no server can start on it meanwhile
+    finally:
+        lock.release()
     print(f"Removed {args.name} and its data folder {folder.path}.")
     return 0
