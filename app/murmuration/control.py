@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,8 @@ from murmuration.status import State, probe
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+ASK_TIMEOUT = 2.0  # seconds to wait for a polite shutdown to be acknowledged
+KILL_WAIT = 3.0
 
 
 class StartFailed(Exception):
@@ -96,7 +100,11 @@ def _last_error(folder: DataFolder, offset: int) -> str:
 
 
 def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
-    """Stop the server of `folder`: ask it, wait `timeout` s, then kill; False when none was running."""
+    """Stop the server of `folder`: ask it, then kill it when `timeout` s have passed; False when none ran.
+
+    The whole stop is bounded by `timeout` (plus a moment for the kill): a frozen server that accepts
+    the connection but never answers cannot hold it up.
+    """
     status = probe(folder)
     runtime = status.runtime
     if status.state is not State.RUNNING or runtime is None:
@@ -108,19 +116,33 @@ def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
     except psutil.NoSuchProcess:
         folder.remove_runtime()
         return False
+    deadline = time.monotonic() + timeout
     try:
-        asyncio.run(_ask_to_shut_down(folder))
-    except (InstanceUnavailable, RpcError, OSError):
-        process.terminate()  # psutil refuses to signal a reused pid
-    try:
-        process.wait(timeout)
-    except psutil.TimeoutExpired:
-        process.kill()
-        process.wait(timeout)
-        folder.remove_runtime()
-    except psutil.NoSuchProcess:
-        pass
+        asyncio.run(asyncio.wait_for(_ask_to_shut_down(folder), max(0.1, min(ASK_TIMEOUT, timeout))))
+    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()  # psutil refuses to signal a pid that now names another process
+    if not _wait_ended(process, deadline):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+        _wait_ended(process, time.monotonic() + KILL_WAIT)
+    if folder.read_runtime() == runtime:
+        folder.remove_runtime()  # killed: it could not clean up after itself
     return True
+
+
+def _wait_ended(process: psutil.Process, deadline: float) -> bool:
+    """Wait until `process` has ended (a zombie not yet reaped by its parent counts as ended)."""
+    while True:
+        try:
+            if not process.is_running() or process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        # Not our child, so there is nothing to wait on but the process table.
+        time.sleep(0.05)
 
 
 async def _ask_to_shut_down(folder: DataFolder) -> None:
