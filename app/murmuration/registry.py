@@ -194,6 +194,12 @@ def open_project(path: Path, cwd: Path | None = None) -> DataFolder:
     folder = DataFolder(path.absolute())
     if not folder.exists():
         folder.path.mkdir(parents=True, exist_ok=True)
+        # The folder holds the instance's secret token and database: keep it out of the project's commits.
+        ignore = folder.path / ".gitignore"
+        if not ignore.exists():
+            write_atomic(
+                ignore, b"# Murmuration's data for this project (state, logs, secret token): not for git.\n*\n", 0o644
+            )
         project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
         name = check_name(project.name or "instance")
         info = InstanceInfo(project_id(name, folder.path), name, now_iso(), str(cwd or project))

@@ -9,20 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from murmuration import registry
+from murmuration.cli.errors import CommandError
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.control import StartFailed, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
 from murmuration.lock import FolderLock, FolderLocked
-from murmuration.ports import BadPortSetting, parse_port, port_settings
 from murmuration.status import State, probe
-
-
-class CommandError(Exception):
-    """A failure reported to the user as one sentence with an exit code."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def find(name: str) -> DataFolder:
@@ -30,28 +22,6 @@ def find(name: str) -> DataFolder:
         return registry.find(name)
     except registry.InstanceNotFound:
         raise CommandError(f"No instance is named {name!r}; `murmuration ls` lists them.") from None
-
-
-def serve(args: argparse.Namespace) -> int:
-    from murmuration.server.lifecycle import serve as run_server
-
-    try:
-        cli_port = parse_port(args.port, "--port") if args.port is not None else None
-        fixed, port_range = port_settings(cli_port)
-        if args.data_dir:
-            folder = registry.open_data_dir(Path(args.data_dir))
-        else:
-            try:
-                folder = registry.find(args.instance)
-            except registry.InstanceNotFound:
-                folder = registry.create(args.instance, Path.cwd())
-        return run_server(folder, fixed, port_range, args.idle_exit)
-    except (BadPortSetting, DataFolderError, ValueError) as exc:
-        raise CommandError(str(exc)) from None
-    except registry.InstanceExists:
-        return serve(args)  # created by someone else a moment ago: serve that one
-    except OSError as exc:
-        raise CommandError(f"Cannot use the data folder: {exc}.") from None
 
 
 def new(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from murmuration.cli.commands import CommandError, find
+from murmuration.cli.commands import find
+from murmuration.cli.errors import CommandError
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.core.errors import Invalid
 from murmuration.core.events import EventBus

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from murmuration import __version__
-from murmuration.cli import commands, knowledge
+from murmuration.cli.errors import CommandError
 
 EXIT_ERROR = 1
 
@@ -29,56 +30,93 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--instance", metavar="NAME", help="an instance by name or id (created if missing)")
     where.add_argument("--data-dir", metavar="PATH", help="a data folder anywhere (made an instance if it is not one)")
     serve.add_argument("--port", metavar="N", help="exactly this port, or exit 2 (also: WS_PORT)")
-    serve.set_defaults(run=commands.serve)
+    serve.add_argument(
+        "--idle-exit",
+        type=seconds,
+        metavar="SECONDS",
+        help="stop after this long with no client and no process (0: never; the MCP bridge sets it)",
+    )
+    serve.set_defaults(run="murmuration.cli.serve:serve")
 
     new = sub.add_parser("new", help="create an instance")
     new.add_argument("name", metavar="NAME")
     new.add_argument("--cwd", metavar="PATH", help="working directory for its processes (default: here)")
-    new.set_defaults(run=commands.new)
+    new.set_defaults(run="murmuration.cli.commands:new")
 
     ls = sub.add_parser("ls", help="list instances and their state")
     ls.add_argument("--json", action="store_true", help="print JSON for programs")
-    ls.set_defaults(run=commands.ls)
+    ls.set_defaults(run="murmuration.cli.commands:ls")
 
     start = sub.add_parser("start", help="start an instance in the background and print its URL")
     start.add_argument("name", metavar="NAME")
-    start.set_defaults(run=commands.start)
+    start.set_defaults(run="murmuration.cli.commands:start")
 
     stop = sub.add_parser("stop", help="stop an instance (gracefully, then by force)")
     stop.add_argument("name", metavar="NAME")
     stop.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds before force (default 10)")
-    stop.set_defaults(run=commands.stop)
+    stop.set_defaults(run="murmuration.cli.commands:stop")
 
     url = sub.add_parser("url", help="print an instance's dashboard URL")
     url.add_argument("name", metavar="NAME")
     url.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
-    url.set_defaults(run=commands.url)
+    url.set_defaults(run="murmuration.cli.commands:url")
 
     rm = sub.add_parser("rm", help="delete a stopped instance and its data")
     rm.add_argument("name", metavar="NAME")
-    rm.set_defaults(run=commands.rm)
+    rm.set_defaults(run="murmuration.cli.commands:rm")
 
     imports = sub.add_parser("import-knowledge", help="import an original Murmuration .knowledge/ folder")
     imports.add_argument("path", metavar="PATH")
     imports.add_argument("--instance", metavar="NAME", required=True)
-    imports.set_defaults(run=knowledge.import_knowledge)
+    imports.set_defaults(run="murmuration.cli.knowledge:import_knowledge")
 
     exports = sub.add_parser("export-knowledge", help="write issues and milestone as a .knowledge/ folder")
     exports.add_argument("path", metavar="PATH")
     exports.add_argument("--instance", metavar="NAME", required=True)
-    exports.set_defaults(run=knowledge.export_knowledge)
+    exports.set_defaults(run="murmuration.cli.knowledge:export_knowledge")
+
+    mcp = sub.add_parser("mcp", help="stdio MCP server for agents (default: this project's instance)")
+    mcp_where = mcp.add_mutually_exclusive_group()
+    mcp_where.add_argument("--instance", metavar="NAME", help="an existing instance by name or id")
+    mcp_where.add_argument(
+        "--data-dir", metavar="PATH", help="a data folder anywhere (default: <git root, else here>/.murmuration)"
+    )
+    mcp.set_defaults(run="murmuration.mcp_bridge.commands:mcp")
+
+    mcp_config = sub.add_parser("mcp-config", help="print what wires an agent's MCP client to an instance")
+    mcp_config.add_argument("name", metavar="NAME")
+    clients = ("claude-desktop", "claude-code", "vscode")  # mcp_bridge/client_config.py writes each
+    mcp_config.add_argument("--client", choices=clients, default="claude-desktop", help="default: claude-desktop")
+    mcp_config.set_defaults(run="murmuration.mcp_bridge.commands:mcp_config")
 
     # The watchdog each server starts to end its process groups if the server dies (core/reaper.py).
     reap = sub.add_parser("_reap", help=argparse.SUPPRESS)
-    reap.set_defaults(run=lambda args: reap_main())
+    reap.set_defaults(run="murmuration.cli.main:reap")
     return parser
 
 
-def reap_main() -> int:
+def seconds(text: str) -> float:
+    """A non-negative number of seconds, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def reap(args: argparse.Namespace) -> int:
     from murmuration.core import reaper
 
     reaper.run(sys.stdin)
     return 0
+
+
+def run_command(handler: str, args: argparse.Namespace) -> int:
+    """Import the module of `handler` ("module:function") only now, so each command loads only what it uses."""
+    module, _, function = handler.partition(":")
+    return int(getattr(importlib.import_module(module), function)(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.run(args))
-    except commands.CommandError as exc:
+        return int(run_command(args.run, args))
+    except CommandError as exc:
         print(f"murmuration: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -31,6 +31,10 @@ class LogLine:
         return {"time": self.time, "stream": self.stream, "text": self.text}
 
 
+def _pieces(line: bytes) -> list[bytes]:
+    return [line[i : i + MAX_LINE] for i in range(0, len(line), MAX_LINE)] or [line]
+
+
 class LineSplitter:
     """Cuts a byte stream into lines, holding back an unfinished last line until more arrives."""
 
@@ -44,6 +48,8 @@ class LineSplitter:
         while len(self._rest) > MAX_LINE:
             lines.append(self._rest[:MAX_LINE])
             self._rest = self._rest[MAX_LINE:]
+        if any(len(line) > MAX_LINE for line in lines):
+            lines = [piece for line in lines for piece in _pieces(line)]
         return lines
 
     def finish(self) -> list[bytes]:
@@ -70,7 +76,8 @@ class ProcessLog:
         return stamp
 
     def system(self, text: str) -> None:
-        self.write("system", [text.encode()])
+        """A note of Murmuration's own; kept to one line, whatever the text holds."""
+        self.write("system", [text.replace("\r", "\\r").replace("\n", "\\n").encode()])
         self.flush()
 
     def flush(self) -> None:

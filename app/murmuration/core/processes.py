@@ -153,7 +153,11 @@ class ProcessManager:
         """The argv and working directory of a request, or Invalid saying what cannot be run."""
         if not argv or not argv[0].strip():
             raise Invalid("The command is empty; give the program to run and its arguments.", "command")
-        folder = cwd or self.default_cwd
+        for name, parts in (("command", argv), ("env_vars", [*env, *env.values()]), ("cwd", [cwd or ""])):
+            if any("\0" in part for part in parts):
+                raise Invalid(f"A NUL character cannot be passed to a program; remove it from {name}.", name)
+        # A relative cwd is relative to the instance's working directory, never to wherever the server started.
+        folder = str(Path(self.default_cwd, cwd or "").resolve())
         if not Path(folder).is_dir():
             raise Invalid(f"The working directory {folder!r} is not a folder.", "cwd")
         if find_program(argv[0], folder, {**os.environ, **env}) is None:
@@ -205,10 +209,11 @@ class ProcessManager:
                 stderr=asyncio.subprocess.PIPE,
                 **_spawn_options(),
             )
-        except OSError as exc:
-            log.system(f"could not start: {exc}")
+        except (OSError, ValueError) as exc:  # ValueError: what the OS cannot take, e.g. a NUL in an argument
+            reason = getattr(exc, "strerror", None) or str(exc)
+            log.system(f"could not start: {reason}")
             log.close()
-            self._finish_attempt(process_id, attempt, f"could not start: {exc.strerror or exc}", spawn_failed=True)
+            self._finish_attempt(process_id, attempt, f"could not start: {reason}", spawn_failed=True)
             return
         live = Live(child, log)
         self._live[process_id] = live
@@ -284,10 +289,13 @@ class ProcessManager:
             lines = splitter.feed(chunk) if chunk else splitter.finish()
             if lines:
                 stamp = live.log.write(stream, lines)
-                room = BATCH_LINES - len(live.batch)
-                kept = lines[-room:] if room > 0 else []
-                live.dropped += len(lines) - len(kept)
+                # Keep the newest lines for the live view (the log file has all of them).
+                kept = lines[-BATCH_LINES:]
                 live.batch.extend({"time": stamp, "stream": stream, "text": b.decode("utf-8", "replace")} for b in kept)
+                excess = len(live.batch) - BATCH_LINES
+                if excess > 0:
+                    del live.batch[:excess]
+                live.dropped += len(lines) - len(kept) + max(0, excess)
             if not chunk:
                 return
 
@@ -377,4 +385,5 @@ class ProcessManager:
             recent = live.log.tail_recent(count, stream)
             if recent is not None:
                 return recent
+            live.log.flush()  # the newest lines may still sit in the file's buffer
         return tail_file(self.log_folder / f"{process_id}.log", count, stream)

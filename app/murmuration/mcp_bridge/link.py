@@ -31,6 +31,7 @@ IDLE_EXIT_ENV = "MURMURATION_IDLE_EXIT"
 DEFAULT_IDLE_EXIT = 15 * 60.0
 IDLE_EXIT_FLAG = "--idle-exit"
 EXIT_LOCKED = 3  # `serve` exit code when another server owns the folder (DESIGN §9)
+CONNECT_PATIENCE = 5.0  # seconds to keep trying a server that says it runs but does not answer yet
 
 T = TypeVar("T")
 
@@ -71,17 +72,23 @@ async def _in_thread(work: Callable[[], T]) -> T:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[T] = loop.create_future()
 
-    def settle(outcome: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
-            loop.call_soon_threadsafe(outcome)
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if done.done():  # the caller was cancelled
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(value)  # type: ignore[arg-type]
 
     def run() -> None:
+        value: T | None = None
+        error: BaseException | None = None
         try:
             value = work()
         except BaseException as exc:
-            settle(lambda: None if done.done() else done.set_exception(exc))
-        else:
-            settle(lambda: None if done.done() else done.set_result(value))
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
 
     threading.Thread(target=run, name="start-instance", daemon=True).start()
     return await done
@@ -133,28 +140,35 @@ class InstanceLink:
         async with self._lock:
             if self._client is not None:
                 return self._client, None
-            self._reap_children()
             note = None
-            status = probe(self.folder)
-            if status.state is not State.RUNNING or status.runtime is None:
-                if not self._may_start:
+            # A server that just died can still look alive for a moment (its pid not yet reaped): look again.
+            deadline = time.monotonic() + CONNECT_PATIENCE
+            while True:
+                status = probe(self.folder)
+                if status.state is not State.RUNNING or status.runtime is None:
+                    if not self._may_start:
+                        raise Unreachable(
+                            f"The Murmuration instance {self.label} is not running; ask the person to start it "
+                            f"with `murmuration start {self.label}`, then retry — the bridge reconnects by itself."
+                        )
+                    await self._start()
+                    if self._connected_before:
+                        note = f"(The instance {self.label} had stopped; the bridge started it again.)"
+                runtime = self.folder.read_runtime()
+                try:
+                    if runtime is None:
+                        raise InstanceUnavailable("it stopped just now")
+                    client = await InstanceClient.connect(runtime.url, runtime.token)
+                except InstanceUnavailable as exc:
+                    if time.monotonic() < deadline:
+                        await asyncio.sleep(0.2)
+                        continue
+                    where = f" at {runtime.url}" if runtime else ""
                     raise Unreachable(
-                        f"The Murmuration instance {self.label} is not running; ask the person to start it with "
-                        f"`murmuration start {self.label}`, then retry — the bridge reconnects by itself."
-                    )
-                await self._start()
-                if self._connected_before:
-                    note = f"(The instance {self.label} had stopped; the bridge started it again.)"
-            runtime = self.folder.read_runtime()
-            if runtime is None:
-                raise Unreachable(f"The Murmuration instance {self.label} stopped just now; retry in a moment.")
-            try:
-                client = await InstanceClient.connect(runtime.url, runtime.token)
-            except InstanceUnavailable as exc:
-                raise Unreachable(
-                    f"The Murmuration instance {self.label} does not answer at {runtime.url} ({exc}); retry in a "
-                    f"moment, and if it persists see {self.folder.server_log}."
-                ) from None
+                        f"The Murmuration instance {self.label} does not answer{where} ({str(exc).rstrip('.')}); "
+                        f"retry in a moment, and if it persists see {self.folder.server_log}."
+                    ) from None
+                break
             self._may_start = runtime.pid in self._children or started_by_a_bridge(runtime)
             self._client = client
             self._connected_before = True
@@ -170,30 +184,29 @@ class InstanceLink:
     async def _start(self) -> None:
         args = (IDLE_EXIT_FLAG, f"{self.idle_exit:g}")
         log.info("no server owns %s: starting one", self.folder.path)
-        try:
-            started = await _in_thread(lambda: start_instance(self.folder, self.start_timeout, args))
-        except StartFailed as exc:
-            if exc.exit_code == EXIT_LOCKED and await self._owner_appears():
-                log.info("another bridge started the server first; using it")
-                return
-            raise Unreachable(
-                f"The Murmuration instance {self.label} could not be started: {str(exc).rstrip('.')}; "
-                f"see {self.folder.stderr_log}."
-            ) from None
-        except OSError as exc:
-            raise Unreachable(f"The Murmuration instance {self.label} could not be started: {exc}.") from None
-        if not started.already_running:
-            self._children.add(int(started.ready["pid"]))
-        log.info("server of %s ready at %s", self.label, started.ready.get("url"))
-
-    async def _owner_appears(self) -> bool:
-        """Wait for the server that won the folder's lock to publish how to reach it."""
         deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if probe(self.folder).state is State.RUNNING:
-                return True
-            await asyncio.sleep(0.05)
-        return False
+        while True:
+            try:
+                started = await _in_thread(lambda: start_instance(self.folder, self.start_timeout, args))
+            except StartFailed as exc:
+                # Locked: another bridge won the race (its server is up, or nearly), or an old server is still
+                # shutting down (it lets go of the lock a moment after it removed runtime.json). Either way, wait.
+                if exc.exit_code == EXIT_LOCKED and time.monotonic() < deadline:
+                    if probe(self.folder).state is State.RUNNING:
+                        log.info("another bridge started the server first; using it")
+                        return
+                    await asyncio.sleep(0.2)
+                    continue
+                raise Unreachable(
+                    f"The Murmuration instance {self.label} could not be started: {str(exc).rstrip('.')}; "
+                    f"see {self.folder.stderr_log}."
+                ) from None
+            except OSError as exc:
+                raise Unreachable(f"The Murmuration instance {self.label} could not be started: {exc}.") from None
+            if not started.already_running:
+                self._adopt(int(started.ready["pid"]))
+            log.info("server of %s ready at %s", self.label, started.ready.get("url"))
+            return
 
     async def _forget(self, client: InstanceClient) -> None:
         async with self._lock:
@@ -210,15 +223,19 @@ class InstanceLink:
             f"been done; check before retrying — the bridge {again} on the next call."
         )
 
-    def _reap_children(self) -> None:
-        # A server this bridge spawned stays its child: reap it once it exited, or its zombie would pass for
-        # a live server (same pid, same start time) and block a restart.
+    def _adopt(self, pid: int) -> None:
+        """Remember a server this bridge spawned, and reap it the moment it exits.
+
+        It stays the bridge's child: unreaped, its zombie would pass for a live server (same pid, same start time)
+        and block both `murmuration stop`, which waits for the pid to go, and the bridge's own restart.
+        """
+        self._children.add(pid)
         if sys.platform == "win32":
             return
-        for pid in list(self._children):
-            try:
-                finished, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                finished = pid
-            if finished == pid:
-                self._children.discard(pid)
+
+        def reap() -> None:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            self._children.discard(pid)
+
+        threading.Thread(target=reap, name=f"reap-{pid}", daemon=True).start()

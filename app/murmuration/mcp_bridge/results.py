@@ -11,6 +11,8 @@ from murmuration.client import RpcError
 
 # JSON-RPC codes whose message is already a sentence about the caller's own request.
 CALLER_CODES = {-32602: "invalid_params", -32004: "not_found", -32009: "conflict"}
+# A refusal can quote the offending value whole; an agent needs the gist, not a megabyte of it back.
+MAX_SENTENCE = 600
 
 
 def success(tool: str, result: Any, note: str | None = None) -> types.CallToolResult:
@@ -41,8 +43,22 @@ def refused(exc: RpcError, log_hint: str) -> types.CallToolResult:
     kind = CALLER_CODES.get(exc.code)
     details: dict[str, Any] = {"code": exc.code}
     if exc.data is not None:
-        details["data"] = exc.data
+        details["data"] = _shortened(exc.data)
+    message = _shortened(exc.message)
     if kind is not None:
-        return failure(exc.message, kind, details)
+        return failure(message, kind, details)
     # Anything else is the instance's own trouble, not the caller's: point at where it is explained.
-    return failure(f"{exc.message.rstrip('.')} (the instance's error; {log_hint}).", "instance_error", details)
+    return failure(f"{message.rstrip('.')} (the instance's error; {log_hint}).", "instance_error", details)
+
+
+def _shortened(value: Any) -> Any:
+    """`value` with the middle of every long string left out, so a sentence keeps its start and its end."""
+    if isinstance(value, str):
+        if len(value) <= MAX_SENTENCE:
+            return value
+        return value[: MAX_SENTENCE - 200] + f" […{len(value) - MAX_SENTENCE} characters…] " + value[-200:]
+    if isinstance(value, dict):
+        return {k: _shortened(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shortened(v) for v in value]
+    return value

@@ -1,0 +1,11 @@
+"""The one way a command reports failure: a sentence and an exit code."""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """A failure reported to the user as one sentence with an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,144 @@
+"""Bridges as agents run them: `python -m murmuration mcp` in a project folder, driven by the MCP SDK's own client.
+
+Servers a bridge starts are detached (they outlive it by design), so every test ends with a sweep that stops each
+instance of its own MURMURATION_HOME; the instances end their managed processes as they stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from murmuration import registry
+from murmuration.control import stop_instance
+from murmuration.datafolder import DataFolder
+from murmuration.status import State, probe
+
+CALL_TIMEOUT = 60.0
+_logs = itertools.count(1)
+
+
+def git_project(parent: Path, name: str) -> Path:
+    """A fresh git work tree called `name` under `parent`."""
+    root = parent / name
+    root.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git project the agent works in."""
+    return git_project(tmp_path / "work", "shop")
+
+
+@pytest.fixture(autouse=True)
+def stop_every_instance(home: Path) -> Iterator[None]:
+    """After the test: stop every instance of this test's base folder, wherever its data folder is."""
+    yield
+    for folder in registry.managed_folders():
+        stop_instance(folder, timeout=10)
+
+
+def stderr_file() -> TextIO:
+    """A file beside the test's base folder for one bridge's stderr, to read when a test fails."""
+    home = Path(os.environ["MURMURATION_HOME"])
+    return open(home.parent / f"bridge-{next(_logs)}.stderr", "w")
+
+
+@asynccontextmanager
+async def bridge(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, mode: str = "legacy"
+) -> AsyncIterator[Client]:
+    """An MCP client session with `murmuration mcp ARGS` run as a subprocess in `cwd`."""
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "murmuration", "mcp", *args],
+        cwd=str(cwd),
+        env={**os.environ, **(env or {})},
+    )
+    with stderr_file() as errlog:
+        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=CALL_TIMEOUT) as client:
+            yield client
+
+
+async def ok(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """The structured result of a tool call that must succeed."""
+    result = await client.call_tool(tool, arguments)
+    assert isinstance(result, types.CallToolResult)
+    assert not result.is_error, text_of(result)
+    assert isinstance(result.structured_content, dict)
+    # The readable text carries the same answer as the structured content.
+    assert json.dumps(result.structured_content, indent=2, ensure_ascii=False) in text_of(result)
+    return result.structured_content
+
+
+async def refused(client: Client, tool: str, arguments: Any) -> str:
+    """The sentence of a tool call that must fail as a tool error (never a protocol error)."""
+    result = await client.call_tool(tool, arguments)
+    assert isinstance(result, types.CallToolResult)
+    assert result.is_error, f"{tool} succeeded: {result.structured_content}"
+    sentence = text_of(result)
+    assert sentence.rstrip().endswith((".", ")")), sentence
+    return sentence
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+def data_folder(project: Path) -> DataFolder:
+    return DataFolder(project / ".murmuration")
+
+
+def running_pid(folder: DataFolder) -> int | None:
+    status = probe(folder)
+    return status.runtime.pid if status.state is State.RUNNING and status.runtime else None
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
+    """The first truthy value of `check()` (awaited when it is a coroutine), polled until `timeout`.
+
+    Fails the test when none comes in time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {check}")
+        await asyncio.sleep(every)
+
+
+async def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`murmuration ARGS` as a person runs it, without blocking the test's event loop."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "murmuration", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )

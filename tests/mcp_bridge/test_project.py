@@ -1,0 +1,139 @@
+"""The default instance of a project: where its data lives, its id, and its registration in the base folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from murmuration import registry
+from murmuration.datafolder import DataFolder
+from murmuration.mcp_bridge.project import bridge_folder, project_folder, project_root
+from tests.mcp_bridge.conftest import bridge, cli, git_project, ok
+
+PROJECT_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{8}$")
+
+
+def test_the_project_is_the_git_root_else_the_folder_itself(tmp_path: Path) -> None:
+    repo = git_project(tmp_path, "repo")
+    deep = repo / "src" / "pkg"
+    deep.mkdir(parents=True)
+    assert project_root(deep) == repo
+    assert project_folder(deep) == repo / ".murmuration"
+    plain = tmp_path / "plain" / "sub"
+    plain.mkdir(parents=True)
+    assert project_root(plain) == plain
+    # A worktree or submodule has a .git file, not a folder: it is a root all the same.
+    worktree = tmp_path / "worktree"
+    (worktree / "a").mkdir(parents=True)
+    (worktree / ".git").write_text("gitdir: /elsewhere\n")
+    assert project_root(worktree / "a") == worktree
+
+
+def test_projects_with_one_name_get_distinct_ids(tmp_path: Path) -> None:
+    first = registry.open_project(git_project(tmp_path / "x", "My App") / ".murmuration").read_info()
+    second = registry.open_project(git_project(tmp_path / "y", "My App") / ".murmuration").read_info()
+    assert first.name == second.name == "My App"
+    assert first.id != second.id
+    assert PROJECT_ID.match(first.id)
+    assert first.id.startswith("my-app-")
+    assert PROJECT_ID.match(second.id)
+
+
+def test_a_project_instance_is_registered_listed_and_found(tmp_path: Path) -> None:
+    project = git_project(tmp_path, "shop")
+    folder = registry.open_project(project / ".murmuration")
+    managed = registry.create("managed", tmp_path)
+    assert registry.managed_folders() == [managed, folder]
+    info = folder.read_info()
+    assert registry.find(info.id) == folder
+    assert registry.find("shop") == folder
+    assert info.cwd == str(project)
+    # Opening again changes nothing and adds no second registration.
+    before = folder.instance_file.read_bytes()
+    assert registry.open_project(project / ".murmuration") == folder
+    assert folder.instance_file.read_bytes() == before
+    assert len(list(registry.registered_root().iterdir())) == 1
+    registry.remove(folder)
+    assert registry.managed_folders() == [managed]
+    assert list(registry.registered_root().iterdir()) == []
+
+
+def test_registered_folders_that_vanished_or_are_junk_are_skipped(tmp_path: Path) -> None:
+    gone = registry.open_project(git_project(tmp_path, "gone") / ".murmuration")
+    kept = registry.open_project(git_project(tmp_path, "kept") / ".murmuration")
+    for path in sorted(gone.path.rglob("*"), reverse=True):
+        path.unlink()
+    gone.path.rmdir()
+    root = registry.registered_root()
+    (root / "junk.json").write_text("{not json")
+    (root / "relative.json").write_text(json.dumps({"path": "relative/.murmuration"}))
+    (root / "number.json").write_text(json.dumps({"path": 7}))
+    assert registry.managed_folders() == [kept]
+    assert registry.find("kept") == kept
+
+
+def test_concurrent_opens_of_one_project_make_one_instance(tmp_path: Path) -> None:
+    project = git_project(tmp_path, "race")
+    code = (
+        "import sys; from pathlib import Path; from murmuration import registry; "
+        "print(registry.open_project(Path(sys.argv[1])).read_info().id)"
+    )
+    racers = [
+        subprocess.Popen([sys.executable, "-c", code, str(project / ".murmuration")], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    ids = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    assert all(racer.returncode == 0 for racer in racers)
+    assert len(ids) == 1
+    assert DataFolder(project / ".murmuration").read_info().id in ids
+    assert len(list(registry.registered_root().iterdir())) == 1
+    assert not [p for p in (project / ".murmuration").iterdir() if p.name.endswith(".new")]
+
+
+def test_concurrent_registrations_of_many_projects_all_land(tmp_path: Path) -> None:
+    projects = [git_project(tmp_path, f"p{n}") for n in range(8)]
+    gate = threading.Barrier(len(projects))
+
+    def open_one(project: Path) -> None:
+        gate.wait()
+        registry.open_project(project / ".murmuration")
+
+    threads = [threading.Thread(target=open_one, args=(p,)) for p in projects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(f.path for f in registry.managed_folders()) == sorted(p / ".murmuration" for p in projects)
+
+
+def test_bridge_folder_by_name_by_data_dir_and_by_default(tmp_path: Path) -> None:
+    repo = git_project(tmp_path, "repo")
+    (repo / "lib").mkdir()
+    default = bridge_folder(None, None, repo / "lib")
+    assert default.path == repo / ".murmuration"
+    assert bridge_folder(default.read_info().id, None, tmp_path) == default
+    chosen = bridge_folder(None, "data/here", tmp_path)
+    assert chosen.path == tmp_path / "data" / "here"
+    assert chosen.read_info().name == "here"
+    assert registry.find(chosen.read_info().id) == chosen
+
+
+async def test_mcp_with_an_unknown_instance_exits_1_saying_so(tmp_path: Path) -> None:
+    result = await cli("mcp", "--instance", "nowhere", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "No instance is named 'nowhere'" in result.stderr
+    assert not (tmp_path / ".murmuration").exists()
+
+
+async def test_mcp_with_a_data_dir_serves_that_folder(tmp_path: Path) -> None:
+    data = tmp_path / "shared-board"
+    async with bridge(tmp_path, "--data-dir", str(data)) as client:
+        info = await ok(client, "get_instance_info")
+    assert info["name"] == "shared-board"
+    assert registry.find(info["id"]).path == data
+    assert not (tmp_path / ".murmuration").exists()
