@@ -16,19 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from served import served
 
 LIST_GOAL_MS = 20.0
 SEARCH_GOAL_MS = 30.0
@@ -99,37 +97,6 @@ def seed(path: Path, issues: int, fragments: int) -> tuple[float, float]:
     finally:
         kb.close()
     return issue_seconds, fragment_seconds
-
-
-@contextmanager
-def serving(data: Path, env: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """A ready `serve` process on `data`: its URL and token; stopped with SIGTERM afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "murmuration", "serve", "--data-dir", str(data)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    try:
-        ready = json.loads(proc.stdout.readline() or b"{}")
-        if ready.get("event") != "ready":
-            proc.wait(timeout=10)
-            raise RuntimeError(f"serve did not get ready: {proc.stderr.read().decode()}")
-        runtime = json.loads((data / "runtime.json").read_text())
-        yield ready["url"], runtime["token"]
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 Measured = dict[str, tuple[list[float], float]]  # kind → (round-trip seconds, mean rows returned)
@@ -208,8 +175,8 @@ def main() -> int:
         data.mkdir()
         issue_seconds, fragment_seconds = seed(data / "state.db", args.issues, args.fragments)
         size = sum(p.stat().st_size for p in data.glob("state.db*")) / 1e6
-        with serving(data, env) as (url, token):
-            measured = asyncio.run(measure(url, token, args.calls))
+        with served(data, env=env) as server:
+            measured = asyncio.run(measure(server.url, server.token, args.calls))
 
     print(
         f"Knowledge base: {args.issues:,} issues + {args.fragments:,} fragments; calls one at a time over one "

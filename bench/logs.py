@@ -17,22 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from murmuration.client import InstanceClient
 from murmuration.datafolder import DataFolder
+from served import served
 
 RATIO_GOAL = 0.5
 P99_GOAL_MS = 100.0
@@ -89,44 +84,6 @@ async def drain(client: InstanceClient) -> None:
         await client.next_event()
 
 
-@contextlib.contextmanager
-def spawn_serve(data: Path, stderr: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], BinaryIO]]:
-    """`murmuration serve --data-dir DATA`, its stderr going to a file (a pipe could fill up and stall it)."""
-    command = [sys.executable, "-m", "murmuration", "serve", "--data-dir", str(data)]
-    with open(stderr, "w+b") as err:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env)
-        yield proc, err
-
-
-@asynccontextmanager
-async def serving(ports: range) -> AsyncIterator[tuple[DataFolder, subprocess.Popen[bytes]]]:
-    """A ready `murmuration serve` in a fresh home and data folder; SIGTERM afterwards."""
-    with tempfile.TemporaryDirectory(prefix="murmuration-bench-") as scratch:
-        env = {
-            **os.environ,
-            "MURMURATION_HOME": str(Path(scratch, "home")),
-            "MURMURATION_PORT_RANGE": f"{ports.start}-{ports.stop - 1}",
-        }
-        env.pop("WS_PORT", None)
-        data = Path(scratch, "data")
-        with spawn_serve(data, Path(scratch, "stderr"), env) as (proc, err):
-            assert proc.stdout is not None
-            try:
-                line = await asyncio.to_thread(proc.stdout.readline)
-                if json.loads(line or b"{}").get("event") != "ready":
-                    proc.wait(timeout=10)
-                    err.seek(0)
-                    raise RuntimeError(f"serve did not get ready: {err.read().decode()}")
-                yield DataFolder(data), proc
-            finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-
 def check_log(path: Path, lines: int) -> tuple[int, bool]:
     """How many stdout lines the log file holds, and whether they are 0 … lines-1 in order."""
     count = 0
@@ -178,7 +135,8 @@ async def run(lines: int, runs: int, ports: range) -> None:
     baseline: list[float] = []
     ours: list[float] = []
     checks: list[tuple[int, bool]] = []
-    async with serving(ports) as (folder, _):
+    with served(ports=ports) as server:
+        folder = server.folder
         plain = Pinger(await InstanceClient.for_folder(folder))
         dashboard_client = await InstanceClient.for_folder(folder)
         await dashboard_client.subscribe(["*"])

@@ -15,73 +15,24 @@ editable: then every start compiles murmuration's modules again, which an instal
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
+
+from served import served
 
 STARTUP_GOAL = 3.0
 RSS_GOAL_MB = 40.0
 MB = 1024 * 1024
 BASELINE = [sys.executable, "-c", "import websockets"]
-
-
-@dataclass
-class ServeRun:
-    """One `serve` process: how long it took to print its ready line, and (once stopped) its stderr."""
-
-    proc: subprocess.Popen[bytes]
-    ready_after: float
-    stderr: str = ""
-
-
-@contextmanager
-def serving(ports: range, env: dict[str, str], python_options: tuple[str, ...] = ()) -> Iterator[ServeRun]:
-    """A ready `serve` process in a fresh home and data folder; stopped with SIGTERM afterwards."""
-    with tempfile.TemporaryDirectory(prefix="murmuration-bench-") as scratch:
-        env = {
-            **env,
-            "MURMURATION_HOME": str(Path(scratch, "home")),
-            "MURMURATION_PORT_RANGE": f"{ports.start}-{ports.stop - 1}",
-        }
-        env.pop("WS_PORT", None)
-        command = [sys.executable, *python_options, "-m", "murmuration", "serve", "--data-dir", f"{scratch}/data"]
-        # stderr goes to a file: -X importtime writes more than a pipe holds before the ready line.
-        with open(Path(scratch, "stderr"), "w+b") as err:
-            start = time.perf_counter()
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env)
-            assert proc.stdout is not None
-            try:
-                line = proc.stdout.readline()  # the server prints nothing else; EOF means it died
-                run = ServeRun(proc, time.perf_counter() - start)
-                if json.loads(line or b"{}").get("event") != "ready":
-                    proc.wait(timeout=10)
-                    err.seek(0)
-                    raise RuntimeError(f"serve did not get ready: {err.read().decode()}")
-                yield run
-            finally:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                proc.stdout.close()
-            err.seek(0)
-            run.stderr = err.read().decode()
 
 
 def time_baseline() -> float:
@@ -91,13 +42,13 @@ def time_baseline() -> float:
 
 
 def time_serve(ports: range, env: dict[str, str]) -> float:
-    with serving(ports, env) as run:
+    with served(env=env, ports=ports) as run:
         return run.ready_after
 
 
 def idle_memory(ports: range, env: dict[str, str], idle: float) -> tuple[float, float]:
     """RSS and USS in MB of a ready instance after `idle` seconds."""
-    with serving(ports, env) as run:
+    with served(env=env, ports=ports) as run:
         time.sleep(idle)
         info = psutil.Process(run.proc.pid).memory_full_info()
         return info.rss / MB, info.uss / MB
@@ -114,7 +65,7 @@ class ImportRow:
 
 def import_rows(ports: range, env: dict[str, str]) -> list[ImportRow]:
     """`python -X importtime` of serve up to its ready line, each import with the module that imported it first."""
-    with serving(ports, env, ("-X", "importtime")) as run:
+    with served(env=env, ports=ports, python_options=("-X", "importtime")) as run:
         pass
     rows: list[ImportRow] = []
     for line in run.stderr.splitlines():
