@@ -4,10 +4,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON ?= python3
 
-.PHONY: run test lint system-deps bench clean
+.PHONY: run test lint system-deps bench package clean
 
+# The tray app (needs a desktop; without one it says to run `murmuration serve --instance NAME`).
 run: $(STAMP)
-	$(BIN)/murmuration serve --instance default
+	$(BIN)/murmuration
 
 test: system-deps $(STAMP) lint
 	$(BIN)/pytest -n auto
@@ -25,6 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The one-folder bundle for this OS in dist/ (packaging/build.py): built, self-tested, packed, sizes printed.
+package: $(STAMP)
+	$(BIN)/python packaging/build.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/ports.py

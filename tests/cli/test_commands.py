@@ -473,10 +473,11 @@ def test_version() -> None:
     assert ok("--version") == f"murmuration {__version__}\n"
 
 
-def test_no_arguments_prints_help() -> None:
-    out = ok()
+def test_help_lists_every_command() -> None:
+    # `murmuration` alone is the tray (DESIGN §9); tests/tray covers it.
+    out = ok("--help")
     assert out.startswith("usage: murmuration")
-    for command in ("serve", "new", "ls", "start", "stop", "url", "rm"):
+    for command in ("serve", "new", "ls", "start", "stop", "url", "rm", "mcp", "tray"):
         assert command in out
 
 

@@ -23,6 +23,11 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="murmuration", description="A local hub for AI coding agents: many instances side by side.")
     parser.add_argument("--version", action="version", version=f"murmuration {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="start a throwaway instance, load its dashboard, check it and exit 0 (1 with the reason)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     serve = sub.add_parser("serve", help="run one instance's server in the foreground")
@@ -89,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     mcp_config.add_argument("--client", choices=clients, default="claude-desktop", help="default: claude-desktop")
     mcp_config.set_defaults(run="murmuration.mcp_bridge.commands:mcp_config")
 
+    tray = sub.add_parser("tray", help="the desktop tray app (also: `murmuration` with no command)")
+    tray.add_argument("--open", metavar="NAME", help="open this instance's dashboard in the tray's window")
+    tray.set_defaults(run="murmuration.tray.app:main")  # imported only here: no other command loads Qt
+
     # The watchdog each server starts to end its process groups if the server dies (core/reaper.py).
     reap = sub.add_parser("_reap", help=argparse.SUPPRESS)
     reap.set_defaults(run="murmuration.cli.main:reap")
@@ -122,9 +131,12 @@ def run_command(handler: str, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.self_test:
+        if args.command is not None:
+            parser.error("--self-test takes no command")
+        args.run = "murmuration.selftest:main"  # imported only here: the self-test loads Qt
+    elif args.command is None:
+        args = parser.parse_args(["tray"])  # `murmuration` alone is the tray (DESIGN §9)
     try:
         return int(run_command(args.run, args))
     except CommandError as exc:

@@ -1,0 +1,286 @@
+"""The tray app assembled: model, supervisor, icon and windows wired together, and the app-wide intents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import NoReturn
+
+import shiboken6
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+
+from murmuration import registry
+from murmuration.tray import autostart
+from murmuration.tray.actions import InstanceActions
+from murmuration.tray.main_window import MainWindow
+from murmuration.tray.model import InstanceModel
+from murmuration.tray.new_instance_dialog import NewInstanceDialog
+from murmuration.tray.settings import QuitChoice, TraySettings
+from murmuration.tray.supervisor import RestartPolicy, Supervisor
+from murmuration.tray.tray_icon import TrayIcon
+
+log = logging.getLogger(__name__)
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(message)
+
+
+def tray_parser() -> argparse.ArgumentParser:
+    """The tray's own options (also those a second launch hands over)."""
+    parser = _Parser(prog="murmuration tray", add_help=False)
+    parser.add_argument("--open", metavar="NAME")
+    return parser
+
+
+class Tray(QObject):
+    """The whole app; `run()` lasts until Quit."""
+
+    def __init__(
+        self,
+        *,
+        tray_available: bool,
+        policy: RestartPolicy | None = None,
+        poll_interval: float = 2.0,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tray_available = tray_available
+        self.poll_interval = poll_interval
+        self.settings = TraySettings()
+        self.model = InstanceModel(self)
+        self.supervisor = Supervisor(self.model, policy, parent=self)
+        self.actions = InstanceActions(self.model, self)
+        self.window = MainWindow(self.model, self.actions, self.settings, tray_available)
+        self.actions.dialog_parent = self.window
+        self.icon = TrayIcon(self.model, self.actions, self) if tray_available else None
+        self.dialog: NewInstanceDialog | None = None
+        # Every notification shown, oldest first (the tray's bubbles vanish; tests and the log keep them).
+        self.notifications: list[tuple[str, str]] = []
+        self._quit: asyncio.Future[int] | None = None
+        self._quitting = False
+        self.actions.open_requested.connect(self.open_instance)
+        self.actions.notify.connect(self.notify)
+        self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
+        self.supervisor.restarting.connect(self._restarting)
+        self.supervisor.gave_up.connect(self._gave_up)
+        self.window.new_instance_requested.connect(self.new_instance)
+        self.window.quit_requested.connect(self.request_quit)
+        self.window.start_at_login_toggled.connect(self.set_start_at_login)
+        self.window.quit_choice_chosen.connect(self.set_quit_choice)
+        if self.icon is not None:
+            self.icon.show_window_requested.connect(self.show_window)
+            self.icon.new_instance_requested.connect(self.new_instance)
+            self.icon.start_at_login_toggled.connect(self.set_start_at_login)
+            self.icon.quit_requested.connect(self.request_quit)
+
+    # --- lifetime ----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Watch the instances (adopting the running ones, starting those marked autostart) and show up."""
+        self.model.watch(self.poll_interval)
+        self._show_start_at_login(autostart.is_enabled())
+        if self.icon is not None:
+            self.icon.show()
+        else:
+            self.window.show_and_raise()
+
+    async def run(self) -> int:
+        """Start, then wait for Quit; the instances keep running unless Quit stops them."""
+        self._quit = asyncio.get_running_loop().create_future()
+        self._handle_signals()
+        self.start()
+        try:
+            return await self._quit
+        finally:
+            await self.close()
+
+    def _handle_signals(self) -> None:
+        if sys.platform == "win32":
+            return
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, lambda: self.actions.run(self.quit(stop=False)))
+
+    async def close(self) -> None:
+        """Let go of everything (the instances are separate processes and go on running)."""
+        await self.supervisor.close()
+        await self.model.close()
+        self.window.close_all_tabs()
+        self.actions.close_logs()
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
+            self.dialog.close()
+        if self.icon is not None:
+            self.icon.hide()
+        self.window.hide()
+
+    async def quit(self, stop: bool) -> None:
+        """Quit, stopping every running instance first when `stop`."""
+        if self._quitting:
+            return
+        self._quitting = True
+        await self.supervisor.close()
+        if stop:
+            await self.model.stop_all()
+        if self._quit is not None and not self._quit.done():
+            self._quit.set_result(0)
+
+    # --- app-wide intents --------------------------------------------------------------------------------------
+
+    def handle_arguments(self, args: list[str], at_start: bool = False) -> None:
+        """The tray was launched (again) with `args`: show the window, and open the instance named by --open."""
+        try:
+            options = tray_parser().parse_args(args)
+        except _ArgumentError as exc:
+            log.warning("ignored the arguments %r: %s", args, exc)
+            options = argparse.Namespace(open=None)
+        if options.open:
+            self.actions.run(self._open_named(options.open))
+        elif not at_start:
+            self.show_window()
+
+    async def _open_named(self, name: str) -> None:
+        if not self.model.first_scan_done:
+            await self.model.refresh()
+        instance = self.model.find_by_name(name)
+        if instance is None:
+            self.show_window()
+            self.notify("No such instance", f"No instance is named {name!r}.", warning=True)
+            return
+        self.open_instance(instance.id)
+
+    def show_window(self) -> None:
+        self.window.show_and_raise()
+
+    def open_instance(self, instance_id: str) -> None:
+        self.window.open_instance(instance_id)
+
+    def new_instance(self) -> NewInstanceDialog:
+        """Show the New instance dialog (or bring the open one forward)."""
+        if self.dialog is not None and shiboken6.isValid(self.dialog):
+            self.dialog.show()
+            self.dialog.raise_()
+            self.dialog.activateWindow()
+            return self.dialog
+        dialog = NewInstanceDialog(self.model.next_name())
+        dialog.submitted.connect(lambda name: self.actions.run(self.create_instance(name, dialog)))
+        self.dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    async def create_instance(self, name: str, dialog: NewInstanceDialog | None = None) -> str | None:
+        """Create `name`, open its tab and start it; a refusal is shown in the dialog."""
+        problem = ""
+        instance_id = None
+        try:
+            instance_id = await self.model.create(name)
+        except ValueError as exc:
+            problem = str(exc)
+        except registry.InstanceExists:
+            problem = f"An instance named {name!r} already exists; choose another name."
+        except OSError as exc:
+            problem = f"The instance could not be created: {exc}."
+        alive = dialog is not None and shiboken6.isValid(dialog)
+        if instance_id is None:
+            if alive and dialog is not None:
+                dialog.show_error(problem)
+            else:
+                self.notify("No new instance", problem, warning=True)
+            return None
+        if alive and dialog is not None:
+            dialog.done_creating()
+        self.open_instance(instance_id)
+        await self.model.start(instance_id)
+        return instance_id
+
+    def request_quit(self) -> None:
+        """Quit as the person chose: stop the running instances or leave them running (asked once)."""
+        running = [i for i in self.model.instances() if i.runtime is not None]
+        choice = self.settings.quit_choice
+        if choice is QuitChoice.ASK:
+            if not running:
+                choice = QuitChoice.LEAVE  # nothing to decide: do not spend the one question
+            else:
+                answer = self.ask_quit_choice(len(running))
+                if answer is None:
+                    return
+                choice = answer
+                self.set_quit_choice(choice)
+        self.actions.run(self.quit(stop=choice is QuitChoice.STOP))
+
+    def ask_quit_choice(self, running: int) -> QuitChoice | None:
+        """Ask once what Quit does with running instances; None when the person cancels."""
+        box = QMessageBox(self.window if self.window.isVisible() else None)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit Murmuration")
+        some = "1 instance is" if running == 1 else f"{running} instances are"
+        box.setText(f"{some} running. Stop them, or leave them running without the tray?")
+        box.setInformativeText(
+            "Murmuration remembers your answer; change it in the main window under Murmuration ▸ When quitting."
+        )
+        stop: QPushButton = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        leave: QPushButton = box.addButton("Leave running and quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(leave)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is stop:
+            return QuitChoice.STOP
+        if clicked is leave:
+            return QuitChoice.LEAVE
+        return None
+
+    def set_quit_choice(self, choice: QuitChoice) -> None:
+        self.settings.quit_choice = choice
+        self.window.show_quit_choice(choice)
+
+    def set_start_at_login(self, enabled: bool) -> None:
+        self.actions.run(self._set_start_at_login(enabled))
+
+    async def _set_start_at_login(self, enabled: bool) -> None:
+        try:
+            await asyncio.to_thread(autostart.set_enabled, enabled)
+        except OSError as exc:
+            self.notify("Start at login unchanged", f"The login item could not be changed: {exc}.", warning=True)
+        self._show_start_at_login(await asyncio.to_thread(autostart.is_enabled))
+
+    def _show_start_at_login(self, enabled: bool) -> None:
+        self.window.set_start_at_login(enabled)
+        if self.icon is not None:
+            self.icon.set_start_at_login(enabled)
+
+    # --- telling the person ------------------------------------------------------------------------------------
+
+    def notify(self, title: str, message: str, warning: bool = False) -> None:
+        log.log(logging.WARNING if warning else logging.INFO, "%s: %s", title, message)
+        self.notifications.append((title, message))
+        self.window.notify(title, message)
+        if self.icon is not None:
+            self.icon.show_message(title, message, warning)
+        elif warning:
+            # No tray to show a bubble: the window is the app, so it asks for attention (taskbar, dock).
+            QApplication.alert(self.window)
+
+    def _restarting(self, instance_id: str, delay: float) -> None:
+        if self.supervisor.crash_count(instance_id) == 1:  # the first crash is news; the rest are in the log
+            instance = self.model.get(instance_id)
+            name = instance.name if instance else instance_id
+            self.notify(f"{name} crashed", f"{name} stopped unexpectedly; restarting it in {delay:.0f} s.", True)
+
+    def _gave_up(self, instance_id: str, message: str) -> None:
+        instance = self.model.get(instance_id)
+        name = instance.name if instance else instance_id
+        self.notify(f"{name} keeps crashing", message, warning=True)

@@ -1,0 +1,260 @@
+"""The main window: the list of instances, and one tab per opened instance with its dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTabBar,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from murmuration.tray.actions import InstanceActions
+from murmuration.tray.icons import state_dot
+from murmuration.tray.instance import InstanceState
+from murmuration.tray.instance_menu import InstanceMenu
+from murmuration.tray.instance_table import InstanceTableModel, InstanceTableView
+from murmuration.tray.model import InstanceModel
+from murmuration.tray.settings import QuitChoice, TraySettings
+
+if TYPE_CHECKING:
+    from murmuration.tray.instance_view import InstanceView
+
+QUIT_CHOICES = (
+    (QuitChoice.ASK, "Ask what to do with running instances"),
+    (QuitChoice.STOP, "Stop all instances"),
+    (QuitChoice.LEAVE, "Leave instances running"),
+)
+
+
+class MainWindow(QMainWindow):
+    """Renders the model as a table and tabs; intents leave as signals or go to InstanceActions."""
+
+    new_instance_requested = Signal()
+    quit_requested = Signal()
+    start_at_login_toggled = Signal(bool)
+    quit_choice_chosen = Signal(object)  # a QuitChoice
+
+    def __init__(
+        self,
+        model: InstanceModel,
+        actions: InstanceActions,
+        settings: TraySettings,
+        tray_available: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.intents = actions
+        self.settings = settings
+        self.tray_available = tray_available
+        self.views: dict[str, InstanceView] = {}
+        self.setWindowTitle("Murmuration")
+        self.resize(1100, 720)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.table_model = InstanceTableModel(model, self)
+        self.table = InstanceTableView(self.table_model, self)
+        self.table.open_requested.connect(self.open_instance)
+        self.table.customContextMenuRequested.connect(self._row_menu)
+        self.table.selectionModel().currentChanged.connect(lambda *_: self._update_buttons())
+        self.tabs.addTab(self._instances_page(), "Instances")
+        # The list is always there: its tab has no close button.
+        self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.RightSide, None)
+        self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.LeftSide, None)
+        self.setCentralWidget(self.tabs)
+        self._build_menus()
+        model.instance_added.connect(lambda *_: self._update_empty())
+        model.instance_removed.connect(self._instance_removed)
+        model.instance_changed.connect(self._instance_changed)
+        self._update_empty()
+        self._update_buttons()
+        geometry = settings.window_geometry
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # --- building ----------------------------------------------------------------------------------------------
+
+    def _instances_page(self) -> QWidget:
+        page = QWidget(self)
+        self.new_button = QPushButton("New instance…", page)
+        self.new_button.clicked.connect(self.new_instance_requested)
+        self.open_button = self._row_button(page, "Open", self.intents.open)
+        self.start_button = self._row_button(page, "Start", self.intents.start)
+        self.stop_button = self._row_button(page, "Stop", self.intents.stop)
+        self.restart_button = self._row_button(page, "Restart", self.intents.restart)
+        self.log_button = self._row_button(page, "Show log", self.intents.show_log)
+        self.delete_button = self._row_button(page, "Delete…", self.intents.delete)
+        bar = QHBoxLayout()
+        bar.addWidget(self.new_button)
+        bar.addSpacing(12)
+        for button in (self.open_button, self.start_button, self.stop_button, self.restart_button, self.log_button):
+            bar.addWidget(button)
+        bar.addStretch(1)
+        bar.addWidget(self.delete_button)
+        self.empty_label = QLabel(
+            "No instances yet: create one with “New instance…” (the instances agents start appear here too).", page
+        )
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setWordWrap(True)
+        layout = QVBoxLayout(page)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty_label)
+        return page
+
+    def _row_button(self, page: QWidget, text: str, act: Callable[[str], object]) -> QPushButton:
+        button = QPushButton(text, page)
+
+        def clicked() -> None:
+            instance_id = self.table.selected_id()
+            if instance_id is not None:
+                act(instance_id)
+
+        button.clicked.connect(clicked)
+        return button
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&Murmuration")
+        new = menu.addAction("&New instance…")
+        new.setShortcut(QKeySequence.StandardKey.New)
+        new.triggered.connect(self.new_instance_requested)
+        menu.addSeparator()
+        self.login_action = menu.addAction("Start at login")
+        self.login_action.setCheckable(True)
+        self.login_action.toggled.connect(self.start_at_login_toggled)
+        quitting = menu.addMenu("When quitting")
+        group = QActionGroup(self)
+        self.quit_choice_actions: dict[QuitChoice, QAction] = {}
+        for choice, text in QUIT_CHOICES:
+            action = quitting.addAction(text)
+            action.setCheckable(True)
+            group.addAction(action)
+            action.triggered.connect(lambda _=False, c=choice: self.quit_choice_chosen.emit(c))
+            self.quit_choice_actions[choice] = action
+        self.show_quit_choice(self.settings.quit_choice)
+        menu.addSeparator()
+        close = menu.addAction("&Close window")
+        close.setShortcut(QKeySequence.StandardKey.Close)
+        close.triggered.connect(self.close)
+        quit_action = menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.quit_requested)
+
+    # --- rendering ---------------------------------------------------------------------------------------------
+
+    def show_quit_choice(self, choice: QuitChoice) -> None:
+        self.quit_choice_actions[choice].setChecked(True)
+
+    def set_start_at_login(self, enabled: bool) -> None:
+        self.login_action.blockSignals(True)
+        self.login_action.setChecked(enabled)
+        self.login_action.blockSignals(False)
+
+    def _update_empty(self) -> None:
+        empty = not self.model.instances()
+        self.empty_label.setVisible(empty)
+
+    def _update_buttons(self) -> None:
+        instance_id = self.table.selected_id()
+        instance = self.model.get(instance_id) if instance_id else None
+        for button in (self.open_button, self.log_button, self.delete_button):
+            button.setEnabled(instance is not None)
+        self.start_button.setEnabled(instance is not None and instance.runtime is None and not instance.state.busy)
+        stoppable = instance is not None and (
+            instance.runtime is not None or instance.state in (InstanceState.STARTING, InstanceState.CRASHED)
+        )
+        self.stop_button.setEnabled(stoppable)
+        self.restart_button.setEnabled(instance is not None and instance.running)
+
+    def _instance_changed(self, instance_id: str) -> None:
+        if instance_id == self.table.selected_id():
+            self._update_buttons()
+        view = self.views.get(instance_id)
+        instance = self.model.get(instance_id)
+        if view is not None and instance is not None:
+            index = self.tabs.indexOf(view)
+            self.tabs.setTabText(index, instance.name)
+            self.tabs.setTabIcon(index, state_dot(instance.state))
+            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+
+    def _instance_removed(self, instance_id: str) -> None:
+        self._update_empty()
+        self._update_buttons()
+        view = self.views.get(instance_id)
+        if view is not None:
+            self.close_tab(self.tabs.indexOf(view))
+
+    def notify(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 15000)
+
+    # --- intents -----------------------------------------------------------------------------------------------
+
+    def open_instance(self, instance_id: str) -> InstanceView | None:
+        """Open the instance's tab (or focus it when it is open) and bring the window forward."""
+        from murmuration.tray.instance_view import InstanceView  # QtWebEngine loads with the first tab
+
+        instance = self.model.get(instance_id)
+        if instance is None:
+            return None
+        view = self.views.get(instance_id)
+        if view is None:
+            view = InstanceView(self.model, instance_id, self.intents, self.tabs)
+            self.views[instance_id] = view
+            index = self.tabs.addTab(view, state_dot(instance.state), instance.name)
+            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+        self.tabs.setCurrentWidget(view)
+        self.table.select_id(instance_id)
+        self.show_and_raise()
+        return view
+
+    def close_tab(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        for instance_id, view in list(self.views.items()):
+            if view is widget:
+                self.tabs.removeTab(index)
+                del self.views[instance_id]
+                view.dispose()
+
+    def close_all_tabs(self) -> None:
+        for view in list(self.views.values()):
+            self.close_tab(self.tabs.indexOf(view))
+
+    def show_and_raise(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def _row_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        instance = self.table_model.instance_at(index.row()) if index.isValid() else None
+        if instance is None:
+            return
+        menu = InstanceMenu(self.model, self.intents, instance.id, self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.window_geometry = self.saveGeometry()
+        if self.tray_available:
+            # The tray icon stays: closing the window only hides it (the dashboards' tabs close to save memory).
+            self.close_all_tabs()
+            event.accept()
+            return
+        # Without a tray this window is the app: closing it means quitting.
+        event.ignore()
+        self.quit_requested.emit()

@@ -1,0 +1,426 @@
+"""The tray's model of every instance on this machine: a plain QObject with signals (Syncthing Tray's way).
+
+Widgets render it and send intents (start, stop, create, …); it never touches a widget. All blocking work
+(the registry, probes, starting and stopping servers) runs in worker threads through `asyncio.to_thread`,
+so the GUI thread never waits on a disk or a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from murmuration import registry
+from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
+from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.lock import FolderLock
+from murmuration.tray.instance import Instance, InstanceState, OverallState
+from murmuration.tray.scan import Observation, scan
+
+log = logging.getLogger(__name__)
+
+EXIT_LOCKED = 3  # DESIGN §9: the data folder is already served
+PING_TIMEOUT = 3.0
+
+
+@dataclass
+class _Slot:
+    """The model's private bookkeeping for one instance."""
+
+    instance: Instance
+    # One intent at a time per instance (a Stop pressed during a start waits for the start).
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Bumped by every intent, so a scan begun before it never overwrites what the intent decided.
+    generation: int = 0
+
+
+class InstanceModel(QObject):
+    """Every instance on this machine: registry listing + status probe + authenticated ping, kept fresh."""
+
+    instance_added = Signal(str)
+    instance_removed = Signal(str)
+    instance_changed = Signal(str)
+    # After any change: the icon and the tooltip follow this one.
+    changed = Signal()
+    # An instance the tray watched died without being asked to (id, sentence); the supervisor listens.
+    crashed = Signal(str, str)
+    # A person asked for start, stop, restart or delete of this instance; the supervisor forgets its crashes.
+    user_intent = Signal(str)
+    # Something a person should be told (title, sentence).
+    notice = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None, cwd: Path | None = None) -> None:
+        super().__init__(parent)
+        self._slots: dict[str, _Slot] = {}
+        # Instances the tray started or adopted while they ran: a death without a stop request is a crash.
+        self._watched: set[str] = set()
+        self._cwd = cwd or Path.home()
+        self._refreshing = asyncio.Lock()
+        self._watch_task: asyncio.Task[None] | None = None
+        self._pings: set[asyncio.Task[None]] = set()
+        self.first_scan_done = False
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def instances(self) -> list[Instance]:
+        """Every known instance, in the registry's order (new ones at the end)."""
+        return [slot.instance for slot in self._slots.values()]
+
+    def get(self, instance_id: str) -> Instance | None:
+        slot = self._slots.get(instance_id)
+        return slot.instance if slot else None
+
+    def find_by_name(self, name_or_id: str) -> Instance | None:
+        """The instance with this id, else with this name."""
+        if name_or_id in self._slots:
+            return self._slots[name_or_id].instance
+        return next((i for i in self.instances() if i.name == name_or_id), None)
+
+    def is_watched(self, instance_id: str) -> bool:
+        return instance_id in self._watched
+
+    def overall(self) -> OverallState:
+        states = {i.state for i in self.instances()}
+        if any(s.troubled for s in states):
+            return OverallState.TROUBLE
+        if any(s.busy for s in states):
+            return OverallState.BUSY
+        if InstanceState.RUNNING in states:
+            return OverallState.OK
+        return OverallState.IDLE
+
+    def summary(self) -> str:
+        """A short text for the tray icon's tooltip: counts, then one line per instance."""
+        instances = self.instances()
+        if not instances:
+            return "Murmuration — no instances yet"
+        counts: dict[str, int] = {}
+        for instance in instances:
+            counts[instance.state.value] = counts.get(instance.state.value, 0) + 1
+        head = "Murmuration — " + ", ".join(f"{n} {state}" for state, n in counts.items())
+        lines = [
+            f"{i.name}: {i.state.label.rstrip('…').lower()}" + (f" on port {i.port}" if i.running else "")
+            for i in instances[:8]
+        ]
+        if len(instances) > 8:
+            lines.append(f"and {len(instances) - 8} more")
+        return "\n".join([head, *lines])
+
+    def next_name(self) -> str:
+        """The first free "Instance N", for the new-instance dialog."""
+        taken = {i.name for i in self.instances()}
+        n = 1
+        while f"Instance {n}" in taken:
+            n += 1
+        return f"Instance {n}"
+
+    # --- watching ----------------------------------------------------------------------------------------------
+
+    def watch(self, interval: float = 2.0, autostart: bool = True) -> None:
+        """Scan now and every `interval` seconds; start the instances marked autostart after the first scan."""
+        if self._watch_task is None:
+            self._watch_task = asyncio.ensure_future(self._watch(interval, autostart))
+
+    async def _watch(self, interval: float, autostart: bool) -> None:
+        first = True
+        while True:
+            try:
+                await self.refresh()
+                if first and autostart:
+                    await self._autostart()
+            except RuntimeError as exc:
+                if "no running event loop" in str(exc):
+                    return  # the app's loop is gone (the app is ending): nothing left to watch for
+                log.exception("scanning the instances failed")
+            except Exception:
+                log.exception("scanning the instances failed")
+            first = False
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        """Stop watching (instances keep running: they are separate processes)."""
+        tasks = [t for t in (self._watch_task, *self._pings) if t is not None]
+        self._watch_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def refresh(self) -> None:
+        """Look at every instance once and bring the model up to date."""
+        async with self._refreshing:
+            generations = {key: slot.generation for key, slot in self._slots.items()}
+            observations = await asyncio.to_thread(scan)
+            seen: set[str] = set()
+            to_ping: list[tuple[_Slot, Runtime]] = []
+            for obs in observations:
+                key = obs.key
+                if key in seen:
+                    continue
+                seen.add(key)
+                slot = self._slots.get(key)
+                if slot is None:
+                    slot = self._add(obs)
+                elif slot.lock.locked() or generations.get(key) != slot.generation:
+                    continue  # an intent is deciding this one's state
+                ping = self._apply(slot, obs)
+                if ping is not None:
+                    to_ping.append((slot, ping))
+            for key in [k for k in self._slots if k not in seen and not self._slots[k].lock.locked()]:
+                del self._slots[key]
+                self._watched.discard(key)
+                self.instance_removed.emit(key)
+            self.first_scan_done = True
+            self.changed.emit()
+        if to_ping:
+            await asyncio.gather(*(self._adopt(slot, runtime) for slot, runtime in to_ping))
+
+    def _add(self, obs: Observation) -> _Slot:
+        info = obs.info
+        name = info.name if info is not None else obs.folder.path.name
+        instance = Instance(obs.key, name, obs.folder, autostart=bool(info and info.autostart))
+        if info is None:
+            instance.message = f"{obs.folder.instance_file} cannot be read."
+        slot = _Slot(instance)
+        self._slots[obs.key] = slot
+        self.instance_added.emit(obs.key)
+        return slot
+
+    def _apply(self, slot: _Slot, obs: Observation) -> Runtime | None:
+        """Fold one observation into the instance; returns a runtime to ping when it needs (re)adopting."""
+        instance = slot.instance
+        if obs.info is not None:
+            instance.name, instance.autostart = obs.info.name, obs.info.autostart
+        if obs.alive and obs.runtime is not None:
+            instance.memory = obs.memory
+            if instance.state is InstanceState.RUNNING and instance.runtime == obs.runtime:
+                self.instance_changed.emit(instance.id)
+                return None
+            return obs.runtime
+        instance.memory = None
+        died = instance.state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING)
+        if died and instance.id in self._watched:
+            instance.runtime = None
+            # A server that stops cleanly removes its runtime.json; one killed (or failing) leaves it,
+            # or tells its failure by its exit status when it was our child.
+            if obs.stale or obs.exit_status not in (None, 0):
+                log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
+                instance.state = InstanceState.CRASHED
+                instance.message = f"{instance.name} stopped unexpectedly."
+                self.instance_changed.emit(instance.id)
+                self.crashed.emit(instance.id, instance.message)
+                return None
+            self._watched.discard(instance.id)
+        if not instance.state.troubled:
+            instance.state = InstanceState.STOPPED
+        instance.runtime = None
+        self.instance_changed.emit(instance.id)
+        return None
+
+    async def _adopt(self, slot: _Slot, runtime: Runtime) -> None:
+        """A running server we did not know: believe it only when it answers an authenticated ping."""
+        generation = slot.generation
+        answered = await ping(runtime)
+        instance = slot.instance
+        if slot.generation != generation or slot.lock.locked() or instance.id not in self._slots:
+            return
+        instance.runtime = runtime
+        if answered:
+            log.info("adopted %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
+            instance.state = InstanceState.RUNNING
+            instance.message = ""
+            instance.restart_at = None
+            self._watched.add(instance.id)
+        else:
+            instance.state = InstanceState.NOT_RESPONDING
+            instance.message = f"{instance.name} runs (pid {runtime.pid}) but does not answer."
+        self.instance_changed.emit(instance.id)
+        self.changed.emit()
+
+    async def _autostart(self) -> None:
+        wanted = [i.id for i in self.instances() if i.autostart and i.state is InstanceState.STOPPED]
+        await asyncio.gather(*(self.start(instance_id, user=False) for instance_id in wanted))
+
+    # --- intents -----------------------------------------------------------------------------------------------
+
+    async def start(self, instance_id: str, *, user: bool = True) -> bool:
+        """Start the instance's server (or adopt it if it already runs); False when it could not start.
+
+        A failed start asked by a person is FAILED and told; one asked by the supervisor is another crash.
+        """
+        slot = self._slots.get(instance_id)
+        if slot is None:
+            return False
+        if user:
+            self.user_intent.emit(instance_id)
+        async with slot.lock:
+            instance = slot.instance
+            slot.generation += 1
+            self._set(instance, InstanceState.STARTING, "")
+            instance.restart_at = None
+            try:
+                await asyncio.to_thread(start_instance, instance.folder)
+                runtime = await asyncio.to_thread(instance.folder.read_runtime)
+            except StartFailed as exc:
+                if exc.exit_code == EXIT_LOCKED:
+                    return True  # someone else started it a moment ago: the next scan adopts it
+                return self._start_failed(instance, str(exc), user)
+            except (OSError, DataFolderError, ValueError) as exc:
+                return self._start_failed(instance, f"{instance.name} could not start: {exc}.", user)
+            if runtime is None:
+                return self._start_failed(instance, f"{instance.name} stopped right after it started.", user)
+            instance.runtime = runtime
+            answered = await ping(runtime)
+            log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
+            self._watched.add(instance.id)
+            if answered:
+                self._set(instance, InstanceState.RUNNING, "")
+            else:
+                self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.name} started but does not answer.")
+            return True
+
+    def _start_failed(self, instance: Instance, message: str, user: bool) -> bool:
+        instance.runtime = None
+        log.warning("%s", message)
+        if user or instance.id not in self._watched:
+            self._set(instance, InstanceState.FAILED, message)
+            self.notice.emit(f"{instance.name} did not start", message)
+        else:
+            self._set(instance, InstanceState.CRASHED, message)
+            self.crashed.emit(instance.id, message)
+        return False
+
+    async def stop(self, instance_id: str, *, user: bool = True) -> bool:
+        """Stop the instance's server: asked politely, then by force (the blocking part runs in a thread)."""
+        slot = self._slots.get(instance_id)
+        if slot is None:
+            return False
+        if user:
+            self.user_intent.emit(instance_id)
+        self._watched.discard(instance_id)  # from now on its death is no crash
+        async with slot.lock:
+            instance = slot.instance
+            slot.generation += 1
+            instance.restart_at = None
+            self._set(instance, InstanceState.STOPPING, "")
+            message = ""
+            try:
+                await asyncio.to_thread(stop_instance, instance.folder)
+            except OSError as exc:
+                message = f"{instance.name} could not be stopped cleanly: {exc}."
+            instance.runtime = None
+            instance.memory = None
+            log.info("stopped %s", instance.name)
+            self._set(instance, InstanceState.STOPPED, message)
+            return True
+
+    async def restart(self, instance_id: str) -> bool:
+        await self.stop(instance_id)
+        return await self.start(instance_id)
+
+    async def stop_all(self) -> None:
+        """Stop every instance that runs (used when quitting with "stop all")."""
+        live = [i.id for i in self.instances() if i.runtime is not None or i.state.busy]
+        await asyncio.gather(*(self.stop(instance_id) for instance_id in live))
+
+    async def create(self, name: str) -> str:
+        """Create an instance called `name` (not started) and return its id.
+
+        Raises ValueError (a bad name) or registry.InstanceExists with a sentence to show.
+        """
+        folder = await asyncio.to_thread(registry.create, name, self._cwd)
+        info = await asyncio.to_thread(folder.read_info)
+        if info.id not in self._slots:
+            slot = _Slot(Instance(info.id, info.name, folder, autostart=info.autostart))
+            self._slots[info.id] = slot
+            self.instance_added.emit(info.id)
+            self.changed.emit()
+        return info.id
+
+    async def delete(self, instance_id: str) -> None:
+        """Stop the instance if it runs, then delete its data folder; raises FolderLocked if a server holds it."""
+        slot = self._slots.get(instance_id)
+        if slot is None:
+            return
+        self.user_intent.emit(instance_id)
+        await self.stop(instance_id, user=False)
+        async with slot.lock:
+            slot.generation += 1
+            await asyncio.to_thread(remove_folder, slot.instance.folder)
+            self._slots.pop(instance_id, None)
+            self._watched.discard(instance_id)
+        self.instance_removed.emit(instance_id)
+        self.changed.emit()
+
+    async def set_autostart(self, instance_id: str, autostart: bool) -> None:
+        """Mark the instance to be started whenever the tray starts (kept in its instance.json)."""
+        instance = self.get(instance_id)
+        if instance is None:
+            return
+        folder = instance.folder
+
+        def write() -> None:
+            folder.write_info(replace(folder.read_info(), autostart=autostart))
+
+        await asyncio.to_thread(write)
+        instance.autostart = autostart
+        self.instance_changed.emit(instance_id)
+
+    async def login_url(self, instance_id: str) -> str:
+        """A one-time sign-in link for the instance's dashboard (the token never appears in it)."""
+        instance = self.get(instance_id)
+        runtime = instance.runtime if instance else None
+        if instance is None or runtime is None:
+            raise InstanceUnavailable(f"{instance.name if instance else instance_id} is not running.")
+        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=PING_TIMEOUT) as client:
+            result = await client.call("create_login_code")
+        return str(result["login_url"])
+
+    # --- told by the supervisor --------------------------------------------------------------------------------
+
+    def mark_restart(self, instance_id: str, delay: float) -> None:
+        instance = self.get(instance_id)
+        if instance is not None and instance.state is InstanceState.CRASHED:
+            instance.restart_at = time.monotonic() + delay
+            instance.message = f"{instance.name} stopped unexpectedly; restarting in {delay:.0f} s."
+            self.instance_changed.emit(instance_id)
+
+    def mark_crash_loop(self, instance_id: str, message: str) -> None:
+        instance = self.get(instance_id)
+        if instance is not None:
+            self._watched.discard(instance_id)
+            instance.restart_at = None
+            self._set(instance, InstanceState.CRASH_LOOP, message)
+
+    def _set(self, instance: Instance, state: InstanceState, message: str) -> None:
+        instance.state = state
+        instance.message = message
+        self.instance_changed.emit(instance.id)
+        self.changed.emit()
+
+
+async def ping(runtime: Runtime) -> bool:
+    """True when the server at `runtime` answers `ping` with its own token (so it is really ours)."""
+    try:
+        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=PING_TIMEOUT) as client:
+            await asyncio.wait_for(client.call("ping"), PING_TIMEOUT)
+    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
+        return False
+    return True
+
+
+def remove_folder(folder: DataFolder) -> None:
+    """Delete a stopped instance's data folder, holding its lock so no server can start on it meanwhile."""
+    lock = FolderLock(folder.lock_file)
+    lock.acquire()
+    try:
+        registry.remove(folder)
+    finally:
+        with contextlib.suppress(OSError):
+            lock.release()

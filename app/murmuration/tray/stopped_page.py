@@ -1,0 +1,82 @@
+"""The native page a tab shows while its instance is down: what happened, Start, Show log."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from murmuration.tray.icons import state_dot
+from murmuration.tray.instance import Instance, InstanceState
+
+
+def explanation(instance: Instance) -> str:
+    """One sentence about why there is no dashboard right now."""
+    state = instance.state
+    if state is InstanceState.STARTING:
+        return f"{instance.name} is starting; its dashboard appears here in a moment."
+    if state is InstanceState.STOPPING:
+        return f"{instance.name} is stopping."
+    if state is InstanceState.RUNNING:
+        return f"Opening the dashboard of {instance.name}…"
+    if instance.message:
+        return instance.message
+    if state is InstanceState.NOT_RESPONDING:
+        return f"{instance.name} runs but does not answer yet."
+    return f"{instance.name} is stopped; start it to see its dashboard."
+
+
+class StoppedPage(QWidget):
+    """Shown instead of the dashboard when the instance is not running; it never shows a blank tab."""
+
+    start_requested = Signal()
+    log_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("stoppedPage")
+        self.badge = QLabel(self)
+        self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel(self)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.sentence = QLabel(self)
+        self.sentence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.sentence.setWordWrap(True)
+        self.sentence.setMaximumWidth(520)
+        self.start_button = QPushButton("Start", self)
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start_requested)
+        self.log_button = QPushButton("Show log", self)
+        self.log_button.clicked.connect(self.log_requested)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.log_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        layout.addWidget(self.badge)
+        layout.addWidget(self.title)
+        layout.addSpacing(6)
+        # Centred by stretches, not by an alignment flag: with a flag a wrapped label gets one line's height.
+        sentence_row = QHBoxLayout()
+        sentence_row.addStretch(1)
+        sentence_row.addWidget(self.sentence, 4)
+        sentence_row.addStretch(1)
+        layout.addLayout(sentence_row)
+        layout.addSpacing(14)
+        layout.addLayout(buttons)
+        layout.addStretch(3)
+
+    def show_instance(self, instance: Instance) -> None:
+        """Render the instance's state: its name, a sentence, and Start only when starting makes sense."""
+        self.badge.setPixmap(state_dot(instance.state, 48).pixmap(48, 48))
+        self.title.setText(f"{instance.name} — {instance.state.label}")
+        self.sentence.setText(explanation(instance))
+        can_start = instance.runtime is None and not instance.state.busy
+        self.start_button.setEnabled(can_start)
+        self.start_button.setText("Start again" if instance.state.troubled else "Start")

@@ -1,0 +1,187 @@
+"""Build the one-folder bundle with PyInstaller, prove it with its own `--self-test`, pack it and print its sizes.
+
+    python packaging/build.py [--dist DIR] [--work DIR] [--no-self-test]
+
+Linux: DIST/murmuration/ (with murmuration.desktop inside), DIST/murmuration.desktop and a .tar.gz.
+macOS: DIST/Murmuration.app and a .dmg. Windows: DIST/murmuration/ with murmuration.exe (the command line, the
+server, the MCP bridge) and murmuration-tray.exe (the Start-menu entry), a .zip, and the installer when Inno Setup's
+ISCC is installed. The build fails when the frozen self-test fails (and, with --strict-sizes, when a size is over
+its goal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "packaging" / "murmuration.spec"
+ICONS = ROOT / "resources" / "icons"
+MB = 1_000_000
+UNPACKED_GOAL = 350 * MB
+COMPRESSED_GOAL = 150 * MB
+
+DESKTOP_ENTRY = """[Desktop Entry]
+Type=Application
+Name=Murmuration
+GenericName=AI agent hub
+Comment=A local hub for AI coding agents: processes, a queue, issues and knowledge per instance
+Exec={exec}
+Icon={icon}
+Terminal=false
+Categories=Development;
+Keywords=agents;MCP;AI;
+StartupNotify=false
+"""
+
+INSTALL_DESKTOP_ENTRY = """#!/bin/sh
+# Add Murmuration to this user's application menu, pointing at this folder (run it again after moving the folder).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+data=${XDG_DATA_HOME:-$HOME/.local/share}
+mkdir -p "$data/applications" "$data/icons/hicolor/256x256/apps"
+cp "$here/murmuration.png" "$data/icons/hicolor/256x256/apps/murmuration.png"
+sed "s|^Exec=.*|Exec=\\"$here/murmuration\\"|" "$here/murmuration.desktop" > "$data/applications/murmuration.desktop"
+echo "Added Murmuration to the application menu ($data/applications/murmuration.desktop)."
+"""
+
+
+def version() -> str:
+    sys.path.insert(0, str(ROOT / "app"))
+    from murmuration import __version__
+
+    return __version__
+
+
+def machine() -> str:
+    arch = platform.machine().lower()
+    return {"amd64": "x86_64", "aarch64": "arm64"}.get(arch, arch)
+
+
+def folder_size(path: Path) -> int:
+    """Bytes in the files under `path` (symbolic links count as themselves, not what they point at)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def run_pyinstaller(dist: Path, work: Path) -> None:
+    command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level=WARN"]
+    command += ["--distpath", str(dist), "--workpath", str(work), str(SPEC)]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def self_test(executable: Path) -> None:
+    """Run the frozen build's own `--self-test`; a build that cannot start is not shipped."""
+    print(f"+ {executable} --self-test", flush=True)
+    started = time.monotonic()
+    result = subprocess.run([str(executable), "--self-test"], stdin=subprocess.DEVNULL, timeout=300, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"build.py: the frozen self-test failed (exit {result.returncode}); not packing this build.")
+    print(f"frozen self-test: ok in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def pack_linux(dist: Path, bundle: Path, name: str) -> Path:
+    shutil.copy2(ICONS / "murmuration-256.png", bundle / "murmuration.png")
+    entry = DESKTOP_ENTRY.format(exec="murmuration", icon="murmuration")
+    (bundle / "murmuration.desktop").write_text(entry)
+    (dist / "murmuration.desktop").write_text(entry)
+    script = bundle / "install-desktop-entry.sh"
+    script.write_text(INSTALL_DESKTOP_ENTRY)
+    script.chmod(0o755)
+    archive = dist / f"{name}.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+        tar.add(bundle, arcname="murmuration")
+    return archive
+
+
+def pack_mac(dist: Path, app: Path, name: str) -> Path:
+    staging = dist / "dmg"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    subprocess.run(["ditto", str(app), str(staging / app.name)], check=True)
+    (staging / "Applications").symlink_to("/Applications")
+    image = dist / f"{name}.dmg"
+    image.unlink(missing_ok=True)
+    command = ["hdiutil", "create", "-volname", "Murmuration", "-srcfolder", str(staging), "-ov"]
+    subprocess.run([*command, "-format", "UDZO", str(image)], check=True)
+    shutil.rmtree(staging)
+    return image
+
+
+def pack_windows(dist: Path, bundle: Path, name: str, release: str) -> Path:
+    archive = dist / f"{name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path in sorted(bundle.rglob("*")):
+            zf.write(path, Path("murmuration") / path.relative_to(bundle))
+    iscc = shutil.which("iscc") or r"C:\Program Files (x86)\Inno Setup 6\ISCC.exe"
+    if Path(iscc).exists():
+        script = ROOT / "packaging" / "windows" / "murmuration.iss"
+        defines = [
+            f"/DAppVersion={release}",
+            f"/DBundleDir={bundle}",
+            f"/DOutputDir={dist}",
+            f"/DOutputName={name}-setup",
+        ]
+        subprocess.run([iscc, *defines, str(script)], check=True)
+        return dist / f"{name}-setup.exe"
+    print("build.py: Inno Setup (ISCC) is not installed; made the .zip only.", flush=True)
+    return archive
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="where the bundle goes (default dist/)")
+    parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller's work folder (default build/)")
+    parser.add_argument("--no-self-test", action="store_true", help="skip running the frozen --self-test")
+    parser.add_argument("--strict-sizes", action="store_true", help="fail when a size is over its goal")
+    args = parser.parse_args(argv)
+    dist, work = args.dist.absolute(), args.work.absolute()
+    release = version()
+    system = {"darwin": "macos", "win32": "windows"}.get(sys.platform, "linux")
+    name = f"murmuration-{release}-{system}-{machine()}"
+
+    started = time.monotonic()
+    run_pyinstaller(dist, work)
+    built = time.monotonic() - started
+    if system == "macos":
+        shipped = dist / "Murmuration.app"
+        executable = shipped / "Contents" / "MacOS" / "murmuration"
+    else:
+        shipped = dist / "murmuration"
+        executable = shipped / ("murmuration.exe" if system == "windows" else "murmuration")
+    if not args.no_self_test:
+        self_test(executable)
+    if system == "macos":
+        package = pack_mac(dist, shipped, name)
+    elif system == "windows":
+        package = pack_windows(dist, shipped, name, release)
+    else:
+        package = pack_linux(dist, shipped, name)
+
+    unpacked, compressed = folder_size(shipped), package.stat().st_size
+    sizes = (("unpacked", unpacked, UNPACKED_GOAL), ("compressed", compressed, COMPRESSED_GOAL))
+    print(f"build time: {built:.0f} s (PyInstaller), {time.monotonic() - started:.0f} s in all")
+    print(f"unpacked size: {unpacked / MB:.1f} MB ({shipped}; goal ≤ {UNPACKED_GOAL // MB} MB)")
+    print(f"compressed size: {compressed / MB:.1f} MB ({package}; goal ≤ {COMPRESSED_GOAL // MB} MB)", flush=True)
+    over = [(what, size, goal) for what, size, goal in sizes if size > goal]
+    for what, size, goal in over:
+        print(f"build.py: the {what} size is {(size - goal) / MB:.1f} MB over its goal.", file=sys.stderr)
+    if over and args.strict_sizes:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

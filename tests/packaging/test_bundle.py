@@ -1,0 +1,180 @@
+"""The frozen Linux bundle: it builds, it is trimmed, and it is the tray, the server and the MCP bridge in one.
+
+Every test here shares one build (conftest.bundle). They run the frozen executable as a user or an agent would,
+with no Python of the machine involved, and headless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+from typing import TextIO
+
+import psutil
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from murmuration import __version__
+from murmuration.control import stop_instance
+from murmuration.datafolder import DataFolder
+from murmuration.operations import build_table
+from murmuration.status import State, probe
+from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
+
+pytestmark = pytest.mark.timeout(FROZEN_TIMEOUT)
+
+# The goals are 350 MB unpacked and 150 MB compressed; QtWebEngineCore alone is 204 MB (85 MB gzipped) and Qt's ICU
+# data 32 MB, so PySide6 6.11 cannot reach them on Linux. These ceilings catch a regression (an untrimmed Qt is
+# about 650 MB) while the report says where the floor is.
+UNPACKED_CEILING_MB = 420
+COMPRESSED_CEILING_MB = 180
+
+
+def frozen(bundle: Bundle, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(bundle.executable), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=headless_environment(**env),
+    )
+
+
+def stderr_log(folder: Path) -> TextIO:
+    """Where a bridge's stderr goes, to read when a test fails."""
+    return open(folder / "bridge.stderr", "w")
+
+
+def assert_served_by(folder: DataFolder, executable: Path) -> None:
+    """The server of `folder` runs, and it is `executable` (not a Python of this machine)."""
+    status = probe(folder)
+    assert status.state is State.RUNNING
+    assert status.runtime is not None
+    server = psutil.Process(status.runtime.pid)
+    assert Path(server.exe()).resolve() == executable.resolve()
+    assert server.cmdline()[:2] == [str(executable), "serve"]
+    assert "python" not in Path(server.exe()).name.lower()
+
+
+def size(output: str, what: str) -> float:
+    found = re.search(rf"^{what} size: ([0-9.]+) MB \((.+); goal ≤ \d+ MB\)$", output, re.MULTILINE)
+    assert found, f"no {what} size in:\n{output}"
+    return float(found.group(1))
+
+
+def test_the_bundle_builds_packs_and_prints_its_sizes(bundle: Bundle, tmp_path: Path) -> None:
+    unpacked, compressed = size(bundle.output, "unpacked"), size(bundle.output, "compressed")
+    assert 0 < unpacked <= UNPACKED_CEILING_MB
+    assert 0 < compressed <= COMPRESSED_CEILING_MB
+    assert compressed < unpacked
+    archive = bundle.dist / f"murmuration-{__version__}-linux-x86_64.tar.gz"
+    assert archive.is_file()
+    assert abs(archive.stat().st_size / 1e6 - compressed) < 0.1
+    # The desktop entry beside the folder and inside it, and the script that installs it for this user.
+    entry = (bundle.dist / "murmuration.desktop").read_text()
+    assert "Exec=murmuration\n" in entry
+    assert "Icon=murmuration" in entry
+    assert (bundle.folder / "murmuration.desktop").read_text() == entry
+    assert (bundle.folder / "install-desktop-entry.sh").stat().st_mode & 0o111
+    # The script puts the entry, with this folder's executable, in the user's menu.
+    data = tmp_path / "xdg-data"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(data), "XDG_DATA_HOME": str(data)}
+    subprocess.run([str(bundle.folder / "install-desktop-entry.sh")], env=env, check=True, capture_output=True)
+    installed = (data / "applications" / "murmuration.desktop").read_text()
+    assert f'Exec="{bundle.executable}"\n' in installed
+    assert (data / "icons" / "hicolor" / "256x256" / "apps" / "murmuration.png").is_file()
+    with tarfile.open(archive) as tar:
+        member = tar.getmember("murmuration/murmuration")
+        assert member.isfile()
+        assert member.mode & 0o111
+
+
+def test_the_bundle_carries_the_dashboard_and_icons_and_no_unused_qt(bundle: Bundle) -> None:
+    internal = bundle.folder / "_internal"
+    resources = internal / "murmuration" / "resources"
+    assert (resources / "dashboard" / "index.html").is_file()
+    assert (resources / "icons" / "tray-ok.png").is_file()
+    qt = internal / "PySide6" / "Qt"
+    # QtWebEngine: its helper process, its resources and ICU data, and one locale.
+    assert (qt / "libexec" / "QtWebEngineProcess").is_file()
+    assert (qt / "resources" / "icudtl.dat").is_file()
+    assert (qt / "resources" / "qtwebengine_resources.pak").is_file()
+    translations = sorted(p.relative_to(qt / "translations").as_posix() for p in (qt / "translations").rglob("*.*"))
+    assert translations == ["qtwebengine_locales/en-US.pak"]
+    names = {p.name for p in internal.rglob("*")}
+    for unused in (
+        "libQt63DCore.so.6",
+        "libQt6Quick3D.so.6",
+        "libQt6Multimedia.so.6",
+        "libQt6Charts.so.6",
+        "libQt6Pdf.so.6",
+        "libQt6Bluetooth.so.6",
+        "libQt6Sensors.so.6",
+        "libQt6DataVisualization.so.6",
+        "Qt3DCore.abi3.so",
+        "QtMultimedia.abi3.so",
+        "QtQuick.abi3.so",
+        "libgtk-3.so.0",
+        "libcups.so.2",
+    ):
+        assert unused not in names, unused
+
+
+def test_frozen_version_answers_at_once(bundle: Bundle) -> None:
+    started = time.monotonic()
+    result = frozen(bundle, "--version")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"murmuration {__version__}\n"
+    assert elapsed < 10, f"--version took {elapsed:.1f} s"
+
+
+def test_frozen_self_test_runs_headless(bundle: Bundle, scratch: Path) -> None:
+    result = frozen(bundle, "--self-test", TMPDIR=str(scratch))
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert "\n" not in line
+    assert line.startswith(f"self-test ok: murmuration {__version__} (frozen, no display: QT_QPA_PLATFORM=offscreen")
+
+
+async def test_frozen_mcp_bridge_answers_and_its_server_is_the_frozen_executable(
+    bundle: Bundle, tmp_path: Path
+) -> None:
+    folder = DataFolder(tmp_path / "project" / ".murmuration")
+    params = StdioServerParameters(
+        command=str(bundle.executable),
+        args=["mcp", "--data-dir", str(folder.path)],
+        cwd=str(tmp_path),
+        env=headless_environment(),
+    )
+    expected = [op.name for op in build_table() if op.for_agents]
+    try:
+        with stderr_log(tmp_path) as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy", read_timeout_seconds=60) as client:
+                assert client.server_info is not None
+                assert client.server_info.name == "murmuration"
+                tools = (await client.list_tools()).tools
+                assert [tool.name for tool in tools] == expected
+                ping = await client.call_tool("ping", {})
+                assert not ping.is_error
+                # The bridge started the instance's server by re-launching the frozen executable itself.
+                assert_served_by(folder, bundle.executable)
+    finally:
+        await asyncio.to_thread(stop_instance, folder, 10.0)  # it runs its own event loop
+
+
+def test_frozen_mcp_config_points_agents_at_the_frozen_executable(bundle: Bundle) -> None:
+    created = frozen(bundle, "new", "Packaged")
+    assert created.returncode == 0, created.stderr
+    result = frozen(bundle, "mcp-config", "Packaged")
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stdout)["mcpServers"]["murmuration-packaged"]
+    assert entry["command"] == str(bundle.executable)
+    assert entry["args"] == ["mcp", "--instance", "packaged"]

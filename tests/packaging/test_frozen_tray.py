@@ -1,0 +1,167 @@
+"""The frozen tray on a real X display with a real system tray (Xvfb + trayer), driven from outside by xdotool.
+
+Nothing of the test runs inside the frozen program: it is started as a person would start it, and the test sees
+only what the display and the frozen command line show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import pytest
+
+from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
+
+TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo")
+pytestmark = [
+    pytest.mark.timeout(FROZEN_TIMEOUT),
+    pytest.mark.skipif(
+        any(shutil.which(tool) is None for tool in TOOLS),
+        reason="needs Xvfb, trayer, xdotool and x11-utils (packaging/debian-packages.txt)",
+    ),
+]
+T = TypeVar("T")
+
+
+def x(display: str, *command: str) -> str:
+    done = subprocess.run(
+        command, env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=30, check=False
+    )
+    return done.stdout
+
+
+def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
+def end(process: subprocess.Popen[Any] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def x_display() -> Iterator[str]:
+    """A fresh X display (Xvfb picks a free number itself) with trayer as its system tray."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    trayer = None
+    try:
+        number = b""
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([read_end], [], [], 30)
+            chunk = os.read(read_end, 16) if ready else b""
+            assert chunk, "Xvfb did not start"
+            number += chunk
+        display = f":{int(number)}"
+        trayer = subprocess.Popen(
+            [
+                *("trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"),
+                *("--expand", "true", "--transparent", "false", "--SetDockType", "true"),
+            ],
+            env={**os.environ, "DISPLAY": display},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: '"panel"' in x(display, "xwininfo", "-root", "-tree"), "trayer panel", 30)
+        yield display
+    finally:
+        end(trayer)
+        end(xvfb)
+        os.close(read_end)
+
+
+def tray_icon(display: str) -> tuple[int, int] | None:
+    """The centre of the Murmuration icon inside trayer's panel, once the panel has placed it."""
+    tree = x(display, "xwininfo", "-root", "-tree").splitlines()
+    panel = next((n for n, line in enumerate(tree) if '"panel"' in line), None)
+    if panel is None:
+        return None
+    for line in tree[panel + 1 : panel + 8]:
+        # e.g.  0x600007 "Murmuration": ("murmuration" "Murmuration")  22x30+0+0  +1257+1
+        found = re.search(r'"Murmuration": .*\s(\d+)x(\d+)[+-]\d+[+-]\d+\s+\+(\d+)\+(\d+)', line)
+        if found:
+            width, height, left, top = map(int, found.groups())
+            if left > 640:  # until the panel has taken it in, the icon sits at 0,0
+                return left + width // 2, top + height // 2
+    return None
+
+
+def frozen_ls(bundle: Bundle, env: dict[str, str]) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [str(bundle.executable), "ls", "--json"], capture_output=True, text=True, timeout=60, env=env, check=True
+    )
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    return rows
+
+
+def test_the_frozen_tray_creates_an_instance_from_its_menu(bundle: Bundle, x_display: str, tmp_path: Path) -> None:
+    env = headless_environment(DISPLAY=x_display, QT_QPA_PLATFORM="xcb", TMPDIR=str(tmp_path))
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # no session bus: Qt docks its icon in trayer (XEmbed)
+    started = time.monotonic()
+    tray = subprocess.Popen(
+        [str(bundle.executable)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        icon_x, icon_y = wait_for(lambda: tray.poll() is None and tray_icon(x_display), "tray icon in trayer")
+        assert time.monotonic() - started < 30, "cold start to the icon in the tray"
+
+        def new_instance_dialog() -> str | None:
+            # Right-click the icon, then the menu's first entry (New instance…). An X server gives no delivery
+            # receipt, so a gesture that came too early is made again, as a person would.
+            x(x_display, "xdotool", "mousemove", str(icon_x), str(icon_y), "click", "3")
+            time.sleep(0.3)
+            x(x_display, "xdotool", "key", "Down", "Return")
+            time.sleep(0.3)
+            ids = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^New instance$").split()
+            return ids[0] if ids else None
+
+        dialog = wait_for(new_instance_dialog, "New instance dialog", 60)
+        x(x_display, "xdotool", "windowfocus", "--sync", dialog, "key", "Return")  # the name it suggests
+
+        def running() -> dict[str, Any] | None:
+            rows = [r for r in frozen_ls(bundle, env) if r["status"] == "running"]
+            return rows[0] if rows else None
+
+        row = wait_for(running, "a running instance", 60)
+        assert len(frozen_ls(bundle, env)) == 1
+        server = psutil.Process(row["pid"])
+        # The tray started it by re-launching the frozen executable, not a Python of this machine.
+        assert Path(server.exe()).resolve() == bundle.executable.resolve()
+        assert server.cmdline()[:2] == [str(bundle.executable), "serve"]
+        assert tray.poll() is None, "the tray exited"
+    finally:
+        if tray.poll() is None:
+            tray.send_signal(signal.SIGTERM)
+        end(tray)
+        for row in frozen_ls(bundle, env):
+            if row["status"] == "running":
+                subprocess.run([str(bundle.executable), "stop", row["id"]], env=env, timeout=60, check=False)

@@ -1,0 +1,273 @@
+"""The tray icon and its menu: the look follows the state, and each entry does what it says."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QGuiApplication
+
+from murmuration import registry
+from murmuration.tray import autostart
+from murmuration.tray.controller import Tray
+from murmuration.tray.instance import InstanceState, OverallState
+from murmuration.tray.instance_menu import InstanceMenu
+from murmuration.tray.settings import QuitChoice
+from murmuration.tray.tray_icon import TrayIcon
+from tests.tray.waits import until
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+
+
+def tray_icon(tray: Tray) -> TrayIcon:
+    """The tray icon as `murmuration` makes it where a system tray exists (offscreen has none: made by hand)."""
+    icon = TrayIcon(tray.model, tray.actions, tray)
+    icon.show_window_requested.connect(tray.show_window)
+    icon.new_instance_requested.connect(tray.new_instance)
+    icon.quit_requested.connect(tray.request_quit)
+    icon.start_at_login_toggled.connect(tray.set_start_at_login)
+    tray.icon = icon
+    return icon
+
+
+async def started(tray: Tray, home: Path, name: str) -> str:
+    instance_id = registry.create(name, home).read_info().id
+    if not tray.model.first_scan_done:
+        tray.start()
+    await until(lambda: tray.model.get(instance_id), tray.model.instance_added)
+    assert await tray.model.start(instance_id)
+    return instance_id
+
+
+async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, home: Path) -> None:
+    icon = tray_icon(tray)
+    assert icon.menu_texts() == ["New instance…", "No instances yet", "Show all instances…", "Start at login", "Quit"]
+    instance_id = await started(tray, home, "Menu Item")
+    registry.create("Resting", home)
+    await until(lambda: len(icon.instance_menus) == 2, tray.model.instance_added)
+
+    assert icon.menu_texts() == [
+        "New instance…",
+        "Menu Item — Running",
+        "Resting — Stopped",
+        "Show all instances…",
+        "Start at login",
+        "Quit",
+    ]
+    submenu = icon.instance_menus[instance_id]
+    instance = tray.model.get(instance_id)
+    assert instance is not None
+    assert submenu.action_texts() == [
+        f"Running on port {instance.port}",
+        instance.url,
+        "Open",
+        "Open in browser",
+        "Copy URL",
+        "Copy MCP config",
+        "Start",
+        "Stop",
+        "Restart",
+        "Start with Murmuration",
+        "Show log",
+        "Open data folder",
+        "Delete…",
+    ]
+    assert not submenu.start_action.isEnabled()
+    assert submenu.stop_action.isEnabled()
+    assert submenu.restart_action.isEnabled()
+    resting = icon.instance_menus["resting"]
+    assert resting.start_action.isEnabled()
+    assert not resting.stop_action.isEnabled()
+    assert resting.url_action.text() == "No URL while it is not running"
+
+
+async def test_the_icon_and_tooltip_say_the_overall_state(tray: Tray, home: Path) -> None:
+    icon = tray_icon(tray)
+    assert icon.state is OverallState.IDLE
+    assert icon.icon.toolTip() == "Murmuration — no instances yet"
+    instance_id = await started(tray, home, "Watched")
+    assert icon.state is OverallState.OK
+    assert icon.icon.toolTip().startswith("Murmuration — 1 running")
+    instance = tray.model.get(instance_id)
+    assert instance is not None
+    assert instance.pid is not None
+
+    busy: list[OverallState] = []
+    tray.model.changed.connect(lambda: busy.append(icon.state))
+    os.kill(instance.pid, signal.SIGKILL)
+
+    await until(lambda: OverallState.TROUBLE in busy, tray.model.changed, what="the crashed look")
+    await until(lambda: instance.running and icon.state is OverallState.OK, tray.model.changed, what="all well")
+    assert OverallState.BUSY in busy  # starting again on the way back
+    assert not icon.icon.icon().isNull()
+
+
+async def test_copy_url_and_open_in_browser_with_a_one_time_code(
+    tray: Tray, home: Path, desktop_handlers: list[str]
+) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Shared")
+    instance = tray.model.get(instance_id)
+    assert instance is not None
+    assert instance.url
+    assert instance.runtime
+    submenu = icon.instance_menus[instance_id]
+
+    submenu.copy_url_action.trigger()
+    assert QGuiApplication.clipboard().text() == instance.url
+
+    submenu.browser_action.trigger()
+    await until(lambda: desktop_handlers, what="the browser")
+    link = QUrl(desktop_handlers[0])
+    assert link.toString().startswith(f"{instance.url}login?code=")
+    assert instance.runtime.token not in link.toString()
+
+
+async def test_copy_mcp_config_puts_the_bridge_command_on_the_clipboard(tray: Tray, home: Path) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Wired")
+    QGuiApplication.clipboard().setText("")
+
+    icon.instance_menus[instance_id].copy_mcp_action.trigger()
+
+    text = await until(lambda: QGuiApplication.clipboard().text(), what="the clipboard")
+    server = json.loads(text)["mcpServers"][f"murmuration-{instance_id}"]
+    assert server["args"][-3:] == ["mcp", "--instance", instance_id]
+    assert ("MCP config copied", "The MCP config for Wired is on the clipboard; paste it.") in tray.notifications
+
+
+async def test_stop_start_and_restart_from_the_menu(tray: Tray, home: Path) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Switched")
+    instance = tray.model.get(instance_id)
+    assert instance is not None
+    submenu = icon.instance_menus[instance_id]
+    first_pid = instance.pid
+
+    submenu.restart_action.trigger()
+    await until(lambda: instance.running and instance.pid != first_pid, tray.model.instance_changed)
+
+    submenu.stop_action.trigger()
+    await until(lambda: instance.state is InstanceState.STOPPED, tray.model.instance_changed)
+    assert submenu.title() == "Switched — Stopped"
+
+    submenu.start_action.trigger()
+    await until(lambda: instance.running, tray.model.instance_changed)
+
+
+async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Gone Soon")
+    folder = registry.find(instance_id)
+    answers = [False, True]
+    asked: list[tuple[str, bool]] = []
+
+    def confirm(name: str, running: bool) -> bool:
+        asked.append((name, running))
+        return answers.pop(0)
+
+    monkeypatch.setattr(tray.actions, "confirm_delete", confirm)
+
+    icon.instance_menus[instance_id].delete_action.trigger()  # answered No
+    assert tray.model.get(instance_id) is not None
+
+    icon.instance_menus[instance_id].delete_action.trigger()  # answered Yes
+    await until(lambda: tray.model.get(instance_id) is None, tray.model.instance_removed)
+    assert asked == [("Gone Soon", True), ("Gone Soon", True)]
+    assert not folder.path.exists()
+    assert instance_id not in icon.instance_menus
+
+
+async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_handlers: list[str]) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Logged")
+    folder = registry.find(instance_id)
+    submenu = icon.instance_menus[instance_id]
+
+    submenu.folder_action.trigger()
+    assert desktop_handlers == [QUrl.fromLocalFile(str(folder.path)).toString()]
+
+    viewer = tray.actions.show_log(instance_id)
+    assert viewer is not None
+    assert viewer.isVisible()
+    await until(lambda: "serving Logged" in viewer.text.toPlainText(), what="the log's tail")
+    line = "2026-01-01 00:00:00,000 INFO test: a line written just now\n"
+    await asyncio.to_thread(append, folder.server_log, line)
+    await until(lambda: "a line written just now" in viewer.text.toPlainText(), what="the followed line")
+    viewer.close()
+
+
+async def test_start_at_login_writes_and_removes_the_autostart_entry(tray: Tray) -> None:
+    icon = tray_icon(tray)
+    tray.start()
+    assert not icon.login_action.isChecked()
+    assert not autostart.is_enabled()
+
+    icon.login_action.trigger()
+    await until(lambda: autostart.is_enabled() and tray.window.login_action.isChecked(), what="the entry")
+    entry = autostart.desktop_file().read_text()
+    assert "Exec=" in entry
+    assert " tray" in entry
+    assert f"MURMURATION_HOME={os.environ['MURMURATION_HOME']}" in entry
+
+    icon.login_action.trigger()
+    await until(lambda: not autostart.is_enabled() and not tray.window.login_action.isChecked(), what="no entry")
+
+
+async def test_quit_asks_once_then_remembers(tray: Tray, home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Kept")
+    asked: list[int] = []
+
+    def ask(running: int) -> QuitChoice:
+        asked.append(running)
+        return QuitChoice.LEAVE
+
+    monkeypatch.setattr(tray, "ask_quit_choice", ask)
+    tray._quit = asyncio.get_running_loop().create_future()
+
+    icon.quit_action.trigger()
+    assert await tray._quit == 0
+    assert asked == [1]
+    assert tray.settings.quit_choice is QuitChoice.LEAVE
+    assert tray.window.quit_choice_actions[QuitChoice.LEAVE].isChecked()
+    instance = tray.model.get(instance_id)
+    assert instance is not None
+    assert instance.running
+
+
+async def test_quit_with_the_stop_choice_stops_every_instance(tray: Tray, home: Path) -> None:
+    tray_icon(tray)
+    first = await started(tray, home, "First")
+    second = await started(tray, home, "Second")
+    tray.window.quit_choice_actions[QuitChoice.STOP].trigger()
+    assert tray.settings.quit_choice is QuitChoice.STOP
+    tray._quit = asyncio.get_running_loop().create_future()
+
+    tray.request_quit()  # no question: the choice is remembered
+
+    assert await tray._quit == 0
+    for instance_id in (first, second):
+        assert registry.find(instance_id).read_runtime() is None
+
+
+async def test_the_row_menu_is_the_same_menu(tray: Tray, home: Path) -> None:
+    instance_id = await started(tray, home, "Row")
+    menu = InstanceMenu(tray.model, tray.actions, instance_id)
+    assert menu.title() == "Row — Running"
+    assert "Copy MCP config" in menu.action_texts()
+
+
+def test_without_mcp_config_the_snippet_runs_the_bridge() -> None:
+    from murmuration.tray.mcp_config import fallback_snippet
+
+    entry = json.loads(fallback_snippet("alpha"))["mcpServers"]["murmuration-alpha"]
+    assert entry["args"][-3:] == ["mcp", "--instance", "alpha"]
+    assert entry["command"]
