@@ -12,6 +12,7 @@ from typing import Any
 from murmuration.core import clock, fields
 from murmuration.core.errors import Conflict, Invalid, NotFound
 from murmuration.core.events import EventBus
+from murmuration.core.filters import Where, page
 from murmuration.core.store import Store
 
 TYPES = ("question", "answer", "note", "documentation", "issue", "solution", "reference")
@@ -137,30 +138,13 @@ class Fragments:
 
     def query(self, query: FragmentFilter) -> tuple[list[dict[str, Any]], int]:
         """The fragments that pass every filter, most recently updated first, then limited; and the total."""
-        where: list[str] = ["1"]
-        args: list[Any] = []
-        for column, allowed in (("type", TYPES), ("status", STATUSES), ("priority", fields.PRIORITIES)):
-            value = getattr(query, column)
-            if value:
-                where.append(f"{column} = ?")
-                args.append(fields.choice(value, allowed, column))
-        if query.tags:
-            tags = list(dict.fromkeys(query.tags))
-            where.append(
-                f"id IN (SELECT id FROM fragment_tags WHERE tag IN ({', '.join('?' for _ in tags)}) "
-                "GROUP BY id HAVING COUNT(*) = ?)"
-            )
-            args += [*tags, len(tags)]
-        if query.search:
-            where.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
-            args += [fields.like_pattern(query.search)] * 2
-        condition = " AND ".join(where)
-        db = self.store.db
-        total = db.execute(f"SELECT COUNT(*) FROM fragments WHERE {condition}", args).fetchone()[0]
-        rows = db.execute(
-            f"SELECT * FROM fragments WHERE {condition} ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
-            [*args, query.limit, query.offset],
-        ).fetchall()
+        where = Where()
+        where.equals("type", query.type, TYPES)
+        where.equals("status", query.status, STATUSES)
+        where.equals("priority", query.priority, fields.PRIORITIES)
+        where.all_tags("id", "fragment_tags", query.tags)
+        where.contains(("title", "body"), query.search)
+        rows, total = page(self.store.db, "fragments", where, "updated_at DESC, id", query.limit, query.offset)
         return [as_dict(r) for r in rows], int(total)
 
     def search(self, query: str, type: str | None = None, limit: int = 10) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 from murmuration.core import clock, fields
 from murmuration.core.errors import Invalid, NotFound
 from murmuration.core.events import EventBus
+from murmuration.core.filters import Where, page
 from murmuration.core.store import Store
 
 STATUSES = ("open", "in-progress", "completed", "archived")
@@ -145,31 +146,12 @@ class IssueBoard:
 
     def query(self, query: IssueFilter) -> tuple[list[dict[str, Any]], int]:
         """The issues that pass every filter, newest first, then limited; and how many passed in all."""
-        where: list[str] = ["1"]
-        args: list[Any] = []
-        if query.status:
-            where.append("status = ?")
-            args.append(fields.choice(query.status, STATUSES, "status"))
-        if query.priority:
-            where.append("priority = ?")
-            args.append(fields.choice(query.priority, fields.PRIORITIES, "priority"))
-        if query.tags:
-            tags = list(dict.fromkeys(query.tags))
-            where.append(
-                f"number IN (SELECT number FROM issue_tags WHERE tag IN ({', '.join('?' for _ in tags)}) "
-                "GROUP BY number HAVING COUNT(*) = ?)"
-            )
-            args += [*tags, len(tags)]
-        if query.text:
-            where.append("(title LIKE ? ESCAPE '\\' OR content LIKE ? ESCAPE '\\')")
-            args += [fields.like_pattern(query.text)] * 2
-        condition = " AND ".join(where)
-        db = self.store.db
-        total = db.execute(f"SELECT COUNT(*) FROM issues WHERE {condition}", args).fetchone()[0]
-        rows = db.execute(
-            f"SELECT * FROM issues WHERE {condition} ORDER BY number DESC LIMIT ? OFFSET ?",
-            [*args, query.limit, query.offset],
-        ).fetchall()
+        where = Where()
+        where.equals("status", query.status, STATUSES)
+        where.equals("priority", query.priority, fields.PRIORITIES)
+        where.all_tags("number", "issue_tags", query.tags)
+        where.contains(("title", "content"), query.text)
+        rows, total = page(self.store.db, "issues", where, "number DESC", query.limit, query.offset)
         return [as_dict(r) for r in rows], int(total)
 
     def update(self, issue_id: str, changes: dict[str, Any]) -> dict[str, Any]:
