@@ -34,7 +34,8 @@ ICNS_TYPES = (
     (b"ic14", 512),
 )
 TRAY_SIZES = {"": 32, "@2x": 64}
-BADGES = {"ok": "#2ea44f", "starting": "#e8a100", "crashed": "#d93025"}
+# The file names of the tray states, and the overall state each shows.
+BADGES = {"ok": "ok", "starting": "busy", "crashed": "trouble"}
 
 
 def _qt() -> None:
@@ -48,54 +49,17 @@ def _qt() -> None:
 
 
 def render(size: int, badge: str | None = None):  # -> QImage
-    """The mark at `size` × `size` pixels, with the status badge of `badge` (a key of BADGES) when given."""
-    _qt()
-    from PySide6.QtCore import QPointF, QRectF, Qt
-    from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
-    from PySide6.QtSvg import QSvgRenderer
+    """The mark at `size` × `size` pixels, with the status badge of `badge` (a key of BADGES) when given.
 
-    renderer = QSvgRenderer(str(SOURCE))
-    if not renderer.isValid():
-        raise SystemExit(f"icons.py: {SOURCE} is not an SVG that Qt can read.")
-    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-    renderer.render(painter, QRectF(0, 0, size, size))
-    if badge is not None:
-        s = float(size)
-        ring = max(1.5, s * 0.06)
-        diameter = s * 0.48
-        corner = s - diameter - ring / 2
-        rect = QRectF(corner, corner, diameter, diameter)
-        painter.setPen(QPen(QColor("#ffffff"), ring))
-        painter.setBrush(QColor(BADGES[badge]))
-        painter.drawEllipse(rect)
-        # A glyph in the badge, so the state does not hang on colour alone.
-        glyph = QPen(QColor("#ffffff"), max(1.5, s * 0.065))
-        glyph.setCapStyle(Qt.PenCapStyle.RoundCap)
-        glyph.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        painter.setPen(glyph)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        c, r = rect.center(), diameter / 2
-        path = QPainterPath()
-        if badge == "ok":  # a tick
-            path.moveTo(QPointF(c.x() - r * 0.45, c.y() + r * 0.02))
-            path.lineTo(QPointF(c.x() - r * 0.1, c.y() + r * 0.35))
-            path.lineTo(QPointF(c.x() + r * 0.45, c.y() - r * 0.3))
-        elif badge == "starting":  # an open ring: something turning
-            path.arcMoveTo(QRectF(c.x() - r * 0.45, c.y() - r * 0.45, r * 0.9, r * 0.9), 90)
-            path.arcTo(QRectF(c.x() - r * 0.45, c.y() - r * 0.45, r * 0.9, r * 0.9), 90, 270)
-        else:  # a cross
-            d = r * 0.36
-            path.moveTo(QPointF(c.x() - d, c.y() - d))
-            path.lineTo(QPointF(c.x() + d, c.y() + d))
-            path.moveTo(QPointF(c.x() + d, c.y() - d))
-            path.lineTo(QPointF(c.x() - d, c.y() + d))
-        painter.drawPath(path)
-    painter.end()
-    return image
+    The tray draws the same image at run time: one drawing, in murmuration.tray.icons.
+    """
+    _qt()
+    from murmuration.tray.icons import render as draw
+    from murmuration.tray.instance import OverallState
+
+    if not SOURCE.is_file():
+        raise SystemExit(f"icons.py: {SOURCE} is missing.")
+    return draw(None if badge is None else OverallState(BADGES[badge]), size)
 
 
 def png_bytes(image) -> bytes:  # image: QImage
