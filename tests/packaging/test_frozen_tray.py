@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import psutil
 import pytest
 
 from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
+from tests.xdisplay import end, tray_display
 
 TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo")
 pytestmark = [
@@ -51,52 +51,10 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) ->
         time.sleep(0.1)
 
 
-def end(process: subprocess.Popen[Any] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
 def x_display() -> Iterator[str]:
-    """A fresh X display (Xvfb picks a free number itself) with trayer as its system tray."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    trayer = None
-    try:
-        number = b""
-        while not number.endswith(b"\n"):
-            ready, _, _ = select.select([read_end], [], [], 30)
-            chunk = os.read(read_end, 16) if ready else b""
-            assert chunk, "Xvfb did not start"
-            number += chunk
-        display = f":{int(number)}"
-        trayer = subprocess.Popen(
-            [
-                *("trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"),
-                *("--expand", "true", "--transparent", "false", "--SetDockType", "true"),
-            ],
-            env={**os.environ, "DISPLAY": display},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(lambda: '"panel"' in x(display, "xwininfo", "-root", "-tree"), "trayer panel", 30)
+    with tray_display() as display:
         yield display
-    finally:
-        end(trayer)
-        end(xvfb)
-        os.close(read_end)
 
 
 def tray_icon(display: str) -> tuple[int, int] | None:

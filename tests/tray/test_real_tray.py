@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from PySide6.QtGui import QImage
 from tests.conftest import run_cli
 from tests.tray.tray_process import TrayProcess, tray_environment
 from tests.tray.waits import painted
+from tests.xdisplay import tray_display
 
 from .conftest import SCREENSHOTS
 
@@ -36,52 +36,8 @@ TOP_MENU = ["New instance…", "No instances yet", "Show all instances…", "Sta
 
 @pytest.fixture
 def x_display() -> Iterator[str]:
-    """A fresh virtual X display with `trayer` as its system tray; both are ended afterwards."""
-    read_end, write_end = os.pipe()
-    # -displayfd: Xvfb picks a free display number itself and writes it to us, so parallel tests never collide.
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    trayer = None
-    try:
-        number = b""
-        while not number.endswith(b"\n"):
-            ready, _, _ = select.select([read_end], [], [], 30)
-            chunk = os.read(read_end, 16) if ready else b""
-            if not chunk:
-                raise RuntimeError("Xvfb did not start")
-            number += chunk
-        display = f":{int(number)}"
-        env = {**os.environ, "DISPLAY": display}
-        trayer = subprocess.Popen(
-            [
-                *("trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32"),
-                *("--expand", "true", "--transparent", "false", "--SetDockType", "true"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while '"panel"' not in x(display, "xwininfo", "-root", "-tree"):
-            if time.monotonic() > deadline:
-                raise RuntimeError("trayer did not show its panel")
-            time.sleep(0.05)
+    with tray_display() as display:
         yield display
-    finally:
-        for proc in (trayer, xvfb):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        os.close(read_end)
 
 
 def x(display: str, *command: str) -> str:
