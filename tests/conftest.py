@@ -32,8 +32,10 @@ def port_block(slot: int, size: int = 100) -> range:
     """A block of ports that only this worker uses, below the OS's ephemeral range (32768+).
 
     Slot 0 is the default range of every test; other slots are for tests that need a block alone.
+    `MURMURATION_TEST_PORT_BASE` moves all blocks, so two checkouts can run their suites side by side.
     """
-    start = 20000 + worker_index() * 1000 + slot * 100
+    base = int(os.environ.get("MURMURATION_TEST_PORT_BASE", "20000"))
+    start = base + worker_index() * 1000 + slot * 100
     return range(start, start + size)
 
 
