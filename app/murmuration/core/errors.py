@@ -28,3 +28,12 @@ class Conflict(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class DiskFull(OSError):
+    """The disk holding an instance's data folder has no room left (ENOSPC, SQLITE_FULL): nothing was half done."""
+
+    def __init__(self, folder: object) -> None:
+        self.message = f"The disk holding {folder} is full; free some space and retry."
+        super().__init__(self.message)
+        self.folder = folder
