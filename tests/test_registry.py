@@ -135,7 +135,7 @@ def test_created_folders_never_escape_the_instances_folder(home: Path, tmp_path:
     assert folder.path.parent == home / "instances"
     assert SAFE_ID.match(folder.path.name)
     assert folder.read_info().name == name
-    assert sorted(p.name for p in home.iterdir()) == ["instances"]
+    assert sorted(p.name for p in home.iterdir()) == ["instances", "user.key"]
 
 
 def test_concurrent_creates_of_one_name_make_exactly_one_instance(tmp_path: Path) -> None:

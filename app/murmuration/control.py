@@ -16,7 +16,8 @@ from typing import Any
 import psutil
 
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.datafolder import DataFolder
+from murmuration.datafolder import DataFolder, DataFolderError
+from murmuration.privatefiles import create_private
 from murmuration.selfcommand import self_command
 from murmuration.status import State, probe
 
@@ -61,8 +62,11 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
         runtime = status.runtime
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
-    folder.ensure_layout()
-    with open(folder.stderr_log, "ab") as stderr:
+    try:
+        folder.secure()
+    except DataFolderError as exc:
+        raise StartFailed(str(exc), None) from None
+    with open(create_private(folder.stderr_log), "ab") as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
             self_command("serve", "--data-dir", str(folder.path), *serve_args),

@@ -193,7 +193,7 @@ def test_new_gives_hostile_names_safe_ids_inside_the_home(
     assert folder.is_dir()
     assert folder.resolve().parent == (home / "instances").resolve()
     assert row(name)["data_dir"] == str(folder)
-    assert sorted(p.name for p in home.iterdir()) == ["instances"]
+    assert sorted(p.name for p in home.iterdir()) == ["instances", "user.key"]
     assert sorted(p.name for p in (home / "instances").iterdir()) == [expected_id]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 

@@ -27,6 +27,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from murmuration import registry
 from murmuration.control import stop_instance
 from murmuration.datafolder import DataFolder
+from murmuration.home import projects_folder
 from murmuration.status import State, probe
 
 CALL_TIMEOUT = 60.0
@@ -103,7 +104,8 @@ def text_of(result: types.CallToolResult) -> str:
 
 
 def data_folder(project: Path) -> DataFolder:
-    return DataFolder(project / ".murmuration")
+    """The data folder of the project's own instance: in the base folder, named after the project's real path."""
+    return DataFolder(projects_folder() / registry.project_id(registry.check_name(project.name), project))
 
 
 def running_pid(folder: DataFolder) -> int | None:

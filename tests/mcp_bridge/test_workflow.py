@@ -42,7 +42,9 @@ async def test_issue_and_process_workflow(project: Path) -> None:
         stopped = await ok(client, "stop_process", process_id=process_id, timeout=2000)
         assert stopped["state"] == "stopped"
         assert (await ok(client, "get_process_status", process_id=process_id))["state"] == "stopped"
-    # The bridge's server lives on for other agents (until idle); the project's data stays in the project.
+    # The bridge's server lives on for other agents (until idle); the project's data is in the base folder, and
+    # nothing was written into the project.
     assert running_pid(data_folder(project)) is not None
-    assert (project / ".murmuration" / "state.db").is_file()
-    assert (project / ".murmuration" / "logs" / "mcp-bridge.log").is_file()
+    assert (data_folder(project).path / "state.db").is_file()
+    assert (data_folder(project).path / "logs" / "mcp-bridge.log").is_file()
+    assert not (project / ".murmuration").exists()

@@ -147,7 +147,7 @@ def test_frozen_self_test_runs_headless(bundle: Bundle, scratch: Path) -> None:
 async def test_frozen_mcp_bridge_answers_and_its_server_is_the_frozen_executable(
     bundle: Bundle, tmp_path: Path
 ) -> None:
-    folder = DataFolder(tmp_path / "project" / ".murmuration")
+    folder = DataFolder(tmp_path / "project-data")
     params = StdioServerParameters(
         command=str(bundle.executable),
         args=["mcp", "--data-dir", str(folder.path)],

@@ -420,7 +420,7 @@ def murmuration_logger() -> Iterator[logging.Logger]:
 
 def test_server_log_rotates_and_keeps_three_backups(tmp_path: Path, murmuration_logger: logging.Logger) -> None:
     path = tmp_path / "logs" / "server.log"
-    handler = open_server_log(path, ["unused-secret"])
+    handler, _ = open_server_log(path, ["unused-secret"])
     assert isinstance(handler, logging.handlers.RotatingFileHandler)
     assert (handler.maxBytes, handler.backupCount) == (logfile.MAX_BYTES, logfile.BACKUPS)
     log = logging.getLogger("murmuration.test.rotation")
@@ -439,7 +439,7 @@ def test_server_log_rotates_and_keeps_three_backups(tmp_path: Path, murmuration_
 def test_redact_scrubs_secrets_from_messages_and_tracebacks(tmp_path: Path, murmuration_logger: logging.Logger) -> None:
     secret = "s3cret-TOKEN-value-0123456789abcdefghijkl"
     path = tmp_path / "server.log"
-    handler = open_server_log(path, [secret, ""])
+    handler, _ = open_server_log(path, [secret, ""])
     log = logging.getLogger("murmuration.test.redact")
     log.info("token in args: %s", secret)
     log.warning(f"token in the message itself: {secret}")

@@ -18,12 +18,13 @@ def mcp(args: argparse.Namespace) -> int:
     """Serve MCP on stdin/stdout for one agent, until it closes stdin."""
     from murmuration.mcp_bridge.bridge import run
     from murmuration.mcp_bridge.link import InstanceLink, idle_exit_setting
-    from murmuration.mcp_bridge.logs import close_bridge_log, open_bridge_log
+    from murmuration.mcp_bridge.logs import close_bridge_log, held_lines, open_bridge_log
     from murmuration.operations import build_table
 
     try:
-        folder = bridge_folder(args.instance, args.data_dir, Path.cwd())
-        handler = open_bridge_log(folder)
+        with held_lines() as held:
+            folder = bridge_folder(args.instance, args.data_dir, Path.cwd())
+        handler = open_bridge_log(folder, held)
     except NoSuchInstance as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 
 import psutil
 
-from murmuration import __version__, registry
+from murmuration import __version__, provenance, registry
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
 from murmuration.core.store import StoreError
-from murmuration.datafolder import DataFolder, Runtime, now_iso
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
@@ -60,18 +60,29 @@ async def running_instance(
     With `idle_exit`, the instance stops itself after that many idle seconds (see server/idle.py).
     Raises FolderLocked or PortUnavailable before anything is published.
     """
-    folder.ensure_layout()
+    folder.secure()
     lock = FolderLock(folder.lock_file)
     lock.acquire()
     try:
         info = folder.read_info()
-        token = folder.load_or_create_token()
+        made_here = provenance.made_here(folder, info)
+        # Renewed under the lock only: a server that loses the race for the folder must not change its token.
+        token = folder.load_or_create_token(renew=not made_here)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
         processes = ProcessManager(
             knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
         )
         try:
+            if not made_here:
+                set_aside = processes.records.set_aside_found_work()
+                log.warning(
+                    "%s was not made by this user's Murmuration: its token was replaced and %d unfinished "
+                    "process(es) in it were cancelled, never run",
+                    folder.path,
+                    set_aside,
+                )
+                info = provenance.seal(folder, info)
             lease = lease_port(fixed_port, info.last_port, port_range)
             stopping = asyncio.Event()
             ctx = InstanceContext(
@@ -133,16 +144,18 @@ def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_ex
     except PortUnavailable as exc:
         print(port_message(exc.port), file=sys.stderr)
         return EXIT_PORT
-    except StoreError as exc:
+    except (StoreError, DataFolderError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR
 
 
 async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None) -> int:
-    folder.ensure_layout()
-    handler = open_server_log(folder.server_log, [folder.load_or_create_token()])
+    folder.secure()
+    # The token joins the log's redactions once the server owns the folder (it may be renewed then).
+    handler, redact = open_server_log(folder.server_log, [])
     try:
         async with running_instance(folder, fixed_port, port_range, idle_exit) as instance:
+            redact.secrets.append(instance.token)
             _on_stop_signals(instance.stopping)
             ctx = instance.ctx
             info = ctx.info
