@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import INVALID_PARAMS, NOT_FOUND
 from murmuration.server.lifecycle import RunningInstance
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
 EVENT_TIMEOUT = 10.0
 
 

@@ -23,13 +23,11 @@ import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import CONFLICT, INVALID_PARAMS, NOT_FOUND
 from murmuration.core.process_log import MAX_LINE
 from murmuration.core.processes import BATCH_LINES
 from murmuration.server.lifecycle import RunningInstance
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
-CONFLICT = -32009
 FINAL = ("stopped", "failed", "interrupted", "cancelled")
 ACTIVE = ("starting", "running", "stopping")
 LOG_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err|sys) (.*)$", re.DOTALL)

@@ -9,8 +9,7 @@ from collections.abc import Sequence
 
 from murmuration import __version__
 from murmuration.cli.errors import CommandError
-
-EXIT_ERROR = 1
+from murmuration.contract import DEFAULT_MCP_CLIENT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MCP_CLIENTS
 
 
 class Parser(argparse.ArgumentParser):
@@ -90,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mcp_config = sub.add_parser("mcp-config", help="print what wires an agent's MCP client to an instance")
     mcp_config.add_argument("name", metavar="NAME")
-    clients = ("claude-desktop", "claude-code", "vscode")  # mcp_bridge/client_config.py writes each
-    mcp_config.add_argument("--client", choices=clients, default="claude-desktop", help="default: claude-desktop")
+    mcp_config.add_argument(
+        "--client", choices=MCP_CLIENTS, default=DEFAULT_MCP_CLIENT, help=f"default: {DEFAULT_MCP_CLIENT}"
+    )
     mcp_config.set_defaults(run="murmuration.mcp_bridge.commands:mcp_config")
 
     tray = sub.add_parser("tray", help="the desktop tray app (also: `murmuration` with no command)")
@@ -119,7 +119,7 @@ def reap(args: argparse.Namespace) -> int:
     from murmuration.core import reaper
 
     reaper.run(sys.stdin)
-    return 0
+    return EXIT_OK
 
 
 def run_command(handler: str, args: argparse.Namespace) -> int:
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"murmuration: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `murmuration ls | head`: the reader left, which is no error of ours
         sys.stderr.close()
-        return 0
+        return EXIT_OK
