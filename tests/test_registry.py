@@ -1,4 +1,4 @@
-"""Instances on disk at unit level (DESIGN §3): names and ids, creating and finding data folders, the folder
+"""Instances on disk at unit level: names and ids, creating and finding data folders, the folder
 lock, atomic files and one-time sign-in codes."""
 
 from __future__ import annotations

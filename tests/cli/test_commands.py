@@ -1,4 +1,4 @@
-"""The command line as a user runs it (DESIGN §9): every command in a child process, real detached servers."""
+"""The command line as a user runs it: every command in a child process, real detached servers."""
 
 from __future__ import annotations
 
@@ -474,7 +474,7 @@ def test_version() -> None:
 
 
 def test_help_lists_every_command() -> None:
-    # `murmuration` alone is the tray (DESIGN §9); tests/tray covers it.
+    # `murmuration` alone is the tray; tests/tray covers it.
     out = ok("--help")
     assert out.startswith("usage: murmuration")
     for command in ("serve", "new", "ls", "start", "stop", "url", "rm", "mcp", "tray"):

@@ -1,6 +1,6 @@
 """The issue board and the milestone (core/issues.py, core/milestone.py) through the real WebSocket API.
 
-Each fault of the original Murmuration (notes §5: 6–9) has its own test, named after it.
+Each fault of the original Murmuration (docs/ARCHITECTURE.md, "The original's faults", 6–9) has its own test.
 """
 
 from __future__ import annotations

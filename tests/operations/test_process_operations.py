@@ -1,6 +1,7 @@
-"""Process and queue operations through the real WebSocket API (DESIGN §6–7, issue 3), on real processes.
+"""Process and queue operations through the real WebSocket API, on real processes.
 
-One test per fault of the original (notes §5, faults 1–5) is named after it and fails on the original's behaviour.
+One test per fault of the original Murmuration (docs/ARCHITECTURE.md, "The original's faults", 1–5) is named
+after it and fails on the original's behaviour.
 Waiting is on events or polled conditions with deadlines; what must *not* happen is watched for a short window
 after the scheduler has demonstrably had its chance.
 """
@@ -303,7 +304,7 @@ async def test_every_result_carries_a_web_url(instance: RunningInstance, client:
     assert (await client.call("resume_queue"))["web_url"] == f"{base}#/queue"
 
 
-# --- the original's faults, one test each (notes §5) ---------------------------------------------------------------
+# --- the original's faults, one test each (faults 1–5) ---------------------------------------------------------
 
 
 async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(

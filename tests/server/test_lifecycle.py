@@ -1,4 +1,4 @@
-"""`murmuration serve` as real processes (DESIGN §3, §4, §9): the ready line, runtime files, the port order,
+"""`murmuration serve` as real processes: the ready line, runtime files, the port order,
 exit codes 1/2/3, clean stops, crashes and stale runtime files, the server's own log, and bad input."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes (issue 3, DESIGN §7).
+"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes.
 
 kill -9 of a server ends its processes and their grandchildren within two seconds (the reaper watchdog);
 SIGTERM ends them too; a restart keeps queued work queued under the same ids and records what was running as

@@ -1,4 +1,4 @@
-"""DESIGN §5's security rules, each tested by an attack on a real server over real sockets.
+"""The security rules (docs/ARCHITECTURE.md, "Security"), each tested by an attack on a real server over real sockets.
 
 Most requests are written by hand on a raw socket, so no client library fixes up the Host header,
 normalises a path or refuses an odd header before the server gets to judge it.

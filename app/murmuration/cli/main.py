@@ -1,4 +1,4 @@
-"""`murmuration …`: parse the command line and run one command; exit codes per DESIGN §9."""
+"""`murmuration …`: parse the command line and run one command; its exit codes are contract.py's."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--self-test takes no command")
         args.run = "murmuration.selftest:main"  # imported only here: the self-test loads Qt
     elif args.command is None:
-        args = parser.parse_args(["tray"])  # `murmuration` alone is the tray (DESIGN §9)
+        args = parser.parse_args(["tray"])  # `murmuration` alone is the tray
     try:
         return int(run_command(args.run, args))
     except CommandError as exc:

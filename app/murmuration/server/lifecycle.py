@@ -123,7 +123,7 @@ async def running_instance(
 def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None = None) -> int:
     """Run the instance in `folder` until SIGINT, SIGTERM, `shutdown` or (with `idle_exit`) idleness.
 
-    The exit code follows DESIGN §9.
+    The exit code is one of contract.py's EXIT_ codes.
     """
     try:
         return asyncio.run(_serve(folder, fixed_port, port_range, idle_exit))
