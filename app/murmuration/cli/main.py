@@ -79,6 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_argument("--instance", metavar="NAME", required=True)
     exports.set_defaults(run="murmuration.cli.knowledge:export_knowledge")
 
+    # Its help lists the operations of the table, which is built only when `call` runs (cli/call.py).
+    call = sub.add_parser(
+        "call", help="run any agent operation on an instance (`murmuration call --help` lists them)", add_help=False
+    )
+    call.add_argument("operation", metavar="NAME", nargs="?")
+    # key=value words, and the options given after NAME: cli/call.py reads them, in any order.
+    call.add_argument("words", nargs=argparse.REMAINDER)
+    call.add_argument("--params", metavar="JSON")
+    call.add_argument("--instance", metavar="NAME")
+    call.add_argument("-h", "--help", action="store_true")
+    call.set_defaults(run="murmuration.cli.call:call")
+
     mcp = sub.add_parser("mcp", help="stdio MCP server for agents (default: this project's instance)")
     mcp_where = mcp.add_mutually_exclusive_group()
     mcp_where.add_argument("--instance", metavar="NAME", help="an existing instance by name or id")
