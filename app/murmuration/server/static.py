@@ -38,9 +38,9 @@ def dashboard_root() -> Traversable:
     return resources.files("murmuration.resources") / "dashboard"
 
 
-def load_assets(root: Traversable | None = None) -> dict[str, Asset]:
-    """Map `/assets/<relative path>` to each file under `root`, and `/` to its index page."""
-    root = root if root is not None else dashboard_root()
+def load_assets() -> dict[str, Asset]:
+    """Map `/assets/<relative path>` to each file of the dashboard, and `/` to its index page."""
+    root = dashboard_root()
     table: dict[str, Asset] = {}
 
     def walk(folder: Traversable, prefix: str) -> None:
