@@ -36,10 +36,6 @@ class FolderLock:
             os.close(self._fd)
             self._fd = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def __enter__(self) -> FolderLock:
         self.acquire()
         return self

@@ -1,8 +1,8 @@
 """Files and folders only this user can reach: made 0700/0600, never reached through a link, refused when foreign.
 
 A data folder holds a secret token and a queue of commands to run, so whatever can plant or read a file there can
-run commands as the user. Every file of a data folder is opened here, by these rules (docs/ARCHITECTURE.md,
-"Data folders"):
+run commands as the user. Every file of a data folder is opened here, by these rules
+(ARCHITECTURE.md, "Private data folders"):
 
 - folders are 0700 and files 0600, and a start repairs wider modes;
 - a path where a file or folder of ours belongs must be exactly that — a regular file or a real directory — never a

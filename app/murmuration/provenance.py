@@ -4,7 +4,7 @@ A data folder found somewhere — committed to a repository, unpacked from a dow
 config — can hold a queue of commands and a token. Work queued or interrupted in a folder is resumed only when
 the folder carries this user's seal: an HMAC of the folder's real path and id under a key kept in the user's
 base folder (0600), which no repository can know. A folder without it is used for its knowledge, but its
-unfinished work is set aside and its token replaced before it is sealed (docs/ARCHITECTURE.md, "Data folders").
+unfinished work is set aside and its token replaced before it is sealed (ARCHITECTURE.md, "Private data folders").
 """
 
 from __future__ import annotations

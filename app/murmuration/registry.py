@@ -203,6 +203,12 @@ def project_id(name: str, path: Path) -> str:
     return f"{slug(name)[:31].strip('-')}-{digest}"
 
 
+def project_folder(project: Path) -> DataFolder:
+    """Where the instance of the project at `project` keeps its data (whether or not it exists yet)."""
+    project = project.absolute()
+    return DataFolder(projects_folder() / project_id(check_name(project.name or "instance"), project))
+
+
 def open_project(project: Path) -> DataFolder:
     """The instance of the project at `project`, in `<base>/projects/`: made once, its processes run in `project`.
 
@@ -213,7 +219,7 @@ def open_project(project: Path) -> DataFolder:
     """
     project = project.absolute()
     name = check_name(project.name or "instance")
-    folder = DataFolder(projects_folder() / project_id(name, project))
+    folder = project_folder(project)
     if folder.exists():
         return folder
     private_folder(base_folder())

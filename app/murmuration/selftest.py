@@ -25,8 +25,8 @@ from typing import Any
 import psutil
 
 from murmuration import __version__, registry
-from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.client import InstanceUnavailable, RpcError
+from murmuration.control import StartFailed, login_url, start_instance, stop_instance
 from murmuration.datafolder import DataFolder
 from murmuration.home import HOME_ENV
 
@@ -216,13 +216,11 @@ def _alive(pid: int) -> bool:
 def sign_in_link(folder: DataFolder, deadline: Deadline) -> str:
     """A one-time sign-in link from the running instance, asked for as the tray asks."""
 
-    async def ask() -> str:
-        async with await InstanceClient.for_folder(folder, timeout=deadline.left()) as client:
-            result = await client.call("create_login_code")
-        return str(result["login_url"])
-
+    runtime = folder.read_runtime()
+    if runtime is None:
+        raise SelfTestFailed("the instance wrote no runtime.json, so it cannot be asked for a sign-in code.")
     try:
-        return asyncio.run(asyncio.wait_for(ask(), deadline.left()))
+        return asyncio.run(asyncio.wait_for(login_url(runtime, timeout=deadline.left()), deadline.left()))
     except (InstanceUnavailable, RpcError, OSError, TimeoutError, KeyError) as exc:
         raise SelfTestFailed(f"the instance gave no sign-in code: {exc or type(exc).__name__}") from None
 

@@ -1,4 +1,4 @@
-"""Agents in one project share one instance; agents in different projects get their own (DESIGN §3)."""
+"""Agents in one project share one instance; agents in different projects get their own."""
 
 from __future__ import annotations
 

@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from murmuration.contract import MCP_CLIENTS
 from murmuration.home import HOME_ENV, base_folder
 from murmuration.selfcommand import self_command
-
-CLIENTS = ("claude-desktop", "claude-code", "vscode")
 
 
 def bridge_command(instance_id: str) -> list[str]:
@@ -55,7 +54,7 @@ def snippet(client: str, instance_id: str) -> str:
         return json.dumps({"servers": {name: {"type": "stdio", **entry}}}, indent=2)
     if client == "claude-desktop":  # claude_desktop_config.json
         return json.dumps({"mcpServers": {name: entry}}, indent=2)
-    raise ValueError(f"Unknown MCP client {client!r}; choose one of {', '.join(CLIENTS)}.")
+    raise ValueError(f"Unknown MCP client {client!r}; choose one of {', '.join(MCP_CLIENTS)}.")
 
 
 def where_it_goes(client: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import psutil
 
 from murmuration import __version__, provenance, registry
+from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
@@ -33,7 +34,6 @@ from murmuration.status import is_alive
 
 log = logging.getLogger("murmuration.lifecycle")
 
-EXIT_OK, EXIT_ERROR, EXIT_PORT, EXIT_LOCKED = 0, 1, 2, 3
 OWNER_WAIT = 3.0  # seconds to wait for a just-started owner to say who it is
 
 
@@ -134,7 +134,7 @@ async def running_instance(
 def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None = None) -> int:
     """Run the instance in `folder` until SIGINT, SIGTERM, `shutdown` or (with `idle_exit`) idleness.
 
-    The exit code follows DESIGN §9.
+    The exit code is one of contract.py's EXIT_ codes.
     """
     try:
         return asyncio.run(_serve(folder, fixed_port, port_range, idle_exit))
