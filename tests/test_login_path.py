@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -11,14 +12,16 @@ import pytest
 from murmuration import login_path
 
 BARE = "/usr/bin:/bin:/usr/sbin:/sbin"
-SHELLS = [shell for shell in ("/bin/sh", "/bin/bash") if Path(shell).is_file()]
+SHELLS = [shell for shell in ("/bin/sh", "/bin/bash", "/bin/zsh") if Path(shell).is_file()]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="login shells are a POSIX (here: macOS) matter")
 
 
 def home_with_profile(tmp_path: Path, profile: str) -> dict[str, str]:
-    """An environment whose HOME holds `profile` as .profile (read by sh and bash as login shells)."""
+    """An environment whose HOME holds `profile` as .profile and .zprofile (what sh, bash and zsh read at login)."""
     home = tmp_path / "home"
     home.mkdir()
     (home / ".profile").write_text(profile)
+    (home / ".zprofile").write_text(profile)
     return {"HOME": str(home), "PATH": BARE, "ENV": ""}
 
 
