@@ -85,12 +85,15 @@ def headless_defaults(environ: dict[str, str] | os._Environ[str] = os.environ) -
         notes.append("no display: QT_QPA_PLATFORM=offscreen")
     if environ.get("QT_QPA_PLATFORM") == "offscreen":
         flags.append("--disable-gpu")
+    sandbox_off_already = "QTWEBENGINE_DISABLE_SANDBOX" in environ  # even empty: Qt only asks whether it is set
     if not desktop and hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium will not sandbox its renderers as root.
-        if "QTWEBENGINE_DISABLE_SANDBOX" not in environ:
+        if not sandbox_off_already:
             environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
             notes.append("root: WebEngine sandbox off")
         flags.insert(0, "--no-sandbox")
+    if sandbox_off_already:
+        notes.append("WebEngine sandbox off: QTWEBENGINE_DISABLE_SANDBOX is set")
     if flags and "QTWEBENGINE_CHROMIUM_FLAGS" not in environ:
         environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
         notes.append(f"QTWEBENGINE_CHROMIUM_FLAGS={' '.join(flags)!r}")

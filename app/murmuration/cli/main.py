@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
-from murmuration import __version__
+from murmuration import __version__, login_path
 from murmuration.cli.errors import CommandError
 from murmuration.contract import DEFAULT_MCP_CLIENT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MCP_CLIENTS
 
@@ -140,7 +141,20 @@ def run_command(handler: str, args: argparse.Namespace) -> int:
     return int(getattr(importlib.import_module(module), function)(args))
 
 
+def tolerant_stdio() -> None:
+    """Never fail to print because the console's encoding lacks a character (cp1252 on Windows, ASCII under LANG=C).
+
+    The character shows as "?" instead. Programs that read us get JSON, which is ASCII, and the MCP bridge writes its
+    protocol as UTF-8 through its own wrapper of the byte stream, so neither can lose anything here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerant_stdio()
+    login_path.adopt()  # macOS, started from Finder or a login item: the user's PATH, for the instances' processes
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:

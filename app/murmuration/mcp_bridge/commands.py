@@ -10,6 +10,7 @@ from pathlib import Path
 from murmuration.cli.commands import find
 from murmuration.cli.errors import CommandError
 from murmuration.datafolder import DataFolderError
+from murmuration.installation import VanishingInstallation
 from murmuration.mcp_bridge.client_config import snippet, where_it_goes
 from murmuration.mcp_bridge.project import NoSuchInstance, bridge_folder
 
@@ -51,6 +52,10 @@ def mcp_config(args: argparse.Namespace) -> int:
         instance_id = folder.read_info().id
     except DataFolderError as exc:
         raise CommandError(str(exc)) from None
-    print(snippet(args.client, instance_id))
+    try:
+        text = snippet(args.client, instance_id)
+    except VanishingInstallation as exc:
+        raise CommandError(str(exc)) from None
+    print(text)
     print(where_it_goes(args.client), file=sys.stderr)
     return 0
