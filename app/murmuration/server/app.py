@@ -6,17 +6,20 @@ import asyncio
 import json
 import logging
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.http import HttpGate, add_security_headers
 from murmuration.server.rpc import RpcSession
 from murmuration.server.static import Asset
+from murmuration.sessions import CLOSE_SIGNED_OUT, PROTOCOL
 
 log = logging.getLogger("murmuration.server")
 
@@ -33,6 +36,10 @@ class InstanceServer:
         self.table = table
         self.gate = HttpGate(ctx, token, assets)
         self._server: Server | None = None
+        # The open connections of each session, so revoking a session ends them at once.
+        self._signed_in: dict[str, set[ServerConnection]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+        ctx.sessions.on_revoke(self._sign_out)
 
     async def start(self, sock: socket.socket) -> None:
         """Serve on `sock`, the listening socket that won the port (never a second bind)."""
@@ -41,6 +48,7 @@ class InstanceServer:
             sock=sock,
             process_request=self._process_request,
             process_response=self._process_response,
+            select_subprotocol=_select_subprotocol,
             max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
             server_header=None,
@@ -58,8 +66,23 @@ class InstanceServer:
     def _process_response(self, connection: ServerConnection, request: Request, response: Response) -> Response:
         return add_security_headers(response)
 
+    def _sign_out(self, sessions: frozenset[str]) -> None:
+        for session in sessions:
+            for websocket in self._signed_in.pop(session, ()):
+                task = asyncio.ensure_future(websocket.close(CLOSE_SIGNED_OUT, "signed out"))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
     async def _connection(self, websocket: ServerConnection) -> None:
         self.gate.open_connections += 1
+        # A browser's session stays checked for the connection's whole life: revoked or expired, it stops here.
+        signed_in = self.gate.session_of(websocket.request) if websocket.request else None
+        if signed_in is not None:
+            if not self.ctx.sessions.touch(signed_in):
+                self.gate.open_connections -= 1
+                await websocket.close(CLOSE_SIGNED_OUT, "signed out")
+                return
+            self._signed_in.setdefault(signed_in, set()).add(websocket)
         pump: asyncio.Task[None] | None = None
 
         def on_subscribe(subscription: Subscription) -> None:
@@ -73,6 +96,9 @@ class InstanceServer:
         tasks: set[asyncio.Task[None]] = set()
         try:
             async for message in websocket:
+                if signed_in is not None and not self.ctx.sessions.touch(signed_in):
+                    await websocket.close(CLOSE_SIGNED_OUT, "signed out")
+                    break
                 # Waiting here when the limit is reached stops reading: back-pressure, not a growing backlog.
                 await in_flight.acquire()
                 task = asyncio.create_task(_answer(websocket, session, message, in_flight))
@@ -82,9 +108,18 @@ class InstanceServer:
             pass
         finally:
             self.gate.open_connections -= 1
+            if signed_in is not None:
+                self._signed_in.get(signed_in, set()).discard(websocket)
+                if not self._signed_in.get(signed_in, True):
+                    del self._signed_in[signed_in]
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """Our protocol's name when the page offered it, else none: never the value that carries a session."""
+    return Subprotocol(PROTOCOL) if PROTOCOL in offered else None
 
 
 async def _answer(websocket: ServerConnection, session: RpcSession, message: Any, in_flight: asyncio.Semaphore) -> None:
