@@ -102,6 +102,14 @@ def url(args: argparse.Namespace) -> int:
     status = probe(folder)
     if status.state is not State.RUNNING or status.runtime is None:
         raise CommandError(f"{args.name} is not running; start it with `murmuration start {args.name}`.")
+    if args.revoke:
+        try:
+            revoked = asyncio.run(_call(folder, "revoke_sessions"))["revoked"]
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not sign the browsers out of {args.name}: {exc}") from None
+        sessions = "1 browser session" if revoked == 1 else f"{revoked} browser sessions"
+        print(f"Signed out {sessions} of {args.name}; open dashboards need a new sign-in link.")
+        return 0
     if not args.login:
         print(status.runtime.url)
         return 0
