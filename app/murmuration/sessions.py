@@ -51,7 +51,7 @@ def session_id(secret: str) -> str:
 
 
 class Sessions:
-    """The instance's signed-in browsers; `clock` is wall time, as records outlive the process."""
+    """The instance's signed-in browsers."""
 
     def __init__(
         self,
@@ -59,7 +59,7 @@ class Sessions:
         records: Iterable[SessionRecord] = (),
         on_change: Callable[[list[SessionRecord]], None] | None = None,
     ) -> None:
-        self._clock = clock
+        self.clock = clock  # wall time, as records outlive the process; a test may set its own
         self._on_change = on_change
         self._revoke_listeners: list[Callable[[frozenset[str]], None]] = []
         now = clock()
@@ -75,7 +75,7 @@ class Sessions:
         while len(self._records) >= MAX_SESSIONS:
             del self._records[min(self._records.values(), key=lambda r: r.last_used).id]
         secret = secrets.token_urlsafe(32)
-        now = self._clock()
+        now = self.clock()
         record = SessionRecord(session_id(secret), host.lower(), now, now)
         self._records[record.id] = record
         self._changed()
@@ -97,7 +97,7 @@ class Sessions:
             self._forget_expired()
             self._changed()
             return False
-        record.last_used = self._clock()
+        record.last_used = self.clock()
         if record.last_used - self._saved_at >= SAVE_USE_EVERY:
             self._changed()
         return True
@@ -131,7 +131,7 @@ class Sessions:
         return [SessionRecord(**asdict(r)) for r in self._records.values()]
 
     def _live(self, record: SessionRecord) -> bool:
-        return self._clock() - record.last_used < IDLE_LIFETIME
+        return self.clock() - record.last_used < IDLE_LIFETIME
 
     def _forget_expired(self) -> bool:
         expired = [r.id for r in self._records.values() if not self._live(r)]
@@ -140,7 +140,7 @@ class Sessions:
         return bool(expired)
 
     def _changed(self) -> None:
-        self._saved_at = self._clock()
+        self._saved_at = self.clock()
         if self._on_change is not None:
             self._on_change(self.records())
 

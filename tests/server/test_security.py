@@ -25,7 +25,7 @@ from murmuration.client import InstanceClient, socket_url
 from murmuration.server.app import MAX_MESSAGE
 from murmuration.server.http import MAX_CONNECTIONS
 from murmuration.server.lifecycle import RunningInstance
-from murmuration.sessions import CLOSE_SIGNED_OUT, IDLE_LIFETIME, PROTOCOL, SESSION_PREFIX, Sessions
+from murmuration.sessions import CLOSE_SIGNED_OUT, IDLE_LIFETIME, PROTOCOL, SESSION_PREFIX
 
 TIMEOUT = 10.0
 CSP = "default-src 'self'; frame-ancestors 'none'"
@@ -578,7 +578,7 @@ class Clock:
 
 async def test_a_session_that_expires_while_open_cannot_send_one_more_message(instance: RunningInstance) -> None:
     clock = Clock()
-    instance.ctx.sessions = Sessions(clock)  # no revocation listener: only the check on each message can stop it
+    instance.ctx.sessions.clock = clock  # expiry closes nothing by itself: only the check on each message stops it
     session = await sign_in(instance)
     async with await open_socket(instance, origin=own_origin(instance), subprotocols=offering(session)) as socket:
         assert "result" in await call(socket, "get_instance_info")

@@ -18,8 +18,9 @@ from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.http import HttpGate, add_security_headers
 from murmuration.server.rpc import RpcSession
+from murmuration.server.signed_in import SignedInSockets, close_signed_out
 from murmuration.server.static import Asset
-from murmuration.sessions import CLOSE_SIGNED_OUT, PROTOCOL
+from murmuration.sessions import PROTOCOL
 
 log = logging.getLogger("murmuration.server")
 
@@ -36,10 +37,7 @@ class InstanceServer:
         self.table = table
         self.gate = HttpGate(ctx, token, assets)
         self._server: Server | None = None
-        # The open connections of each session, so revoking a session ends them at once.
-        self._signed_in: dict[str, set[ServerConnection]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
-        ctx.sessions.on_revoke(self._sign_out)
+        self.signed_in = SignedInSockets(ctx.sessions)
 
     async def start(self, sock: socket.socket) -> None:
         """Serve on `sock`, the listening socket that won the port (never a second bind)."""
@@ -66,23 +64,13 @@ class InstanceServer:
     def _process_response(self, connection: ServerConnection, request: Request, response: Response) -> Response:
         return add_security_headers(response)
 
-    def _sign_out(self, sessions: frozenset[str]) -> None:
-        for session in sessions:
-            for websocket in self._signed_in.pop(session, ()):
-                task = asyncio.ensure_future(websocket.close(CLOSE_SIGNED_OUT, "signed out"))
-                self._closing.add(task)
-                task.add_done_callback(self._closing.discard)
-
     async def _connection(self, websocket: ServerConnection) -> None:
-        self.gate.open_connections += 1
-        # A browser's session stays checked for the connection's whole life: revoked or expired, it stops here.
+        # A browser's session stays checked for the connection's whole life: revoked or expired, it ends here.
         signed_in = self.gate.session_of(websocket.request) if websocket.request else None
-        if signed_in is not None:
-            if not self.ctx.sessions.touch(signed_in):
-                self.gate.open_connections -= 1
-                await websocket.close(CLOSE_SIGNED_OUT, "signed out")
-                return
-            self._signed_in.setdefault(signed_in, set()).add(websocket)
+        if signed_in is not None and not self.signed_in.admit(signed_in, websocket):
+            await close_signed_out(websocket)
+            return
+        self.gate.open_connections += 1
         pump: asyncio.Task[None] | None = None
 
         def on_subscribe(subscription: Subscription) -> None:
@@ -96,8 +84,8 @@ class InstanceServer:
         tasks: set[asyncio.Task[None]] = set()
         try:
             async for message in websocket:
-                if signed_in is not None and not self.ctx.sessions.touch(signed_in):
-                    await websocket.close(CLOSE_SIGNED_OUT, "signed out")
+                if signed_in is not None and not self.signed_in.use(signed_in):
+                    await close_signed_out(websocket)
                     break
                 # Waiting here when the limit is reached stops reading: back-pressure, not a growing backlog.
                 await in_flight.acquire()
@@ -109,9 +97,7 @@ class InstanceServer:
         finally:
             self.gate.open_connections -= 1
             if signed_in is not None:
-                self._signed_in.get(signed_in, set()).discard(websocket)
-                if not self._signed_in.get(signed_in, True):
-                    del self._signed_in[signed_in]
+                self.signed_in.leave(signed_in, websocket)
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
