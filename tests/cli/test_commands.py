@@ -413,7 +413,13 @@ def test_each_login_link_is_its_own(cli_instances: list[str]) -> None:
 def test_revoke_signs_every_browser_out(cli_instances: list[str]) -> None:
     new("gate")
     info = start("gate", cli_instances)
+    assert ok("url", "gate", "--sessions") == "0 browser sessions signed in to gate.\n"
     sessions = [json.loads(redeem(ok("url", "gate", "--login").strip())[1])["session"] for _ in range(2)]
+    listed = ok("url", "gate", "--sessions").splitlines()
+    assert re.fullmatch(r"2 browser sessions signed in to gate; last use \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.", listed[0])
+    assert len(listed) == 3
+    assert all(line.startswith("  signed in ") for line in listed[1:])
+    assert not any(session in "".join(listed) for session in sessions)
     assert (
         ok("url", "gate", "--revoke")
         == "Signed out 2 browser sessions of gate; open dashboards need a new sign-in link.\n"

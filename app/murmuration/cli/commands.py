@@ -102,13 +102,24 @@ def url(args: argparse.Namespace) -> int:
     status = probe(folder)
     if status.state is not State.RUNNING or status.runtime is None:
         raise CommandError(f"{args.name} is not running; start it with `murmuration start {args.name}`.")
+    if args.sessions:
+        try:
+            listed = asyncio.run(_call(folder, "list_sessions"))
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not list the browser sessions of {args.name}: {exc}") from None
+        print(
+            f"{_sessions(listed['count'])} signed in to {args.name}"
+            + (f"; last use {listed['last_used']}." if listed["last_used"] else ".")
+        )
+        for each in listed["sessions"]:
+            print(f"  signed in {each['created']}, last use {each['last_used']}")
+        return 0
     if args.revoke:
         try:
             revoked = asyncio.run(_call(folder, "revoke_sessions"))["revoked"]
         except (InstanceUnavailable, RpcError) as exc:
             raise CommandError(f"Could not sign the browsers out of {args.name}: {exc}") from None
-        sessions = "1 browser session" if revoked == 1 else f"{revoked} browser sessions"
-        print(f"Signed out {sessions} of {args.name}; open dashboards need a new sign-in link.")
+        print(f"Signed out {_sessions(revoked)} of {args.name}; open dashboards need a new sign-in link.")
         return 0
     if not args.login:
         print(status.runtime.url)
@@ -119,6 +130,10 @@ def url(args: argparse.Namespace) -> int:
         raise CommandError(f"Could not get a sign-in code from {args.name}: {exc}") from None
     print(result["login_url"])
     return 0
+
+
+def _sessions(count: int) -> str:
+    return "1 browser session" if count == 1 else f"{count} browser sessions"
 
 
 async def _call(folder: DataFolder, method: str, params: dict[str, Any] | None = None) -> Any:

@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     url.add_argument("name", metavar="NAME")
     which = url.add_mutually_exclusive_group()
     which.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    which.add_argument("--sessions", action="store_true", help="how many browsers are signed in, and their last use")
     which.add_argument(
         "--revoke", action="store_true", help="sign every browser out of the dashboard (open pages are disconnected)"
     )
