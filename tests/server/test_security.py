@@ -84,7 +84,7 @@ async def raw_get(
     if host is not None:
         lines.append(f"Host: {own_host(instance) if host == 'own' else host}")
     lines += [f"{name}: {value}" for name, value in headers]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "surrogateescape")
     reader, writer = await asyncio.open_connection("127.0.0.1", instance.ctx.port)
     try:
         writer.write(request)
@@ -508,6 +508,17 @@ async def test_an_unknown_or_malformed_code_is_forbidden(instance: RunningInstan
         assert reply.status == 403
     # The wrong guesses did not use up the real code.
     assert (await raw_get(instance, "/session", [("Murmuration-Code", code)])).status == 200
+
+
+@pytest.mark.parametrize("name", ["Murmuration-Session", "Murmuration-Code"])
+async def test_hostile_bytes_in_a_sign_in_header_are_refused_not_crashed_on(
+    instance: RunningInstance, name: str
+) -> None:
+    value = "\udcff\udcfe" + "\u00e9" * 3 + "x" * 4000  # raw bytes 0xff 0xfe, then Latin-1, then bulk
+    reply = await raw_get(instance, "/session", [(name, value)])
+    assert reply.status in (401, 403), reply.body
+    reply = await raw_get(instance, "/ws", [("Origin", own_origin(instance)), (name, value), *upgrade_headers()])
+    assert reply.status == 401
 
 
 async def test_the_session_check_tells_a_valid_session_from_any_other(instance: RunningInstance) -> None:
