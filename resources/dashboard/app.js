@@ -152,6 +152,9 @@ async function signOutEverywhere() {
 const SIGN_IN_FAILURES = {
   refused: "This sign-in link is wrong, used or expired; run the command below for a new one.",
   unreachable: "The instance did not answer the sign-in; check that it is running, then open a new link.",
+  "no-storage":
+    "This browser blocks site data for this address, so the page cannot keep its sign-in; " +
+    "allow it, then open a new link.",
 };
 
 // When another tab of this dashboard signs in, a tab showing the notice carries on with that session.

@@ -42,7 +42,8 @@ export function socketProtocols() {
 
 /**
  * At /login?code=…: take the code out of the address at once, then trade it for a session.
- * Resolves "signed-in", "refused" (a wrong, used or expired code), "unreachable", or null when this is no sign-in.
+ * Resolves "signed-in", "refused" (a wrong, used or expired code), "unreachable", "no-storage" (the browser
+ * blocks this site's storage), or null when this is no sign-in.
  */
 export async function redeemSignInCode() {
   if (location.pathname !== "/login") return null;
@@ -57,7 +58,12 @@ export async function redeemSignInCode() {
     return "unreachable";
   }
   if (!answer.ok) return "refused";
-  store((await answer.json()).session);
+  const { session } = await answer.json();
+  try {
+    store(session);
+  } catch {
+    return "no-storage";
+  }
   return "signed-in";
 }
 
