@@ -14,7 +14,9 @@ from websockets.http11 import Request, Response
 
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
-from murmuration.server.http import HttpGate, add_security_headers
+from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections
+from murmuration.server.http import HttpGate, add_security_headers, respond, text
+from murmuration.server.request_head import Refusal, RequestScreen
 from murmuration.server.rpc import RpcSession
 from murmuration.server.static import Asset
 
@@ -22,16 +24,23 @@ log = logging.getLogger("murmuration.server")
 
 MAX_MESSAGE = 1 << 20  # 1 MiB: larger frames are closed with 1009
 MAX_IN_FLIGHT = 16  # requests one connection may have running at once
-HANDSHAKE_TIMEOUT = 10.0
 
 
 class InstanceServer:
     """Serves one instance's HTTP routes and JSON-RPC socket on a socket it is handed."""
 
-    def __init__(self, ctx: InstanceContext, table: OperationTable, token: str, assets: dict[str, Asset]) -> None:
+    def __init__(
+        self,
+        ctx: InstanceContext,
+        table: OperationTable,
+        token: str,
+        assets: dict[str, Asset],
+        budget: Budget | None = None,
+    ) -> None:
         self.ctx = ctx
         self.table = table
         self.gate = HttpGate(ctx, token, assets)
+        self.connections = Connections(budget or Budget())
         self._server: Server | None = None
 
     async def start(self, sock: socket.socket) -> None:
@@ -43,6 +52,10 @@ class InstanceServer:
             process_response=self._process_response,
             max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
+            create_connection=_accounted(self.connections),
+            # The kernel's longest accept queue: a burst of connects waits to be accepted instead of being dropped
+            # (a dropped SYN costs a real client a second or more before it tries again).
+            backlog=socket.SOMAXCONN,
             server_header=None,
             logger=logging.getLogger("murmuration.websockets"),
         )
@@ -53,13 +66,16 @@ class InstanceServer:
             await self._server.wait_closed()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        return self.gate.route(request)
+        self.connections.answered(connection)
+        response = self.gate.route(request)
+        if response is None and not self.connections.admit(connection):
+            return text(503, self.connections.full_message())
+        return response
 
     def _process_response(self, connection: ServerConnection, request: Request, response: Response) -> Response:
         return add_security_headers(response)
 
     async def _connection(self, websocket: ServerConnection) -> None:
-        self.gate.open_connections += 1
         pump: asyncio.Task[None] | None = None
 
         def on_subscribe(subscription: Subscription) -> None:
@@ -81,7 +97,6 @@ class InstanceServer:
         except ConnectionClosed:
             pass
         finally:
-            self.gate.open_connections -= 1
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
@@ -107,3 +122,42 @@ async def _pump_events(websocket: ServerConnection, subscription: Subscription) 
             await websocket.send(json.dumps(notification, separators=(",", ":")))
     except ConnectionClosed:
         pass
+
+
+def _accounted(connections: Connections) -> type[ServerConnection]:
+    """The connection class websockets builds for each accepted socket, keeping `connections` up to date."""
+
+    class AccountedConnection(ServerConnection):
+        screen: RequestScreen | None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self.screen = RequestScreen()
+            connections.arrived(self, self.transport.abort)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            connections.left(self)
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self.screen is None:
+                super().data_received(data)
+                return
+            verdict = self.screen.feed(data)
+            if verdict is None:
+                return
+            self.screen = None
+            if isinstance(verdict, Refusal):
+                connections.answered(self)
+                self.transport.write(_refusal(verdict).serialize())
+                self.transport.close()
+                return
+            super().data_received(verdict)
+
+    return AccountedConnection
+
+
+def _refusal(refusal: Refusal) -> Response:
+    extra = (("Allow", "GET"),) if refusal.allow_get else ()
+    body = (refusal.message + "\n").encode()
+    return add_security_headers(respond(refusal.status, body, "text/plain; charset=utf-8", extra))

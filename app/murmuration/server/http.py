@@ -19,7 +19,6 @@ from murmuration.server import security
 from murmuration.server.static import Asset
 
 COOKIE_MAX_AGE = 30 * 24 * 3600
-MAX_CONNECTIONS = 64
 
 
 def respond(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -54,7 +53,6 @@ class HttpGate:
     ctx: InstanceContext
     token: str
     assets: dict[str, Asset]
-    open_connections: int = 0
 
     @property
     def cookie_name(self) -> str:
@@ -124,8 +122,6 @@ class HttpGate:
             return text(403, "Forbidden: a browser connection must carry its Origin.")
         if origin is not None and not security.origin_allowed(origin, host):
             return text(403, "Forbidden: this socket accepts pages from its own origin only.")
-        if self.open_connections >= MAX_CONNECTIONS:
-            return text(503, "Too many connections; close some and retry.")
         return None
 
 
