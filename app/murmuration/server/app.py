@@ -14,7 +14,7 @@ from websockets.http11 import Request, Response
 
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
-from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections
+from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections, handshake_time
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
 from murmuration.server.request_head import Refusal, RequestScreen
 from murmuration.server.rpc import RpcSession
@@ -24,6 +24,7 @@ log = logging.getLogger("murmuration.server")
 
 MAX_MESSAGE = 1 << 20  # 1 MiB: larger frames are closed with 1009
 MAX_IN_FLIGHT = 16  # requests one connection may have running at once
+ACCEPT_BATCH = 16  # connections accepted per turn of the event loop
 
 
 class InstanceServer:
@@ -53,16 +54,23 @@ class InstanceServer:
             max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
             create_connection=_accounted(self.connections),
-            # The kernel's longest accept queue: a burst of connects waits to be accepted instead of being dropped
-            # (a dropped SYN costs a real client a second or more before it tries again).
-            backlog=socket.SOMAXCONN,
+            backlog=ACCEPT_BATCH,
             server_header=None,
             logger=logging.getLogger("murmuration.websockets"),
         )
+        # asyncio accepts up to `backlog` connections per turn of the loop and also passes it to listen(); a
+        # small batch keeps a flood of connects from holding up the answers to clients already in, and the
+        # kernel's queue is then set back to its longest, so a burst of connects waits instead of being dropped.
+        sock.listen(socket.SOMAXCONN)
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):
+            # Linux: a connection that sends nothing is not handed to accept() for this long; a silent flood then
+            # waits in the kernel at no cost to the server until it has held out that long.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, int(HANDSHAKE_TIMEOUT))
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            self.connections.drop_pending()  # websockets does not know them yet, so cannot close them
             await self._server.wait_closed()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -128,30 +136,55 @@ def _accounted(connections: Connections) -> type[ServerConnection]:
     """The connection class websockets builds for each accepted socket, keeping `connections` up to date."""
 
     class AccountedConnection(ServerConnection):
-        screen: RequestScreen | None
+        """Until its request head is whole and acceptable, a connection is only a transport, a buffer and a timer.
+
+        websockets' own start (a handler task, its futures, the handshake timeout) waits until then: a flood of
+        connections that never send a request costs the server next to nothing, and each one it drops is cheap.
+        """
+
+        screen: RequestScreen | None = None
+        pending: tuple[asyncio.Transport, asyncio.TimerHandle] | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)
+            assert isinstance(transport, asyncio.Transport)
+            timer = asyncio.get_running_loop().call_later(handshake_time(), transport.abort)
             self.screen = RequestScreen()
-            connections.arrived(self, self.transport.abort)
+            self.pending = (transport, timer)
+            connections.arrived(self, transport.abort)
 
         def connection_lost(self, exc: Exception | None) -> None:
             connections.left(self)
+            if self.pending is not None:  # websockets never saw this connection
+                self.pending[1].cancel()
+                self.pending = None
+                return
             super().connection_lost(exc)
 
+        def eof_received(self) -> None:
+            # Before websockets has it, returning None lets the transport close: a half-sent request stays so.
+            if self.pending is None:
+                super().eof_received()
+
         def data_received(self, data: bytes) -> None:
-            if self.screen is None:
+            if self.pending is None:
                 super().data_received(data)
                 return
+            assert self.screen is not None
             verdict = self.screen.feed(data)
             if verdict is None:
                 return
+            transport, timer = self.pending
+            self.pending = None
             self.screen = None
             if isinstance(verdict, Refusal):
+                timer.cancel()
                 connections.answered(self)
-                self.transport.write(_refusal(verdict).serialize())
-                self.transport.close()
+                transport.write(_refusal(verdict).serialize())
+                transport.close()
+                self.pending = (transport, timer)  # connection_lost still has nothing of websockets' to end
                 return
+            timer.cancel()
+            super().connection_made(transport)
             super().data_received(verdict)
 
     return AccountedConnection

@@ -15,15 +15,29 @@ file descriptors never run out underneath either kind (accept() failing would re
 from __future__ import annotations
 
 import logging
+import random
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("murmuration.connections")
 
 HANDSHAKE_TIMEOUT = 5.0  # seconds from accept to a complete, answered request
-MAX_PENDING = 2048  # handshakes in progress at once; a real one lasts milliseconds
+# Handshakes in progress at once. A real one lasts milliseconds; a silent one costs ~5 KB until its timeout.
+# Holding a flood's connections beats dropping them: each one dropped comes straight back, and the churn keeps
+# the kernel's accept queue full, where a real client's connect then waits behind the attacker's.
+MAX_PENDING = 20_000
 MAX_OPEN = 1024  # authenticated connections: tray, dashboards and agents together
 RESERVED_FILES = 512  # descriptors kept for the database, logs and managed processes' pipes
+
+
+def handshake_time() -> float:
+    """How long one connection may take to send its request: HANDSHAKE_TIMEOUT, give or take a quarter.
+
+    The spread matters under a flood: connections that arrived together would otherwise all expire together
+    and come back together, filling the kernel's accept queue in bursts that a real client's connect hits.
+    """
+    return HANDSHAKE_TIMEOUT * random.uniform(0.75, 1.25)
 
 
 def open_files_limit() -> int | None:
@@ -69,8 +83,9 @@ class Budget:
         if limit is None:
             return cls()
         spare = max(64, limit - RESERVED_FILES)
-        # Split what is left evenly when the limit is low, so neither kind can take the other's share.
-        return cls(max_pending=min(MAX_PENDING, spare // 2), max_open=min(MAX_OPEN, spare // 2))
+        # The open cap first (at most half of what is left, so neither kind can take all), the rest for pending.
+        max_open = min(MAX_OPEN, spare // 2)
+        return cls(max_pending=min(MAX_PENDING, spare - max_open), max_open=max_open)
 
 
 @dataclass
@@ -78,8 +93,8 @@ class Connections:
     """Which connections are pending (with how to drop each) and which are open, within a Budget."""
 
     budget: Budget = field(default_factory=Budget)
-    # Insertion-ordered: the first entry is the oldest pending connection.
-    _pending: dict[object, Callable[[], None]] = field(default_factory=dict)
+    # Oldest first. An OrderedDict because a plain dict slows down when entries keep leaving from its front.
+    _pending: OrderedDict[object, Callable[[], None]] = field(default_factory=OrderedDict)
     _open: set[object] = field(default_factory=set)
     dropped: int = 0  # pending connections pushed out by newer ones, for the log and the tests
 
@@ -95,12 +110,17 @@ class Connections:
         """A new TCP connection; over budget, the oldest pending one is dropped to make room."""
         self._pending[connection] = drop
         while len(self._pending) > self.budget.max_pending:
-            oldest, drop_oldest = next(iter(self._pending.items()))
-            del self._pending[oldest]
+            _, drop_oldest = self._pending.popitem(last=False)
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 log.warning("dropping stalled handshakes: more than %d pending", self.budget.max_pending)
             drop_oldest()
+
+    def drop_pending(self) -> None:
+        """Drop every pending connection (the server is closing)."""
+        while self._pending:
+            _, drop = self._pending.popitem(last=False)
+            drop()
 
     def answered(self, connection: object) -> None:
         """Its request came in whole and got an answer: no longer pending (the answer closes it)."""
