@@ -62,10 +62,6 @@ class InstanceServer:
         # small batch keeps a flood of connects from holding up the answers to clients already in, and the
         # kernel's queue is then set back to its longest, so a burst of connects waits instead of being dropped.
         sock.listen(socket.SOMAXCONN)
-        if hasattr(socket, "TCP_DEFER_ACCEPT"):
-            # Linux: a connection that sends nothing is not handed to accept() for this long; a silent flood then
-            # waits in the kernel at no cost to the server until it has held out that long.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, int(HANDSHAKE_TIMEOUT))
 
     async def close(self) -> None:
         if self._server is not None:
