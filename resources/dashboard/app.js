@@ -1,22 +1,10 @@
 // The dashboard's entry point: one connection, one router, one visible view at a time.
 
 import { RpcClient } from "./js/rpc.js";
-import { watch } from "./js/router.js";
+import { href, watch } from "./js/router.js";
 import { h, replace, isolate } from "./js/dom.js";
 import { notify } from "./js/ui.js";
-import { OverviewView } from "./js/views/overview.js";
-import { ProcessesView } from "./js/views/processes.js";
-import { QueueView } from "./js/views/queue.js";
-import { IssuesView } from "./js/views/issues.js";
-import { KnowledgeView } from "./js/views/knowledge.js";
-
-const VIEW_CLASSES = {
-  overview: OverviewView,
-  processes: ProcessesView,
-  queue: QueueView,
-  issues: IssuesView,
-  knowledge: KnowledgeView,
-};
+import { VIEWS, viewNamed } from "./js/views/registry.js";
 
 const rpc = new RpcClient(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
 const main = document.getElementById("view");
@@ -50,6 +38,12 @@ function showConnection(state, client) {
   showConnection.timer = setInterval(render, 500);
 }
 
+/** The navigation: one link per view, in the registry's order. */
+function buildNav() {
+  const nav = document.querySelector("nav.tabs");
+  replace(nav, ...VIEWS.map(({ name, title }) => h("a", { href: href(name), dataset: { view: name } }, title)));
+}
+
 function markNav(view) {
   for (const link of document.querySelectorAll(".tabs a")) {
     if (link.dataset.view === view) link.setAttribute("aria-current", "page");
@@ -69,7 +63,7 @@ function showRoute(route) {
   }
   if (app.currentName !== route.view) {
     app.current?.destroy();
-    const View = VIEW_CLASSES[route.view];
+    const { View } = viewNamed(route.view);
     app.current = new View(app);
     app.currentName = route.view;
     markNav(route.view);
@@ -83,7 +77,7 @@ function showRoute(route) {
 }
 
 function viewTitle(view) {
-  return view.charAt(0).toUpperCase() + view.slice(1);
+  return viewNamed(view)?.title ?? "Not found";
 }
 
 async function loadInfo() {
@@ -107,6 +101,7 @@ rpc.onReconnect(() => {
 rpc.on("overflow", () => app.current?.refresh());
 document.getElementById("banner-retry").addEventListener("click", () => rpc.retryNow());
 
+buildNav();
 rpc.start();
 loadInfo();
-watch(showRoute);
+watch(VIEWS.map((view) => view.name), showRoute);

@@ -1,4 +1,4 @@
-"""The checks every request passes: Host, Origin, token and session cookie (DESIGN §5)."""
+"""The checks every request passes: Host, Origin, token and session cookie (ARCHITECTURE.md, "Security")."""
 
 from __future__ import annotations
 
