@@ -27,6 +27,7 @@ from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
+from murmuration.server.connections import Budget, open_files_limit, raise_open_files_limit
 from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
@@ -101,13 +102,13 @@ async def running_instance(
                 sessions=sessions,
                 request_shutdown=stopping.set,
             )
-            server = InstanceServer(ctx, build_table(), token, load_assets())
+            server = InstanceServer(ctx, build_table(), token, load_assets(), Budget.for_files(open_files_limit()))
             await processes.open()
             await server.start(lease.sock)
             watch = None
             if idle_exit:
                 watch = asyncio.create_task(
-                    stop_when_idle(idle_exit, lambda: is_idle(server.gate, processes), stopping.set)
+                    stop_when_idle(idle_exit, lambda: is_idle(server.connections, processes), stopping.set)
                 )
             try:
                 folder.write_runtime(
@@ -172,6 +173,9 @@ async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range, 
     folder.secure()
     # The token joins the log's redactions once the server owns the folder (it may be renewed then).
     handler, redact = open_server_log(folder.server_log, [])
+    # Each connection is a file descriptor: the usual soft limit (often 1024) would let a flood of idle
+    # connections make accept() fail for everyone.
+    raise_open_files_limit()
     try:
         async with running_instance(folder, fixed_port, port_range, idle_exit) as instance:
             redact.secrets.append(instance.token)
