@@ -28,6 +28,7 @@ from murmuration.datafolder import DataFolder
 from tests.conftest import Servers
 from tests.found_folders import ATTACKER_TOKEN, plant_folder, touch_command
 from tests.server.test_lifecycle import one_sentence, outcome
+from tests.waiting import until
 
 POSIX_ROOT = sys.platform != "win32" and os.geteuid() == 0
 NOBODY = 65534
@@ -210,7 +211,7 @@ def test_links_planted_among_the_logs_are_removed_never_written_through(
     assert target.read_text() == "export PS1='$ '\n"
     for name in ("logs/server.log", "runtime.json"):
         assert not (fresh.path / name).is_symlink()
-    assert "serving" in (fresh.path / "logs" / "server.log").read_text()
+    until(lambda: "serving" in (fresh.path / "logs" / "server.log").read_text(), "the server's own log", timeout=30)
 
 
 # --- modes and owners ----------------------------------------------------------------------------------------------
