@@ -18,9 +18,11 @@ import psutil
 from murmuration import __version__, registry
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, Runtime, now_iso
+from murmuration.home import base_folder
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
@@ -68,8 +70,9 @@ async def running_instance(
         token = folder.load_or_create_token()
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
+        leases = PortLeases(base_folder(), instance=info.name)
         processes = ProcessManager(
-            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
+            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
         try:
             lease = lease_port(fixed_port, info.last_port, port_range)
