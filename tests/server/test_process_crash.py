@@ -170,20 +170,23 @@ GATED = [
 ]
 
 
-@pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.parametrize("policy", ["no", "on-failure"])
 async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
-    servers: Servers, tmp_path: Path, retries: int
+    servers: Servers, tmp_path: Path, policy: str
 ) -> None:
+    """After kill -9, what ran is interrupted; only a restart policy starts it again (queue retries never do)."""
+    retries = policy != "no"
     data, marks, go = tmp_path / "data", tmp_path / "marks", tmp_path / "go"
     first = servers.start("--data-dir", str(data))
     pids: list[int] = []
     try:
         async with await connect(data) as client:
-            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": retries})
+            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": 3})
             ids = []
             for n in range(6):
                 env = {"N": str(n), "MARKS": str(marks), "GO": str(go)}
-                ids.append((await client.call("start_process", {"command": GATED, "env_vars": env}))["id"])
+                params = {"command": GATED, "env_vars": env, "restart": policy}
+                ids.append((await client.call("start_process", params))["id"])
             deadline = time.monotonic() + 15
             while not (marks.exists() and len(marks.read_text().splitlines()) == 2):
                 assert time.monotonic() < deadline, "two processes did not start"
@@ -205,7 +208,7 @@ async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
             assert queue["paused"] is True  # the pause outlived the crash too
             after = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
             for i in running:
-                assert after[i]["error"].startswith("interrupted"), after[i]
+                assert after[i]["interrupted"].startswith("interrupted by the instance's crash"), after[i]
                 assert after[i]["attempts"] == 1
             if retries:
                 assert {i: after[i]["state"] for i in running} == dict.fromkeys(running, "queued")
@@ -245,9 +248,9 @@ def record_running(data: Path, rows: list[tuple[str, int, float]]) -> None:
     try:
         records = ProcessRecords(store, EventBus())
         for process_id, pid, started in rows:
-            request = StartRequest(argv=["true"], title=process_id, name=process_id, cwd=str(data), env={})
+            request = StartRequest(command=["true"], title=process_id, name=process_id, cwd=str(data), env={})
             records.insert(process_id, request, None)
-            # attempts beyond maxRetries: recorded interrupted, not run again.
+            # Restart policy "no" (the default): recorded interrupted, not run again.
             records.update(process_id, state="running", pid=pid, pid_started=started, attempts=9)
     finally:
         store.close()

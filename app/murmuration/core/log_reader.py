@@ -100,9 +100,12 @@ def _backward(path: Path, block: int = BLOCK, budget: int | None = None) -> Iter
 
 def _line_at(f: BinaryIO, offset: int) -> tuple[LogLine, int] | None:
     """The first whole line starting at or after `offset`, and where it starts."""
-    f.seek(offset)
     if offset > 0:
-        f.readline()  # the rest of a line that began before `offset`
+        f.seek(offset - 1)
+        if f.read(1) != b"\n":
+            f.readline()  # the rest of a line that began before `offset`
+    else:
+        f.seek(0)
     while True:
         start = f.tell()
         raw = f.readline()
