@@ -90,6 +90,7 @@ class ProcessLog:
         self._current_first = first_number(path) or self.last + 1
         self.lost = 0  # lines not written since the disk filled
         self.recent: collections.deque[LogLine] = collections.deque(maxlen=RECENT)
+        self._earlier_runs = self.last > 0  # lines of earlier runs are on disk only
 
     def write(self, stream: str, lines: list[bytes]) -> str:
         """Record `lines` of `stream` under one timestamp (they arrived together); returns it."""
@@ -152,7 +153,7 @@ class ProcessLog:
     def tail_recent(self, count: int, stream: str | None) -> list[LogLine] | None:
         """The last `count` lines from memory, or None when memory does not reach back far enough."""
         lines = [entry for entry in self.recent if stream is None or entry.stream == stream]
-        if len(lines) < count and len(self.recent) == self.recent.maxlen:
+        if len(lines) < count and (self._earlier_runs or len(self.recent) == self.recent.maxlen):
             return None
         return lines[-count:] if count else []
 
