@@ -155,16 +155,19 @@ async def spawn(command: Command, cwd: str, env: dict[str, str], tty: bool) -> S
 
 
 def interrupt(spawned: Spawned) -> bool:
-    """Ask the process tree to end (TERM to the group; CTRL_BREAK on Windows); False when it cannot be asked."""
+    """Ask the process tree to end (TERM to its group); False when it cannot be asked and must be killed.
+
+    Windows has no signal to ask with: a console control event (CTRL_BREAK) reaches only processes sharing the
+    sender's console, and a managed process has none of ours (CREATE_NO_WINDOW) — a console-less server even gets
+    WinError 6 trying. So there the answer is always False and the caller ends the job.
+    """
+    if sys.platform == "win32":
+        return False
     try:
-        if sys.platform == "win32":
-            spawned.child.send_signal(signal.CTRL_BREAK_EVENT)
-        else:
-            os.killpg(spawned.child.pid, signal.SIGTERM)
+        os.killpg(spawned.child.pid, signal.SIGTERM)
     except ProcessLookupError:
         return True  # already gone
     except OSError:
-        # Windows: a server without a console cannot send CTRL_BREAK (WinError 6); the caller kills instead.
         return False
     return True
 
