@@ -32,7 +32,7 @@ import psutil
 from murmuration.core import clock
 from murmuration.core.errors import Conflict, DiskFull, Invalid
 from murmuration.core.events import EventBus
-from murmuration.core.listening import listening_ports, url_of
+from murmuration.core.listening import listening_of, url_of
 from murmuration.core.log_reader import LogPage, LogQuery, Picker, read
 from murmuration.core.port_leases import PortLeases
 from murmuration.core.process_log import DEFAULT_MAX_BYTES, LineSplitter, LogLine, ProcessLog
@@ -45,7 +45,7 @@ from murmuration.core.store import Store
 BATCH_INTERVAL = 0.1  # seconds from a process's output to its live event
 BATCH_LINES = 500  # lines per batch at most; the rest are in the log file
 READ_CHUNK = 1 << 16
-PORT_SCAN_INTERVAL = 0.5  # seconds between looks for listening ports, only while processes run
+PORT_SCAN_INTERVAL = 0.25  # seconds between looks for listening ports, only while processes run
 RESTART_WINDOW = 300.0  # a run shorter than this counts towards max_restarts; a longer one resets the count
 LAST_LINES = 20  # lines a wait result carries when the process ended
 CRASHED = "interrupted by the instance's crash"
@@ -505,9 +505,9 @@ class ProcessManager:
         """Look for listening ports of every running process; ends (no more wake-ups) when none runs."""
         while self._live:
             lives = list(self._live.items())
-            pids = [live.pid for _, live in lives]
-            found = await asyncio.to_thread(lambda: [listening_ports(pid) for pid in pids])  # noqa: B023 - awaited here
-            for (process_id, live), listening in zip(lives, found, strict=True):
+            found = await asyncio.to_thread(listening_of, [live.pid for _, live in lives])
+            for process_id, live in lives:
+                listening = found.get(live.pid, [])
                 if listening != live.listening and not live.done.is_set():
                     live.listening = listening
                     self.events.publish("process", action="urls", id=process_id, urls=live.urls)
