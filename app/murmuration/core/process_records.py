@@ -83,6 +83,8 @@ class ProcessRecords:
         self.events = events
         # Called with the record whenever a process reaches a final state (reservations tied to it end, say).
         self.on_final: list[Callable[[dict[str, Any]], None]] = []
+        # Adds what only the running server knows (a process's URLs) to the record an event carries.
+        self.decorate: Callable[[dict[str, Any]], dict[str, Any]] = lambda record: record
 
     def row(self, process_id: str, field: str = "process_id") -> Any:
         row = self.store.db.execute("SELECT * FROM processes WHERE id = ?", (process_id,)).fetchone()
@@ -97,7 +99,7 @@ class ProcessRecords:
         assignments = ", ".join(f"{k} = ?" for k in values)
         with self.store.transaction() as db:
             db.execute(f"UPDATE processes SET {assignments} WHERE id = ?", (*values.values(), process_id))
-        record = self.get(process_id)
+        record = self.decorate(self.get(process_id))
         self.events.publish("process", action="state", id=process_id, state=record["state"], process=record)
         if "state" in values and record["state"] in FINAL:
             for listener in self.on_final:
@@ -134,7 +136,7 @@ class ProcessRecords:
                     request.max_restarts,
                 ),
             )
-        record = self.get(process_id)
+        record = self.decorate(self.get(process_id))
         self.events.publish("process", action="queued", id=process_id, state=record["state"], process=record)
         return record
 

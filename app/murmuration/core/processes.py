@@ -127,6 +127,7 @@ class ProcessManager:
         self.store = store
         self.events = events
         self.records = ProcessRecords(store, events)
+        self.records.decorate = self.with_urls
         self.log_folder = log_folder
         self.default_cwd = default_cwd
         self.reaper = Reaper(reaper_command)
@@ -510,7 +511,8 @@ class ProcessManager:
                 listening = found.get(live.pid, [])
                 if listening != live.listening and not live.done.is_set():
                     live.listening = listening
-                    self.events.publish("process", action="urls", id=process_id, urls=live.urls)
+                    record = self.get(process_id)
+                    self.events.publish("process", action="urls", id=process_id, state=record["state"], process=record)
                     self._poke(process_id)
             await asyncio.sleep(PORT_SCAN_INTERVAL)
 
@@ -520,7 +522,7 @@ class ProcessManager:
         return self.with_urls(self.records.get(process_id))
 
     def with_urls(self, record: dict[str, Any]) -> dict[str, Any]:
-        live = self._live.get(record["id"])
+        live = self._live.get(record["id"]) if record["state"] in ("running", "stopping") else None
         return {**record, "urls": live.urls if live is not None else []}
 
     # ---- waiting -----------------------------------------------------------------------------
