@@ -32,7 +32,7 @@ from tests.waiting import until_async
 
 FINAL = ("stopped", "failed", "interrupted", "cancelled")
 ACTIVE = ("starting", "running", "stopping")
-LOG_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err|sys) (.*)$", re.DOTALL)
+LOG_LINE = re.compile(rb"^\d+ (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err|sys) (.*)$", re.DOTALL)
 
 IGNORE_TERM = (
     "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(120)\n"
@@ -655,7 +655,7 @@ async def test_get_process_logs_tail_and_stream(client: InstanceClient) -> None:
     process = await start(client, py(code), immediate=True)
     await settle(client, process["id"])
     last = await logs(client, process["id"], lines=5)
-    assert last[-1] == {"time": last[-1]["time"], "stream": "system", "text": "exited with code 0"}
+    assert last[-1] == {"n": 62, "time": last[-1]["time"], "stream": "system", "text": "exited with code 0"}
     assert len(last) == 5
     assert await texts(client, process["id"], log_type="stdout", lines=3) == ["out 47", "out 48", "out 49"]
     assert await texts(client, process["id"], log_type="stderr", lines=100) == [f"err {i}" for i in range(10)]
@@ -815,7 +815,19 @@ async def test_a_million_lines_are_all_logged_in_order_while_the_server_answers_
         pytest.param({"command": ["sh"], "script_name": "sh"}, "command", id="command-and-script"),
         pytest.param({"command": ["sh"], "args": ["-c"]}, "args", id="command-and-args"),
         pytest.param({"title": "nothing to run"}, "command", id="neither"),
-        pytest.param({"command": "sh -c true"}, "command", id="command-as-string"),
+        pytest.param({"command": ""}, "command", id="empty-string"),
+        pytest.param({"command": "   \t\n "}, "command", id="whitespace-only-string"),
+        pytest.param({"command": "serve --port {port}"}, "port", id="port-placeholder-without-port"),
+        pytest.param({"command": "true", "wait_for": {"log": "(unclosed"}}, "wait_for", id="invalid-regex"),
+        pytest.param({"command": "true", "wait_for": {"log": "x", "timeout": 121}}, "wait_for", id="timeout-over-cap"),
+        pytest.param({"command": "true", "wait_for": {}}, "wait_for", id="wait-for-nothing"),
+        pytest.param({"command": "true", "wait_for": {"log": "x", "port": True}}, "wait_for", id="wait-for-both"),
+        pytest.param({"command": "true", "restart": "sometimes"}, "restart", id="restart-unknown"),
+        pytest.param({"command": "true", "port": 80}, "port", id="port-below-1024"),
+        pytest.param({"command": "true", "port": 65536}, "port", id="port-above-65535"),
+        pytest.param({"command": "true", "port": "3000"}, "port", id="port-as-text"),
+        pytest.param({"command": "true", "max_restarts": -1}, "max_restarts", id="negative-max-restarts"),
+        pytest.param({"command": "true", "tty": "yes"}, "tty", id="tty-as-text"),
         pytest.param({"command": ["true"], "cwd": "/no/such/folder"}, "cwd", id="cwd-missing"),
         pytest.param({"command": ["true"], "cwd": "/etc/hostname"}, "cwd", id="cwd-is-a-file"),
         pytest.param({"command": ["true"], "cwd": ""}, "cwd", id="cwd-empty"),

@@ -173,20 +173,23 @@ GATED = [
 ]
 
 
-@pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.parametrize("policy", ["no", "on-failure"])
 async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
-    servers: Servers, tmp_path: Path, retries: int
+    servers: Servers, tmp_path: Path, policy: str
 ) -> None:
+    """After kill -9, what ran is interrupted; only a restart policy starts it again (queue retries never do)."""
+    retries = policy != "no"
     data, marks, go = tmp_path / "data", tmp_path / "marks", tmp_path / "go"
     first = servers.start("--data-dir", str(data))
     pids: list[int] = []
     try:
         async with await connect(data) as client:
-            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": retries})
+            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": 3})
             ids = []
             for n in range(6):
                 env = {"N": str(n), "MARKS": str(marks), "GO": str(go)}
-                ids.append((await client.call("start_process", {"command": GATED, "env_vars": env}))["id"])
+                params = {"command": GATED, "env_vars": env, "restart": policy}
+                ids.append((await client.call("start_process", params))["id"])
             await until_async(
                 lambda: marks.exists() and len(marks.read_text().splitlines()) == 2,
                 "two processes to start",
@@ -210,7 +213,7 @@ async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
             assert queue["paused"] is True  # the pause outlived the crash too
             after = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
             for i in running:
-                assert after[i]["error"].startswith("interrupted"), after[i]
+                assert after[i]["interrupted"].startswith("interrupted by the instance's crash"), after[i]
                 assert after[i]["attempts"] == 1
             if retries:
                 assert {i: after[i]["state"] for i in running} == dict.fromkeys(running, "queued")
@@ -250,9 +253,9 @@ def record_running(data: Path, rows: list[tuple[str, int, float]]) -> None:
     try:
         records = ProcessRecords(store, EventBus())
         for process_id, pid, started in rows:
-            request = StartRequest(argv=["true"], title=process_id, name=process_id, cwd=str(data), env={})
+            request = StartRequest(command=["true"], title=process_id, name=process_id, cwd=str(data), env={})
             records.insert(process_id, request, None)
-            # attempts beyond maxRetries: recorded interrupted, not run again.
+            # Restart policy "no" (the default): recorded interrupted, not run again.
             records.update(process_id, state="running", pid=pid, pid_started=started, attempts=9)
     finally:
         store.close()
@@ -292,3 +295,68 @@ async def test_a_survivor_is_ended_but_a_reused_pid_is_never_touched(servers: Se
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+# --- restart policies after a crash -------------------------------------------------------------------------------
+
+
+async def test_after_kill_9_always_brings_a_process_back_and_no_leaves_it_interrupted(
+    servers: Servers, tmp_path: Path
+) -> None:
+    data, marks = tmp_path / "data", tmp_path / "marks"
+    server = servers.start("--data-dir", str(data))
+    pids: list[int] = []
+    try:
+        async with await connect(data) as client:
+            ids = {}
+            for policy in ("no", "always"):
+                command = f"echo {policy} >> {marks}; echo run of {policy}; exec sleep 300"
+                params = {"command": command, "restart": policy, "immediate": True, "wait_for": {"log": "run of"}}
+                ids[policy] = (await client.call("start_process", params))["id"]
+            pids = [(await client.call("get_process_status", {"process_id": i}))["pid"] for i in ids.values()]
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        await until_gone(pids, time.monotonic() + 2.0, "processes after kill -9")
+
+        servers.start("--data-dir", str(data))
+        async with await connect(data) as client:
+            back = await client.call(
+                "wait_for_process", {"process_id": ids["always"], "log": "run of always", "timeout": 20}
+            )
+            assert back["wait"]["ready"] is True
+            assert back["state"] == "running"
+            assert back["attempts"] == 2
+            assert back["interrupted"].startswith("interrupted by the instance's crash")
+            pids.append(back["pid"])
+            page = await client.call("get_process_logs", {"process_id": ids["always"]})
+            texts = [line["text"] for line in page["lines"]]
+            crashes = [i for i, text in enumerate(texts) if text.startswith("interrupted by the instance's crash")]
+            assert len(crashes) == 1, texts
+            crash = crashes[0]
+            assert texts.index("run of always") < crash < len(texts) - 1 - texts[::-1].index("run of always")
+            left = await client.call("get_process_status", {"process_id": ids["no"]})
+            assert left["state"] == "interrupted"
+            assert left["error"].startswith("interrupted by the instance's crash")
+            await client.call("stop_process", {"process_id": ids["always"]})
+    finally:
+        kill_leftovers(pids)
+    assert Counter(marks.read_text().split()) == {"no": 1, "always": 2}
+
+
+async def test_kill_9_ends_thirteen_groups_that_ignore_term_within_2_s(servers: Servers, tmp_path: Path) -> None:
+    """The watchdog ends the groups in parallel: one grace period for all, not one each."""
+    data = tmp_path / "data"
+    server = servers.start("--data-dir", str(data))
+    pids: list[int] = []
+    async with await connect(data) as client:
+        await client.call("set_queue_config", {"maxConcurrent": 20})
+        for _ in range(13):
+            process = await client.call("start_process", {"command": IGNORING_TERM, "immediate": True})
+            pids += await family(process["pid"], 3)
+    try:
+        server.proc.kill()
+        killed = time.monotonic()
+        server.proc.wait(timeout=10)
+        await until_gone(pids, killed + 2.0, "13 groups ignoring TERM, 2 s after kill -9")
+    finally:
+        kill_leftovers(pids)

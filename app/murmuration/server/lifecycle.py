@@ -19,9 +19,11 @@ from murmuration import __version__, provenance, registry
 from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
+from murmuration.home import base_folder
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
@@ -75,8 +77,9 @@ async def running_instance(
         sessions = open_sessions(folder)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
+        leases = PortLeases(base_folder(), instance=info.name)
         processes = ProcessManager(
-            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
+            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
         try:
             if not made_here:

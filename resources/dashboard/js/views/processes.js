@@ -4,7 +4,7 @@ import { h, replace, debounce, select, uniqueId, keepFocus, userText, isolate } 
 import { go, href } from "../router.js";
 import { stateBadge, errorText, emptyState, notify, busy, confirmAction } from "../ui.js";
 import { ago, duration, timeElement, when } from "../format.js";
-import { openStartDialog, shellQuote } from "./process-start.js";
+import { openStartDialog, commandText } from "./process-start.js";
 import { LogPanel } from "./process-log.js";
 import { View } from "./view.js";
 
@@ -122,7 +122,7 @@ export class ProcessesView extends View {
       h("a", { href: href("processes", process.id), class: "process-row", "aria-current": current ? "true" : null },
         h("span", { class: "row-title" }, userText(process.title)),
         stateBadge(process.state),
-        h("span", { class: "row-command mono" }, process.command.map(shellQuote).join(" ")),
+        h("span", { class: "row-command mono" }, commandText(process.command)),
         h("span", { class: "row-time muted" }, rowTime(process))));
   }
 
@@ -226,7 +226,9 @@ export class ProcessesView extends View {
       actions.push(h("button", {
         type: "button",
         "data-action": "again",
-        onclick: () => this.openStart({ command: p.command.map(shellQuote).join(" "), title: p.title, cwd: p.cwd, priority: p.priority }),
+        onclick: () => this.openStart({
+          command: commandText(p.command), shell: typeof p.command === "string", title: p.title, cwd: p.cwd, priority: p.priority,
+        }),
       }, "Run again…"));
     }
     const outcome = p.exit_code !== null && p.exit_code !== undefined
@@ -238,7 +240,7 @@ export class ProcessesView extends View {
         stateBadge(p.state),
         h("div", { class: "actions" }, actions)),
       h("dl", { class: "facts inline" },
-        fact("Command", h("code", { class: "mono" }, p.command.map(shellQuote).join(" "))),
+        fact("Command", h("code", { class: "mono" }, commandText(p.command))),
         fact("Folder", h("code", { class: "mono" }, p.cwd)),
         fact("Id", h("code", {}, p.id)),
         p.pid ? fact("Pid", String(p.pid)) : null,
@@ -249,7 +251,12 @@ export class ProcessesView extends View {
         p.started_at ? fact(p.ended_at ? "Ran for" : "Running for", duration(p.started_at, p.ended_at)) : null,
         p.ended_at ? fact("Ended", h("span", { title: when(p.ended_at) }, ago(p.ended_at))) : null,
         outcome ? fact("Outcome", outcome) : null,
-        p.error ? fact("Error", p.error) : null,
+        p.urls && p.urls.length ? fact("Listening", h("span", { class: "urls" },
+          p.urls.map((url) => h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "mono" }, url)))) : null,
+        p.port ? fact("Port", String(p.port)) : null,
+        p.restart && p.restart !== "no" ? fact("Restart", `${p.restart} (${p.restarts} of ${p.max_restarts} in a row)`) : null,
+        p.interrupted ? fact("Interrupted", p.interrupted) : null,
+        p.error && p.error !== p.interrupted ? fact("Error", p.error) : null,
         p.env_vars && p.env_vars.length ? fact("Environment", p.env_vars.join(", ")) : null)));
   }
 
