@@ -23,7 +23,7 @@ import playwright.sync_api as playwright_sync
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ServeProcess, Servers
+from tests.conftest import ServeProcess, Servers, port_block, range_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -178,6 +178,29 @@ def open_page(browser: Any, dashboard: Dashboard, guard: Guard, **context_option
     page.goto(dashboard.login_url)
     page.wait_for_selector("body[data-connection='open']")
     return context, page
+
+
+@pytest.fixture(scope="module")
+def shared_dashboard(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, Any]]:
+    """One served instance and one signed-in page for a whole module, for tests that only read.
+
+    Safe only where no test changes what another sees: the module's tests must not write to the instance.
+    """
+    home = tmp_path_factory.mktemp("shared-home")
+    pool = Servers()
+    env = {"MURMURATION_HOME": str(home), "MURMURATION_PORT_RANGE": range_text(port_block(9))}
+    try:
+        data_dir = home / "data"
+        dashboard = Dashboard(pool, data_dir, pool.start("--data-dir", str(data_dir), env=env))
+        guard = Guard(dashboard.origin)
+        context, page = open_page(browser, dashboard, guard)
+        try:
+            yield dashboard, page
+        finally:
+            context.close()
+        guard.check()
+    finally:
+        pool.end_all()
 
 
 @pytest.fixture
