@@ -16,6 +16,7 @@ from websockets.typing import Subprotocol
 
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
+from murmuration.server.cookie_drop import CookieBlindConnection
 from murmuration.server.http import HttpGate, add_security_headers
 from murmuration.server.rpc import RpcSession
 from murmuration.server.signed_in import SignedInSockets, close_signed_out
@@ -47,6 +48,7 @@ class InstanceServer:
             process_request=self._process_request,
             process_response=self._process_response,
             select_subprotocol=_select_subprotocol,
+            create_connection=CookieBlindConnection,
             max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
             server_header=None,
