@@ -3,22 +3,10 @@
 
 import { RpcClient } from "./js/rpc.js";
 import { forgetSession, onSignInElsewhere, redeemSignInCode, sessionValid, storedSession } from "./js/session.js";
-import { watch } from "./js/router.js";
-import { h, replace } from "./js/dom.js";
+import { href, watch } from "./js/router.js";
+import { h, isolate, replace } from "./js/dom.js";
 import { confirmAction, errorText, notify } from "./js/ui.js";
-import { OverviewView } from "./js/views/overview.js";
-import { ProcessesView } from "./js/views/processes.js";
-import { QueueView } from "./js/views/queue.js";
-import { IssuesView } from "./js/views/issues.js";
-import { KnowledgeView } from "./js/views/knowledge.js";
-
-const VIEW_CLASSES = {
-  overview: OverviewView,
-  processes: ProcessesView,
-  queue: QueueView,
-  issues: IssuesView,
-  knowledge: KnowledgeView,
-};
+import { VIEWS, viewNamed } from "./js/views/registry.js";
 
 // At /login?code=…: the code leaves the address bar at once and becomes this origin's session.
 const signIn = await redeemSignInCode();
@@ -77,13 +65,13 @@ function showRoute(route) {
   }
   if (app.currentName !== route.view) {
     app.current?.destroy();
-    const View = VIEW_CLASSES[route.view];
+    const { View } = viewNamed(route.view);
     app.current = new View(app);
     app.currentName = route.view;
     markNav(route.view);
     replace(main);
     app.current.mount(main, route);
-    document.title = `${viewTitle(route.view)} · ${app.info ? app.info.name : "Murmuration"}`;
+    document.title = `${viewTitle(route.view)} · ${app.info ? isolate(app.info.name) : "Murmuration"}`;
     if (showRoute.started) main.focus({ preventScroll: true });
   }
   app.current.route(route);
@@ -91,18 +79,24 @@ function showRoute(route) {
 }
 
 function viewTitle(view) {
-  return view.charAt(0).toUpperCase() + view.slice(1);
+  return viewNamed(view)?.title ?? "Not found";
 }
 
 async function loadInfo() {
   try {
     app.info = await rpc.call("get_instance_info");
     document.getElementById("instance-name").textContent = app.info.name;
-    document.title = `${viewTitle(app.currentName || "overview")} · ${app.info.name}`;
+    document.title = `${viewTitle(app.currentName || "overview")} · ${isolate(app.info.name)}`;
     app.current?.onInfo?.(app.info);
   } catch (error) {
     notify(`Could not read the instance's details: ${error.message}`, "error");
   }
+}
+
+/** The navigation: one link per view, in the registry's order. */
+function buildNav() {
+  const nav = document.querySelector("nav.tabs");
+  replace(nav, ...VIEWS.map(({ name, title }) => h("a", { href: href(name), dataset: { view: name } }, title)));
 }
 
 /** The sign-in notice in place of the dashboard; `reason` says what went wrong, if anything did. */
@@ -176,9 +170,13 @@ if (!storedSession()) {
   rpc.on("overflow", () => app.current?.refresh());
   document.getElementById("banner-retry").addEventListener("click", () => rpc.retryNow());
   document.getElementById("sign-out").addEventListener("click", signOutEverywhere);
+  buildNav();
   rpc.start();
   loadInfo();
-  watch((route) => {
-    if (app.currentName !== "signin") showRoute(route);
-  });
+  watch(
+    VIEWS.map((view) => view.name),
+    (route) => {
+      if (app.currentName !== "signin") showRoute(route);
+    },
+  );
 }

@@ -1,4 +1,4 @@
-"""The command line as a user runs it (DESIGN §9): every command in a child process, real detached servers."""
+"""The command line as a user runs it: every command in a child process, real detached servers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 from murmuration import __version__, registry
 from murmuration.datafolder import DataFolder
 from tests.conftest import Servers, port_block, run_cli
+from tests.waiting import until
 
 # --- helpers --------------------------------------------------------------------------------------------------
 
@@ -108,15 +109,6 @@ def gone(process: psutil.Process) -> bool:
         return True
 
 
-def wait_until(condition: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
-
-
 @contextmanager
 def suspended(pid: int) -> Iterator[psutil.Process]:
     """SIGSTOP a server we started, so it cannot answer `shutdown`; killed at the end whatever happened."""
@@ -127,7 +119,7 @@ def suspended(pid: int) -> Iterator[psutil.Process]:
     finally:
         if not gone(process):
             process.kill()
-            wait_until(lambda: gone(process))
+            until(lambda: gone(process), "the suspended server to die")
 
 
 # --- new ------------------------------------------------------------------------------------------------------
@@ -193,7 +185,7 @@ def test_new_gives_hostile_names_safe_ids_inside_the_home(
     assert folder.is_dir()
     assert folder.resolve().parent == (home / "instances").resolve()
     assert row(name)["data_dir"] == str(folder)
-    assert sorted(p.name for p in home.iterdir()) == ["instances"]
+    assert sorted(p.name for p in home.iterdir()) == ["instances", "user.key"]
     assert sorted(p.name for p in (home / "instances").iterdir()) == [expected_id]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -288,7 +280,7 @@ def test_stop_stops_gracefully(cli_instances: list[str]) -> None:
     info = start("calm", cli_instances)
     server = psutil.Process(info["pid"])
     assert ok("stop", "calm").strip() == "Stopped calm."
-    assert wait_until(lambda: gone(server))
+    until(lambda: gone(server), "the server to end")
     folder = registry.find("calm")
     assert not folder.runtime_file.exists()
     assert row("calm")["status"] == "stopped"
@@ -501,7 +493,7 @@ def test_version() -> None:
 
 
 def test_help_lists_every_command() -> None:
-    # `murmuration` alone is the tray (DESIGN §9); tests/tray covers it.
+    # `murmuration` alone is the tray; tests/tray covers it.
     out = ok("--help")
     assert out.startswith("usage: murmuration")
     for command in ("serve", "new", "ls", "start", "stop", "url", "rm", "mcp", "tray"):

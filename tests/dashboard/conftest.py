@@ -200,17 +200,3 @@ def goto(page: Any, dashboard: Dashboard, route: str) -> None:
     """Open a hash route as a person pasting a link would (a full load, not a hash change)."""
     page.goto(f"{dashboard.url}{route}")
     page.wait_for_selector("body[data-connection='open']")
-
-
-def poll(check: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Call `check` until it returns something truthy (then return it), or fail after `timeout` s."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {check}")
-        time.sleep(interval)

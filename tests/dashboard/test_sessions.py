@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Dashboard, poll
+from tests.dashboard.conftest import Dashboard
+from tests.waiting import until
 
 TIMEOUT = 10.0
 REVOKED_WITHIN_MS = 1000
@@ -186,7 +187,11 @@ def test_nothing_a_signed_in_browser_sends_to_another_port_opens_the_instance(
         session = stored_session(page)
         other = context.new_page()
         other.goto(elsewhere.url)
-        poll(lambda: {"/", "/pixel.png", "/fetched", "/ws"} <= set(elsewhere.paths()))
+        until(
+            lambda: {"/", "/pixel.png", "/fetched", "/ws"} <= set(elsewhere.paths()),
+            "the other port's listener to see every request",
+            timeout=10,
+        )
         # The other port's page cannot read the session: storage is per origin, port included.
         assert other.evaluate("localStorage.length") == 0
         assert other.evaluate("document.cookie") == ""
@@ -221,7 +226,7 @@ def test_cookies_planted_by_another_port_do_not_lock_the_dashboard_out(browser: 
         page = sign_in(context, dashboard)
         other = context.new_page()
         other.goto(planter.url)
-        poll(lambda: any(c["name"] == "session" for c in context.cookies()))
+        until(lambda: any(c["name"] == "session" for c in context.cookies()), "the planted cookies", timeout=10)
         planted = {c["name"] for c in context.cookies(dashboard.url)}
         assert f"murmuration_{instance_id}" in planted  # the browser does send them to the instance's port
         assert "session" in planted
@@ -319,7 +324,11 @@ def test_a_signed_in_tab_keeps_working_across_a_restart_of_its_instance(browser:
         page.on("websocket", lambda ws: sockets.append(ws))
         dashboard.restart()
         # Evaluated first, so Playwright delivers the page's socket events meanwhile.
-        poll(lambda: page.evaluate("document.body.dataset.connection") == "open" and len(sockets) >= 1, 20)
+        until(
+            lambda: page.evaluate("document.body.dataset.connection") == "open" and len(sockets) >= 1,
+            "the dashboard to connect again",
+            timeout=20,
+        )
         assert not sockets[-1].is_closed()
         expect(page.locator("body")).not_to_have_class("signin")
     finally:

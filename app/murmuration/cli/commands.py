@@ -11,9 +11,9 @@ from typing import Any
 from murmuration import registry
 from murmuration.cli.errors import CommandError
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.control import StartFailed, login_url, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
-from murmuration.lock import FolderLock, FolderLocked
+from murmuration.lock import FolderLocked
 from murmuration.status import State, probe
 
 
@@ -125,10 +125,10 @@ def url(args: argparse.Namespace) -> int:
         print(status.runtime.url)
         return 0
     try:
-        result = asyncio.run(_call(folder, "create_login_code"))
-    except (InstanceUnavailable, RpcError) as exc:
+        link = asyncio.run(login_url(status.runtime))
+    except (InstanceUnavailable, RpcError, OSError) as exc:
         raise CommandError(f"Could not get a sign-in code from {args.name}: {exc}") from None
-    print(result["login_url"])
+    print(link)
     return 0
 
 
@@ -148,16 +148,11 @@ def rm(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.name} is running (pid {status.runtime.pid}); stop it first with `murmuration stop {args.name}`."
         )
-    lock = FolderLock(folder.lock_file)
     try:
-        lock.acquire()
+        remove_instance(folder)
     except FolderLocked:
         raise CommandError(
             f"{args.name} is starting or running; stop it first with `murmuration stop {args.name}`."
         ) from None
-    try:
-        registry.remove(folder)  # with the lock held, no server can start on it meanwhile
-    finally:
-        lock.release()
     print(f"Removed {args.name} and its data folder {folder.path}.")
     return 0

@@ -2,15 +2,12 @@
 
 The server reads no cookie, and any program on another local port can plant cookies for 127.0.0.1 that every
 browser then sends here. Planted in bulk (Chromium sends some 600 KB of them), they would push a request past the
-HTTP parser's 8 KiB line limit and lock the dashboard out with a 431. So `Cookie:` lines are skipped byte by byte,
-without buffering them: however many there are, they cost neither memory nor a refusal.
+server's limits on a request head and lock the dashboard out with a 431. So `Cookie:` lines are skipped as their
+bytes arrive, before the head is collected, without buffering them: however many, they cost neither memory nor a
+refusal.
 """
 
 from __future__ import annotations
-
-from typing import Any
-
-from websockets.asyncio.server import ServerConnection
 
 _NAME = b"cookie:"
 
@@ -59,16 +56,3 @@ class CookieDrop:
                 out += self._start
                 self._start, self._state = b"", ("line" if self._start.endswith(b"\n") else "pass")
         return bytes(out)
-
-
-class CookieBlindConnection(ServerConnection):
-    """A server connection whose request head reaches the HTTP parser without its Cookie lines."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._cookie_drop = CookieDrop()
-
-    def data_received(self, data: bytes) -> None:
-        kept = self._cookie_drop.feed(data)
-        if kept:
-            super().data_received(kept)

@@ -19,8 +19,6 @@ from murmuration.server import security
 from murmuration.server.static import Asset
 from murmuration.sessions import IDLE_LIFETIME
 
-MAX_CONNECTIONS = 64
-
 
 def respond(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
     """A complete HTTP response that closes the connection."""
@@ -54,7 +52,6 @@ class HttpGate:
     ctx: InstanceContext
     token: str
     assets: dict[str, Asset]
-    open_connections: int = 0
 
     def route(self, request: Request) -> Response | None:
         host = single(request, "Host")
@@ -141,8 +138,6 @@ class HttpGate:
             return text(403, "Forbidden: a browser connection must carry its Origin.")
         if origin is not None and not security.origin_allowed(origin, host):
             return text(403, "Forbidden: this socket accepts pages from its own origin only.")
-        if self.open_connections >= MAX_CONNECTIONS:
-            return text(503, "Too many connections; close some and retry.")
         return None
 
 

@@ -1,4 +1,5 @@
-"""The checks every request passes: Host, Origin, the token and the session a page offers."""
+"""The checks every request passes: Host, Origin, the token and the session a page offers (ARCHITECTURE.md,
+"Security")."""
 
 from __future__ import annotations
 
