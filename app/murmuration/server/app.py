@@ -17,6 +17,7 @@ from websockets.typing import Subprotocol
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections, handshake_time
+from murmuration.server.cookie_drop import CookieDrop
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
 from murmuration.server.request_head import Refusal, RequestScreen
 from murmuration.server.rpc import RpcSession
@@ -160,12 +161,14 @@ def _accounted(connections: Connections) -> type[ServerConnection]:
         """
 
         screen: RequestScreen | None = None
+        cookie_drop: CookieDrop | None = None
         pending: tuple[asyncio.Transport, asyncio.TimerHandle] | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             assert isinstance(transport, asyncio.Transport)
             timer = asyncio.get_running_loop().call_later(handshake_time(), transport.abort)
             self.screen = RequestScreen()
+            self.cookie_drop = CookieDrop()
             self.pending = (transport, timer)
             connections.arrived(self, transport.abort)
 
@@ -187,12 +190,17 @@ def _accounted(connections: Connections) -> type[ServerConnection]:
                 super().data_received(data)
                 return
             assert self.screen is not None
+            assert self.cookie_drop is not None
+            # Cookies go before the screen sees the head: planted in bulk by another port, they must not fill it.
+            data = self.cookie_drop.feed(data)
+            if not data:
+                return
             verdict = self.screen.feed(data)
             if verdict is None:
                 return
             transport, timer = self.pending
             self.pending = None
-            self.screen = None
+            self.screen = self.cookie_drop = None
             if isinstance(verdict, Refusal):
                 timer.cancel()
                 connections.answered(self)
