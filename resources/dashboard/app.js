@@ -2,7 +2,7 @@
 
 import { RpcClient } from "./js/rpc.js";
 import { href, watch } from "./js/router.js";
-import { h, replace, isolate } from "./js/dom.js";
+import { h, replace } from "./js/dom.js";
 import { notify } from "./js/ui.js";
 import { VIEWS, viewNamed } from "./js/views/registry.js";
 
@@ -69,7 +69,7 @@ function showRoute(route) {
     markNav(route.view);
     replace(main);
     app.current.mount(main, route);
-    document.title = `${viewTitle(route.view)} · ${app.info ? isolate(app.info.name) : "Murmuration"}`;
+    document.title = `${viewTitle(route.view)} · ${app.info ? app.info.name : "Murmuration"}`;
     if (showRoute.started) main.focus({ preventScroll: true });
   }
   app.current.route(route);
@@ -84,7 +84,7 @@ async function loadInfo() {
   try {
     app.info = await rpc.call("get_instance_info");
     document.getElementById("instance-name").textContent = app.info.name;
-    document.title = `${viewTitle(app.currentName || "overview")} · ${isolate(app.info.name)}`;
+    document.title = `${viewTitle(app.currentName || "overview")} · ${app.info.name}`;
     app.current?.onInfo?.(app.info);
   } catch (error) {
     notify(`Could not read the instance's details: ${error.message}`, "error");
