@@ -146,6 +146,11 @@ class DataFolder:
         return self.path / "token"
 
     @property
+    def sessions_file(self) -> Path:
+        """The dashboard's signed-in sessions, as hashes only (see sessions.py)."""
+        return self.path / "sessions.json"
+
+    @property
     def state_db(self) -> Path:
         return self.path / "state.db"
 

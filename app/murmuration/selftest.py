@@ -44,6 +44,8 @@ PROBE = """(() => {
     path: location.pathname,
     ready: document.readyState,
     signin: body ? body.classList.contains("signin") : false,
+    session: (() => { try { return !!localStorage.getItem("murmuration.session"); } catch { return false; } })(),
+    query: location.search,
     name: named ? named.textContent.trim() : null,
     title: document.title,
     connection: body ? body.dataset.connection || null : null,
@@ -275,8 +277,9 @@ def check_dashboard(login_url: str, name: str, deadline: Deadline) -> None:
         last.update(state)
         shown = (state.get("name") or "") + "\n" + (state.get("title") or "")
         if state.get("signin") and state.get("ready") == "complete":
-            finish(error="the dashboard showed its sign-in page: the one-time code was refused")
-        elif state.get("path") == "/" and name in shown:
+            finish(error="the dashboard showed its sign-in notice: the one-time code was refused")
+        elif state.get("path") == "/" and not state.get("query") and state.get("session") and name in shown:
+            # Signed in as a browser is: the code traded for a session in the page's storage, the address clean.
             finish(ok=True)
 
     def loaded(ok: bool) -> None:

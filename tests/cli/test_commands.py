@@ -364,29 +364,30 @@ def test_url_of_an_unknown_name_exits_1() -> None:
     assert "`murmuration ls`" in fails("url", "nobody")
 
 
+def redeem(link: str) -> tuple[int, bytes]:
+    """Trade the code of a sign-in link for a session, as the page it opens does."""
+    code = link.rpartition("code=")[2]
+    response, body = get(link.partition("login?")[0] + "session", {"Murmuration-Code": code})
+    assert response.getheader("Set-Cookie") is None
+    return response.status, body
+
+
 def test_login_link_signs_in_exactly_once(cli_instances: list[str]) -> None:
     new("door")
     info = start("door", cli_instances)
     link = ok("url", "door", "--login").strip()
     assert re.fullmatch(re.escape(info["url"]) + r"login\?code=[A-Za-z0-9_-]{16,}", link), link
 
-    response, _ = get(link)
-    assert response.status == 303
-    assert response.getheader("Location") == "/"
-    cookie = response.getheader("Set-Cookie") or ""
-    assert cookie.startswith("murmuration_door=")
-    assert "HttpOnly" in cookie
-    assert "SameSite=Strict" in cookie
-    session = cookie.split(";", 1)[0]
+    page, body = get(link)
+    assert page.status == 200
+    assert b"/assets/app.js" in body
+    status, answer = redeem(link)
+    assert status == 200
+    session = json.loads(answer)["session"]
+    assert redeem(link)[0] == 403
 
-    again, _ = get(link)
-    assert again.status == 403
-    assert again.getheader("Set-Cookie") is None
-
-    signed_in, page = get(info["url"], {"Cookie": session})
-    assert signed_in.status == 200
-    _, anonymous = get(info["url"])
-    assert page != anonymous
+    checked, _ = get(info["url"] + "session", {"Murmuration-Session": session})
+    assert checked.status == 200
 
 
 def test_each_login_link_is_its_own(cli_instances: list[str]) -> None:
@@ -395,10 +396,36 @@ def test_each_login_link_is_its_own(cli_instances: list[str]) -> None:
     first = ok("url", "doors", "--login").strip()
     second = ok("url", "doors", "--login").strip()
     assert first != second
-    assert get(second)[0].status == 303
-    assert get(first)[0].status == 303
-    assert get(first)[0].status == 403
-    assert get(second)[0].status == 403
+    assert redeem(second)[0] == 200
+    assert redeem(first)[0] == 200
+    assert redeem(first)[0] == 403
+    assert redeem(second)[0] == 403
+
+
+def test_revoke_signs_every_browser_out(cli_instances: list[str]) -> None:
+    new("gate")
+    info = start("gate", cli_instances)
+    assert ok("url", "gate", "--sessions") == "0 browser sessions signed in to gate.\n"
+    sessions = [json.loads(redeem(ok("url", "gate", "--login").strip())[1])["session"] for _ in range(2)]
+    listed = ok("url", "gate", "--sessions").splitlines()
+    assert re.fullmatch(r"2 browser sessions signed in to gate; last use \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.", listed[0])
+    assert len(listed) == 3
+    assert all(line.startswith("  signed in ") for line in listed[1:])
+    assert not any(session in "".join(listed) for session in sessions)
+    assert (
+        ok("url", "gate", "--revoke")
+        == "Signed out 2 browser sessions of gate; open dashboards need a new sign-in link.\n"
+    )
+    for session in sessions:
+        checked, _ = get(info["url"] + "session", {"Murmuration-Session": session})
+        assert checked.status == 401
+    assert ok("url", "gate", "--revoke").startswith("Signed out 0 browser sessions of gate;")
+    assert "not allowed with argument" in run_cli("url", "gate", "--login", "--revoke").stderr
+
+
+def test_revoke_on_a_stopped_instance_exits_1() -> None:
+    new("shut")
+    assert "not running" in fails("url", "shut", "--revoke")
 
 
 # --- rm -------------------------------------------------------------------------------------------------------

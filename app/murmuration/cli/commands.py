@@ -10,7 +10,7 @@ from typing import Any
 
 from murmuration import registry
 from murmuration.cli.errors import CommandError
-from murmuration.client import InstanceUnavailable, RpcError
+from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.control import StartFailed, login_url, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
 from murmuration.lock import FolderLocked
@@ -102,6 +102,25 @@ def url(args: argparse.Namespace) -> int:
     status = probe(folder)
     if status.state is not State.RUNNING or status.runtime is None:
         raise CommandError(f"{args.name} is not running; start it with `murmuration start {args.name}`.")
+    if args.sessions:
+        try:
+            listed = asyncio.run(_call(folder, "list_sessions"))
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not list the browser sessions of {args.name}: {exc}") from None
+        print(
+            f"{_sessions(listed['count'])} signed in to {args.name}"
+            + (f"; last use {listed['last_used']}." if listed["last_used"] else ".")
+        )
+        for each in listed["sessions"]:
+            print(f"  signed in {each['created']}, last use {each['last_used']}")
+        return 0
+    if args.revoke:
+        try:
+            revoked = asyncio.run(_call(folder, "revoke_sessions"))["revoked"]
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not sign the browsers out of {args.name}: {exc}") from None
+        print(f"Signed out {_sessions(revoked)} of {args.name}; open dashboards need a new sign-in link.")
+        return 0
     if not args.login:
         print(status.runtime.url)
         return 0
@@ -111,6 +130,15 @@ def url(args: argparse.Namespace) -> int:
         raise CommandError(f"Could not get a sign-in code from {args.name}: {exc}") from None
     print(link)
     return 0
+
+
+def _sessions(count: int) -> str:
+    return "1 browser session" if count == 1 else f"{count} browser sessions"
+
+
+async def _call(folder: DataFolder, method: str, params: dict[str, Any] | None = None) -> Any:
+    async with await InstanceClient.for_folder(folder) as client:
+        return await client.call(method, params)
 
 
 def rm(args: argparse.Namespace) -> int:

@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     url = sub.add_parser("url", help="print an instance's dashboard URL")
     url.add_argument("name", metavar="NAME")
-    url.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    which = url.add_mutually_exclusive_group()
+    which.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    which.add_argument("--sessions", action="store_true", help="how many browsers are signed in, and their last use")
+    which.add_argument(
+        "--revoke", action="store_true", help="sign every browser out of the dashboard (open pages are disconnected)"
+    )
     url.set_defaults(run="murmuration.cli.commands:url")
 
     rm = sub.add_parser("rm", help="delete a stopped instance and its data")

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
@@ -18,7 +20,9 @@ from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connection
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
 from murmuration.server.request_head import Refusal, RequestScreen
 from murmuration.server.rpc import RpcSession
+from murmuration.server.signed_in import SignedInSockets, close_signed_out
 from murmuration.server.static import Asset
+from murmuration.sessions import PROTOCOL
 
 log = logging.getLogger("murmuration.server")
 
@@ -43,6 +47,7 @@ class InstanceServer:
         self.gate = HttpGate(ctx, token, assets)
         self.connections = Connections(budget or Budget())
         self._server: Server | None = None
+        self.signed_in = SignedInSockets(ctx.sessions)
 
     async def start(self, sock: socket.socket) -> None:
         """Serve on `sock`, the listening socket that won the port (never a second bind)."""
@@ -51,6 +56,7 @@ class InstanceServer:
             sock=sock,
             process_request=self._process_request,
             process_response=self._process_response,
+            select_subprotocol=_select_subprotocol,
             max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
             create_connection=_accounted(self.connections),
@@ -80,6 +86,11 @@ class InstanceServer:
         return add_security_headers(response)
 
     async def _connection(self, websocket: ServerConnection) -> None:
+        # A browser's session stays checked for the connection's whole life: revoked or expired, it ends here.
+        signed_in = self.gate.session_of(websocket.request) if websocket.request else None
+        if signed_in is not None and not self.signed_in.admit(signed_in, websocket):
+            await close_signed_out(websocket)
+            return
         pump: asyncio.Task[None] | None = None
 
         def on_subscribe(subscription: Subscription) -> None:
@@ -93,6 +104,9 @@ class InstanceServer:
         tasks: set[asyncio.Task[None]] = set()
         try:
             async for message in websocket:
+                if signed_in is not None and not self.signed_in.use(signed_in):
+                    await close_signed_out(websocket)
+                    break
                 # Waiting here when the limit is reached stops reading: back-pressure, not a growing backlog.
                 await in_flight.acquire()
                 task = asyncio.create_task(_answer(websocket, session, message, in_flight))
@@ -101,9 +115,16 @@ class InstanceServer:
         except ConnectionClosed:
             pass
         finally:
+            if signed_in is not None:
+                self.signed_in.leave(signed_in, websocket)
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
+
+
+def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """Our protocol's name when the page offered it, else none: never the value that carries a session."""
+    return Subprotocol(PROTOCOL) if PROTOCOL in offered else None
 
 
 async def _answer(websocket: ServerConnection, session: RpcSession, message: Any, in_flight: asyncio.Semaphore) -> None:

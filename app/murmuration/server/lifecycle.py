@@ -31,6 +31,7 @@ from murmuration.server.connections import Budget, open_files_limit, raise_open_
 from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
+from murmuration.sessions import SessionRecord, Sessions, load_sessions, save_sessions
 from murmuration.status import is_alive
 
 log = logging.getLogger("murmuration.lifecycle")
@@ -69,6 +70,9 @@ async def running_instance(
         made_here = provenance.made_here(folder, info)
         # Renewed under the lock only: a server that loses the race for the folder must not change its token.
         token = folder.load_or_create_token(renew=not made_here)
+        if not made_here:
+            folder.sessions_file.unlink(missing_ok=True)  # sessions found with the folder are nobody's of ours
+        sessions = open_sessions(folder)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
         processes = ProcessManager(
@@ -95,6 +99,7 @@ async def running_instance(
                 knowledge=knowledge,
                 processes=processes,
                 events=events,
+                sessions=sessions,
                 request_shutdown=stopping.set,
             )
             server = InstanceServer(ctx, build_table(), token, load_assets(), Budget.for_files(open_files_limit()))
@@ -126,10 +131,24 @@ async def running_instance(
                 folder.remove_runtime()
                 await server.close()
                 await processes.close()
+                _save_sessions(folder, sessions.records())  # the last uses, saved only coarsely while serving
         finally:
             knowledge.close()
     finally:
         lock.release()
+
+
+def open_sessions(folder: DataFolder) -> Sessions:
+    """The folder's saved sessions, kept saved as they change: a signed-in tab survives a restart of its instance."""
+    return Sessions(records=load_sessions(folder.sessions_file), on_change=lambda r: _save_sessions(folder, r))
+
+
+def _save_sessions(folder: DataFolder, records: list[SessionRecord]) -> None:
+    try:
+        save_sessions(folder.sessions_file, records)
+    except OSError as exc:
+        # Sessions still work from memory; a restart would only ask browsers to sign in again.
+        log.warning("could not save the dashboard sessions to %s: %s", folder.sessions_file, exc.strerror or exc)
 
 
 def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None = None) -> int:
