@@ -51,7 +51,7 @@ class InstanceActions(QObject):
 
     def _name(self, instance_id: str) -> str:
         instance = self.model.get(instance_id)
-        return instance.name if instance else instance_id
+        return instance.label if instance else instance_id
 
     def open(self, instance_id: str) -> None:
         self.open_requested.emit(instance_id)
@@ -104,7 +104,7 @@ class InstanceActions(QObject):
             return None
         viewer = self._logs.get(instance_id)
         if viewer is None:
-            viewer = LogViewer(instance.name, instance.folder.server_log)
+            viewer = LogViewer(instance.label, instance.folder.server_log)
             viewer.destroyed.connect(lambda *_: self._logs.pop(instance_id, None))
             self._logs[instance_id] = viewer
         viewer.show()
@@ -134,9 +134,9 @@ class InstanceActions(QObject):
 
     def delete(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
-        if instance is None or not self.confirm_delete(instance.name, instance.runtime is not None):
+        if instance is None or not self.confirm_delete(instance.label, instance.runtime is not None):
             return
-        self.run(self._delete(instance_id, instance.name))
+        self.run(self._delete(instance_id, instance.label))
 
     async def _delete(self, instance_id: str, name: str) -> None:
         try:

@@ -277,10 +277,10 @@ class Tray(QObject):
     def _restarting(self, instance_id: str, delay: float) -> None:
         if self.supervisor.crash_count(instance_id) == 1:  # the first crash is news; the rest are in the log
             instance = self.model.get(instance_id)
-            name = instance.name if instance else instance_id
+            name = instance.label if instance else instance_id
             self.notify(f"{name} crashed", f"{name} stopped unexpectedly; restarting it in {delay:.0f} s.", True)
 
     def _gave_up(self, instance_id: str, message: str) -> None:
         instance = self.model.get(instance_id)
-        name = instance.name if instance else instance_id
+        name = instance.label if instance else instance_id
         self.notify(f"{name} keeps crashing", message, warning=True)

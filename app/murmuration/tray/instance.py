@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from murmuration.datafolder import DataFolder, Runtime
@@ -53,6 +54,24 @@ class OverallState(enum.StrEnum):
     TROUBLE = "trouble"  # something crashed or failed to start
 
 
+# Bidi classes that can move text: right-to-left letters and digits, and the embedding, override and isolate
+# controls. A name without any of them reads the same isolated or not, and is shown as it is.
+_MOVING = {"R", "AL", "AN", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"}
+
+
+def shown(text: str) -> str:
+    """`text` (a name from a data folder) made safe to show beside other text.
+
+    Control characters go (a newline would break a menu item), and a name that holds right-to-left text or a
+    bidi control is wrapped in FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE, so it cannot reorder the words
+    around it in a menu, the table, a tab or a notification.
+    """
+    kept = "".join(c for c in text if unicodedata.category(c) != "Cc")
+    if any(unicodedata.bidirectional(c) in _MOVING for c in kept):
+        return f"\u2068{kept}\u2069"
+    return kept
+
+
 @dataclass
 class Instance:
     """One instance as the tray sees it."""
@@ -68,6 +87,11 @@ class Instance:
     message: str = ""
     # When the supervisor will restart it (time.monotonic()), while it waits to.
     restart_at: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The name as menus, the table, tabs and messages show it (see `shown`)."""
+        return shown(self.name)
 
     @property
     def pid(self) -> int | None:

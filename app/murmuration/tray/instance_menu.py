@@ -74,7 +74,7 @@ class InstanceMenu(QMenu):
         instance = self.model.get(self.instance_id)
         if instance is None:
             return
-        self.setTitle(f"{instance.name} — {instance.state.label}")
+        self.setTitle(f"{instance.label} — {instance.state.label}")
         self.setIcon(state_dot(instance.state))
         self.state_action.setText(state_line(instance))
         self.url_action.setText(instance.url or "No URL while it is not running")

@@ -88,7 +88,7 @@ class InstanceTableModel(QAbstractTableModel):
     def text(instance: Instance, column: str) -> str:
         """What one cell shows."""
         if column == "Name":
-            return instance.name
+            return instance.label
         if column == "State":
             return instance.state.label
         if column == "Port":

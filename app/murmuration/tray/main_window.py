@@ -186,9 +186,9 @@ class MainWindow(QMainWindow):
         instance = self.model.get(instance_id)
         if view is not None and instance is not None:
             index = self.tabs.indexOf(view)
-            self.tabs.setTabText(index, instance.name)
+            self.tabs.setTabText(index, instance.label)
             self.tabs.setTabIcon(index, state_dot(instance.state))
-            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+            self.tabs.setTabToolTip(index, f"{instance.label} — {instance.state.label}")
 
     def _instance_removed(self, instance_id: str) -> None:
         self._update_empty()
@@ -213,8 +213,8 @@ class MainWindow(QMainWindow):
         if view is None:
             view = InstanceView(self.model, instance_id, self.intents, self.tabs)
             self.views[instance_id] = view
-            index = self.tabs.addTab(view, state_dot(instance.state), instance.name)
-            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+            index = self.tabs.addTab(view, state_dot(instance.state), instance.label)
+            self.tabs.setTabToolTip(index, f"{instance.label} — {instance.state.label}")
         self.tabs.setCurrentWidget(view)
         self.table.select_id(instance_id)
         self.show_and_raise()

@@ -102,7 +102,7 @@ class InstanceModel(QObject):
             counts[instance.state.value] = counts.get(instance.state.value, 0) + 1
         head = "Murmuration — " + ", ".join(f"{n} {state}" for state, n in counts.items())
         lines = [
-            f"{i.name}: {i.state.label.rstrip('…').lower()}" + (f" on port {i.port}" if i.running else "")
+            f"{i.label}: {i.state.label.rstrip('…').lower()}" + (f" on port {i.port}" if i.running else "")
             for i in instances[:8]
         ]
         if len(instances) > 8:
@@ -208,7 +208,7 @@ class InstanceModel(QObject):
             if obs.stale or obs.exit_status not in (None, 0):
                 log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
                 instance.state = InstanceState.CRASHED
-                instance.message = f"{instance.name} stopped unexpectedly."
+                instance.message = f"{instance.label} stopped unexpectedly."
                 self.instance_changed.emit(instance.id)
                 self.crashed.emit(instance.id, instance.message)
                 return None
@@ -235,7 +235,7 @@ class InstanceModel(QObject):
             self._watched.add(instance.id)
         else:
             instance.state = InstanceState.NOT_RESPONDING
-            instance.message = f"{instance.name} runs (pid {runtime.pid}) but does not answer."
+            instance.message = f"{instance.label} runs (pid {runtime.pid}) but does not answer."
         self.instance_changed.emit(instance.id)
         self.changed.emit()
 
@@ -268,9 +268,9 @@ class InstanceModel(QObject):
                     return True  # someone else started it a moment ago: the next scan adopts it
                 return self._start_failed(instance, str(exc), user)
             except (OSError, DataFolderError, ValueError) as exc:
-                return self._start_failed(instance, f"{instance.name} could not start: {exc}.", user)
+                return self._start_failed(instance, f"{instance.label} could not start: {exc}.", user)
             if runtime is None:
-                return self._start_failed(instance, f"{instance.name} stopped right after it started.", user)
+                return self._start_failed(instance, f"{instance.label} stopped right after it started.", user)
             instance.runtime = runtime
             answered = await ping(runtime)
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
@@ -278,7 +278,7 @@ class InstanceModel(QObject):
             if answered:
                 self._set(instance, InstanceState.RUNNING, "")
             else:
-                self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.name} started but does not answer.")
+                self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.label} started but does not answer.")
             return True
 
     def _start_failed(self, instance: Instance, message: str, user: bool) -> bool:
@@ -286,7 +286,7 @@ class InstanceModel(QObject):
         log.warning("%s", message)
         if user or instance.id not in self._watched:
             self._set(instance, InstanceState.FAILED, message)
-            self.notice.emit(f"{instance.name} did not start", message)
+            self.notice.emit(f"{instance.label} did not start", message)
         else:
             self._set(instance, InstanceState.CRASHED, message)
             self.crashed.emit(instance.id, message)
@@ -309,7 +309,7 @@ class InstanceModel(QObject):
             try:
                 await asyncio.to_thread(stop_instance, instance.folder)
             except OSError as exc:
-                message = f"{instance.name} could not be stopped cleanly: {exc}."
+                message = f"{instance.label} could not be stopped cleanly: {exc}."
             instance.runtime = None
             instance.memory = None
             log.info("stopped %s", instance.name)
@@ -373,7 +373,7 @@ class InstanceModel(QObject):
         instance = self.get(instance_id)
         runtime = instance.runtime if instance else None
         if instance is None or runtime is None:
-            raise InstanceUnavailable(f"{instance.name if instance else instance_id} is not running.")
+            raise InstanceUnavailable(f"{instance.label if instance else instance_id} is not running.")
         return await login_url(runtime)
 
     # --- told by the supervisor --------------------------------------------------------------------------------
@@ -382,7 +382,7 @@ class InstanceModel(QObject):
         instance = self.get(instance_id)
         if instance is not None and instance.state is InstanceState.CRASHED:
             instance.restart_at = time.monotonic() + delay
-            instance.message = f"{instance.name} stopped unexpectedly; restarting in {delay:.0f} s."
+            instance.message = f"{instance.label} stopped unexpectedly; restarting in {delay:.0f} s."
             self.instance_changed.emit(instance_id)
 
     def mark_crash_loop(self, instance_id: str, message: str) -> None:
