@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from murmuration import registry
+from murmuration.installation import VanishingInstallation
 from murmuration.tray import autostart
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.main_window import MainWindow
@@ -253,6 +254,8 @@ class Tray(QObject):
     async def _set_start_at_login(self, enabled: bool) -> None:
         try:
             await asyncio.to_thread(autostart.set_enabled, enabled)
+        except VanishingInstallation as exc:  # its message is the whole sentence: where to move the app first
+            self.notify("Start at login unchanged", str(exc), warning=True)
         except OSError as exc:
             self.notify("Start at login unchanged", f"The login item could not be changed: {exc}.", warning=True)
         self._show_start_at_login(await asyncio.to_thread(autostart.is_enabled))
