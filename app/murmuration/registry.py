@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from murmuration.atomicfile import read_json_object, write_atomic, write_json
@@ -43,6 +43,21 @@ def check_name(name: str) -> str:
     if any(unicodedata.category(c).startswith("C") for c in name):
         raise ValueError("An instance name cannot contain control characters.")
     return name
+
+
+def check_cwd(path: Path) -> Path:
+    """The project folder an instance's processes run in, absolute, or ValueError saying what to give instead."""
+    path = path.expanduser().absolute()
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder; choose an existing folder for the instance's processes.")
+    return path
+
+
+def set_cwd(folder: DataFolder, cwd: Path) -> Path:
+    """Make `cwd` the instance's project folder (its processes start there from its next start); returns it."""
+    cwd = check_cwd(cwd)
+    folder.write_info(replace(folder.read_info(), cwd=str(cwd)))
+    return cwd
 
 
 def slug(name: str) -> str:

@@ -11,7 +11,13 @@ from PySide6.QtTest import QTest
 from murmuration import registry
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import InstanceState
-from murmuration.tray.instance_table import COLUMNS, InstanceTableModel, format_memory, format_uptime
+from murmuration.tray.instance_table import (
+    COLUMNS,
+    InstanceTableModel,
+    format_folder,
+    format_memory,
+    format_uptime,
+)
 from tests.tray.waits import until
 
 from .conftest import SCREENSHOTS
@@ -20,6 +26,14 @@ from .conftest import SCREENSHOTS
 def row(table: InstanceTableModel, instance_id: str) -> dict[str, str]:
     r = table.row_of(instance_id)
     return {column: table.data(table.index(r, c)) for c, column in enumerate(COLUMNS)}
+
+
+def test_a_project_folder_under_home_reads_with_a_tilde() -> None:
+    assert format_folder(str(Path.home())) == "~"
+    assert format_folder(str(Path.home() / "code" / "app")) == "~/code/app"
+    assert format_folder("/srv/app") == "/srv/app"
+    assert format_folder(str(Path.home()) + "x") == str(Path.home()) + "x"  # a sibling, not inside home
+    assert format_folder("") == ""
 
 
 def test_uptime_and_memory_read_like_a_person_would_say_them() -> None:
@@ -55,7 +69,15 @@ async def test_the_window_lists_instances_with_state_port_url_uptime_and_memory(
     assert shown["Uptime"].endswith(" s") or shown["Uptime"].endswith(" min")
     assert shown["Memory"].endswith(" MB")
     idle = row(table, "idle-one")
-    assert idle == {"Name": "Idle One", "State": "Stopped", "Port": "", "URL": "", "Uptime": "", "Memory": ""}
+    assert idle == {
+        "Name": "Idle One",
+        "State": "Stopped",
+        "Project folder": str(home),
+        "Port": "",
+        "URL": "",
+        "Uptime": "",
+        "Memory": "",
+    }
     assert not tray.window.empty_label.isVisible()
 
     tray.window.resize(1000, 420)

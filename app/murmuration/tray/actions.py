@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from murmuration.client import InstanceUnavailable, RpcError
+from murmuration.datafolder import DataFolderError
 from murmuration.lock import FolderLocked
 from murmuration.tray import desktop
 from murmuration.tray.log_viewer import LogViewer
@@ -116,6 +118,29 @@ class InstanceActions(QObject):
         instance = self.model.get(instance_id)
         if instance is not None:
             desktop.open_folder(instance.folder.path)
+
+    def change_project_folder(self, instance_id: str) -> None:
+        """Ask for the folder the instance's processes run in, with the desktop's folder picker."""
+        instance = self.model.get(instance_id)
+        if instance is None:
+            return
+        chosen = QFileDialog.getExistingDirectory(
+            self.dialog_parent, f"Project folder of {instance.name}", instance.cwd or str(Path.home())
+        )
+        if chosen:
+            self.run(self._set_project_folder(instance_id, Path(chosen)))
+
+    async def _set_project_folder(self, instance_id: str, folder: Path) -> None:
+        name = self._name(instance_id)
+        try:
+            written = await self.model.set_cwd(instance_id, folder)
+        except (ValueError, OSError, DataFolderError) as exc:
+            self.notify.emit("Project folder unchanged", str(exc))
+            return
+        instance = self.model.get(instance_id)
+        later = "; restart it to use it now" if instance is not None and instance.runtime is not None else ""
+        sentence = f"The processes of {name} run in {written} from its next start{later}."
+        self.notify.emit("Project folder changed", sentence)
 
     def confirm_delete(self, name: str, running: bool) -> bool:
         """Ask before deleting: the data (issues, knowledge, logs) cannot be brought back."""

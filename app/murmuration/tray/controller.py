@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import shiboken6
@@ -173,20 +174,26 @@ class Tray(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
-        dialog = NewInstanceDialog(self.model.next_name())
-        dialog.submitted.connect(lambda name: self.actions.run(self.create_instance(name, dialog)))
+        last = self.settings.last_project_folder
+        taken = {i.name for i in self.model.instances()}
+        dialog = NewInstanceDialog(self.model.next_name(), Path(last) if last else None, taken)
+        dialog.submitted.connect(
+            lambda name, folder: self.actions.run(self.create_instance(name, dialog, Path(folder)))
+        )
         self.dialog = dialog
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
 
-    async def create_instance(self, name: str, dialog: NewInstanceDialog | None = None) -> str | None:
-        """Create `name`, open its tab and start it; a refusal is shown in the dialog."""
+    async def create_instance(
+        self, name: str, dialog: NewInstanceDialog | None = None, cwd: Path | None = None
+    ) -> str | None:
+        """Create `name` with its processes in `cwd`, open its tab and start it; a refusal is shown in the dialog."""
         problem = ""
         instance_id = None
         try:
-            instance_id = await self.model.create(name)
+            instance_id = await self.model.create(name, cwd)
         except ValueError as exc:
             problem = str(exc)
         except registry.InstanceExists:
@@ -200,6 +207,8 @@ class Tray(QObject):
             else:
                 self.notify("No new instance", problem, warning=True)
             return None
+        if cwd is not None:
+            self.settings.last_project_folder = str(cwd)
         if alive and dialog is not None:
             dialog.done_creating()
         self.open_instance(instance_id)

@@ -64,6 +64,8 @@ class Instance:
     runtime: Runtime | None = field(default=None, repr=False)
     memory: int | None = None
     autostart: bool = False
+    # The project folder its processes run in ("" while instance.json cannot be read).
+    cwd: str = ""
     # The last thing worth telling about it, one sentence ("" when all is well).
     message: str = ""
     # When the supervisor will restart it (time.monotonic()), while it waits to.

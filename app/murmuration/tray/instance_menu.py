@@ -46,6 +46,7 @@ class InstanceMenu(QMenu):
         self.addSeparator()
         self.log_action = self._add("Show log", lambda: actions.show_log(instance_id))
         self.folder_action = self._add("Open data folder", lambda: actions.open_data_folder(instance_id))
+        self.cwd_action = self._add("Change project folder…", lambda: actions.change_project_folder(instance_id))
         self.addSeparator()
         self.delete_action = self._add("Delete…", lambda: actions.delete(instance_id))
         self._actions = actions

@@ -184,7 +184,9 @@ class InstanceModel(QObject):
     def _add(self, obs: Observation) -> _Slot:
         info = obs.info
         name = info.name if info is not None else obs.folder.path.name
-        instance = Instance(obs.key, name, obs.folder, autostart=bool(info and info.autostart))
+        instance = Instance(
+            obs.key, name, obs.folder, autostart=bool(info and info.autostart), cwd=info.cwd if info else ""
+        )
         if info is None:
             instance.message = f"{obs.folder.instance_file} cannot be read."
         slot = _Slot(instance)
@@ -196,7 +198,7 @@ class InstanceModel(QObject):
         """Fold one observation into the instance; returns a runtime to ping when it needs (re)adopting."""
         instance = slot.instance
         if obs.info is not None:
-            instance.name, instance.autostart = obs.info.name, obs.info.autostart
+            instance.name, instance.autostart, instance.cwd = obs.info.name, obs.info.autostart, obs.info.cwd
         if obs.alive and obs.runtime is not None:
             instance.memory = obs.memory
             if instance.state is InstanceState.RUNNING and instance.runtime == obs.runtime:
@@ -329,15 +331,15 @@ class InstanceModel(QObject):
         live = [i.id for i in self.instances() if i.runtime is not None or i.state.busy]
         await asyncio.gather(*(self.stop(instance_id) for instance_id in live))
 
-    async def create(self, name: str) -> str:
-        """Create an instance called `name` (not started) and return its id.
+    async def create(self, name: str, cwd: Path | None = None) -> str:
+        """Create an instance called `name` whose processes run in `cwd` (not started) and return its id.
 
-        Raises ValueError (a bad name) or registry.InstanceExists with a sentence to show.
+        Raises ValueError (a bad name or folder) or registry.InstanceExists with a sentence to show.
         """
-        folder = await asyncio.to_thread(registry.create, name, self._cwd)
+        folder = await asyncio.to_thread(lambda: registry.create(name, registry.check_cwd(cwd or self._cwd)))
         info = await asyncio.to_thread(folder.read_info)
         if info.id not in self._slots:
-            slot = _Slot(Instance(info.id, info.name, folder, autostart=info.autostart))
+            slot = _Slot(Instance(info.id, info.name, folder, autostart=info.autostart, cwd=info.cwd))
             self._slots[info.id] = slot
             self.instance_added.emit(info.id)
             self.changed.emit()
@@ -371,6 +373,19 @@ class InstanceModel(QObject):
         await asyncio.to_thread(write)
         instance.autostart = autostart
         self.instance_changed.emit(instance_id)
+
+    async def set_cwd(self, instance_id: str, cwd: Path) -> str:
+        """Make `cwd` the project folder of the instance (from its next start); returns it as written.
+
+        Raises ValueError (not a folder) or OSError / DataFolderError with a sentence to show.
+        """
+        instance = self.get(instance_id)
+        if instance is None:
+            raise ValueError(f"No instance has the id {instance_id!r}.")
+        written = await asyncio.to_thread(registry.set_cwd, instance.folder, cwd)
+        instance.cwd = str(written)
+        self.instance_changed.emit(instance_id)
+        return instance.cwd
 
     async def login_url(self, instance_id: str) -> str:
         """A one-time sign-in link for the instance's dashboard (the token never appears in it)."""

@@ -18,7 +18,10 @@ class QuitChoice(enum.StrEnum):
 
 
 class TraySettings:
-    """The quit choice, the main window's geometry; start-at-login lives in autostart.py (the OS is its record)."""
+    """What the tray remembers: the quit choice, the last project folder, the window's geometry.
+
+    Start at login lives in autostart.py: the OS is its record.
+    """
 
     def __init__(self) -> None:
         self._store = QSettings(str(base_folder() / "tray.ini"), QSettings.Format.IniFormat)
@@ -34,6 +37,16 @@ class TraySettings:
     @quit_choice.setter
     def quit_choice(self, choice: QuitChoice) -> None:
         self._store.setValue("quit/choice", choice.value)
+        self._store.sync()
+
+    @property
+    def last_project_folder(self) -> str:
+        """The folder last chosen for a new instance ("" before the first)."""
+        return str(self._store.value("new/project_folder", ""))
+
+    @last_project_folder.setter
+    def last_project_folder(self, path: str) -> None:
+        self._store.setValue("new/project_folder", path)
         self._store.sync()
 
     @property
