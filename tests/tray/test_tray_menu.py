@@ -77,6 +77,7 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "Start with Murmuration",
         "Show log",
         "Open data folder",
+        "Change project folder…",
         "Delete…",
     ]
     assert not submenu.start_action.isEnabled()
@@ -192,6 +193,7 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
     submenu = icon.instance_menus[instance_id]
 
     submenu.folder_action.trigger()
+    await until(lambda: desktop_handlers, what="the file manager")
     assert desktop_handlers == [QUrl.fromLocalFile(str(folder.path)).toString()]
 
     viewer = tray.actions.show_log(instance_id)

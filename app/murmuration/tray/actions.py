@@ -80,7 +80,15 @@ class InstanceActions(QObject):
             self.notify.emit(f"Cannot open {self._name(instance_id)}", f"No sign-in link: {exc}")
             return
         # A one-time code: the browser signs in once and the link is dead afterwards.
-        desktop.open_url(QUrl(link))
+        problem = await desktop.launch(QUrl(link))
+        if problem is not None:
+            name = self._name(instance_id)
+            QGuiApplication.clipboard().setText(link)
+            self.notify.emit(
+                f"Cannot open {name} in a browser",
+                f"No browser could be opened ({problem}); its sign-in link is on the clipboard instead: "
+                "paste it into a browser within two minutes.",
+            )
 
     def copy_url(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
@@ -115,9 +123,20 @@ class InstanceActions(QObject):
         return viewer
 
     def open_data_folder(self, instance_id: str) -> None:
+        self.run(self._open_data_folder(instance_id))
+
+    async def _open_data_folder(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
-        if instance is not None:
-            desktop.open_folder(instance.folder.path)
+        if instance is None:
+            return
+        path = str(instance.folder.path)
+        problem = await desktop.launch(QUrl.fromLocalFile(path))
+        if problem is not None:
+            QGuiApplication.clipboard().setText(path)
+            self.notify.emit(
+                f"Cannot show the data folder of {instance.name}",
+                f"No file manager could be opened ({problem}); its path is on the clipboard instead: {path}",
+            )
 
     def change_project_folder(self, instance_id: str) -> None:
         """Ask for the folder the instance's processes run in, with the desktop's folder picker."""
