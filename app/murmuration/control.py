@@ -78,12 +78,17 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     reader.start()
     reader.join(timeout)
     if not line or not line[0]:
-        if proc.poll() is None:
+        # An empty line is the end of its output: it is exiting (perhaps not quite yet), so its code comes.
+        if not line and proc.poll() is None:
             proc.kill()
             raise StartFailed(
                 f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None
             )
-        code = proc.wait()
+        try:
+            code = proc.wait(KILL_WAIT)
+        except subprocess.TimeoutExpired:  # it closed its output yet lives on: no server we can use
+            proc.kill()
+            code = proc.wait()
         raise StartFailed(_last_error(folder, errors_from) or f"The server exited with code {code}.", code)
     proc.stdout.close()
     return Started(json.loads(line[0]), already_running=False)

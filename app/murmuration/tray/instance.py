@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -70,6 +71,8 @@ class Instance:
     message: str = ""
     # When the supervisor will restart it (time.monotonic()), while it waits to.
     restart_at: float | None = None
+    # How its server last ended unasked, in words ("exited with status 1: …"); "" before any crash.
+    last_exit: str = ""
 
     @property
     def pid(self) -> int | None:
@@ -86,6 +89,19 @@ class Instance:
     @property
     def running(self) -> bool:
         return self.state is InstanceState.RUNNING
+
+    def restart_in(self, now: float | None = None) -> int | None:
+        """Whole seconds (rounded up) until the supervisor restarts it, while it waits to."""
+        if self.restart_at is None or self.state is not InstanceState.CRASHED:
+            return None
+        return max(0, math.ceil(self.restart_at - (time.monotonic() if now is None else now)))
+
+    def status_sentence(self) -> str:
+        """What is worth telling now: its message, with the wait before a restart when there is one."""
+        wait = self.restart_in()
+        if wait is None:
+            return self.message
+        return f"{self.message.rstrip('.')}; restarting in {wait} s." if self.message else f"Restarting in {wait} s."
 
     def uptime(self, now: float | None = None) -> float | None:
         """Seconds since its server process started, while it runs."""

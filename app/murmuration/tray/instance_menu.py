@@ -18,7 +18,7 @@ def state_line(instance: Instance) -> str:
     if instance.running and instance.port is not None:
         return f"Running on port {instance.port}"
     if instance.message and instance.state is not InstanceState.RUNNING:
-        return instance.message
+        return instance.status_sentence()
     return instance.state.label
 
 

@@ -93,7 +93,7 @@ class InstanceTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == "Project folder":
                 return f"Its processes run in {instance.cwd}" if instance.cwd else None
-            return instance.message or str(instance.folder.path)
+            return instance.status_sentence() or str(instance.folder.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("Port", "Uptime", "Memory"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:

@@ -21,6 +21,7 @@ from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.control import StartFailed, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.lock import FolderLock
+from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
 from murmuration.tray.scan import Observation, scan
 
@@ -208,13 +209,17 @@ class InstanceModel(QObject):
         instance.memory = None
         died = instance.state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING)
         if died and instance.id in self._watched:
-            instance.runtime = None
+            runtime, instance.runtime = instance.runtime, None
             # A server that stops cleanly removes its runtime.json; one killed (or failing) leaves it,
             # or tells its failure by its exit status when it was our child.
             if obs.stale or obs.exit_status not in (None, 0):
                 log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
+                # Written here, in the GUI thread (a crash is rare and the record small), so the log holds
+                # the cause by the time anything says "see its log".
+                pid, secrets = (runtime.pid, (runtime.token,)) if runtime else (None, ())
+                instance.last_exit = exits.record(instance.folder, pid, obs.exit_status, secrets)
                 instance.state = InstanceState.CRASHED
-                instance.message = f"{instance.name} stopped unexpectedly."
+                instance.message = f"{instance.name} stopped unexpectedly: it {instance.last_exit}."
                 self.instance_changed.emit(instance.id)
                 self.crashed.emit(instance.id, instance.message)
                 return None
@@ -272,6 +277,8 @@ class InstanceModel(QObject):
             except StartFailed as exc:
                 if exc.exit_code == EXIT_LOCKED:
                     return True  # someone else started it a moment ago: the next scan adopts it
+                if exc.exit_code is not None:
+                    instance.last_exit = await asyncio.to_thread(exits.record, instance.folder, None, exc.exit_code)
                 return self._start_failed(instance, str(exc), user)
             except (OSError, DataFolderError, ValueError) as exc:
                 return self._start_failed(instance, f"{instance.name} could not start: {exc}.", user)
@@ -403,7 +410,6 @@ class InstanceModel(QObject):
         instance = self.get(instance_id)
         if instance is not None and instance.state is InstanceState.CRASHED:
             instance.restart_at = time.monotonic() + delay
-            instance.message = f"{instance.name} stopped unexpectedly; restarting in {delay:.0f} s."
             self.instance_changed.emit(instance_id)
 
     def mark_crash_loop(self, instance_id: str, message: str) -> None:
