@@ -28,11 +28,7 @@ def append(path: Path, text: str) -> None:
 
 def tray_icon(tray: Tray) -> TrayIcon:
     """The tray icon as `murmuration` makes it where a system tray exists (offscreen has none: made by hand)."""
-    icon = TrayIcon(tray.model, tray.actions, tray)
-    icon.show_window_requested.connect(tray.show_window)
-    icon.new_instance_requested.connect(tray.new_instance)
-    icon.quit_requested.connect(tray.request_quit)
-    icon.start_at_login_toggled.connect(tray.set_start_at_login)
+    icon = TrayIcon(tray.model, tray.actions, tray.app_actions, tray)
     tray.icon = icon
     return icon
 
@@ -48,7 +44,8 @@ async def started(tray: Tray, home: Path, name: str) -> str:
 
 async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, home: Path) -> None:
     icon = tray_icon(tray)
-    assert icon.menu_texts() == ["New instance…", "No instances yet", "Show all instances…", "Start at login", "Quit"]
+    app_wide = ["Show all instances…", "Start at login", "Show tray log", "About Murmuration", "Quit"]
+    assert icon.menu_texts() == ["New instance…", "No instances yet", *app_wide]
     instance_id = await started(tray, home, "Menu Item")
     registry.create("Resting", home)
     await until(lambda: len(icon.instance_menus) == 2, tray.model.instance_added)
@@ -57,9 +54,7 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "New instance…",
         "Menu Item — Running",
         "Resting — Stopped",
-        "Show all instances…",
-        "Start at login",
-        "Quit",
+        *app_wide,
     ]
     submenu = icon.instance_menus[instance_id]
     instance = tray.model.get(instance_id)
@@ -186,6 +181,24 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
     assert instance_id not in icon.instance_menus
 
 
+async def test_the_tray_log_is_one_click_away(tray: Tray) -> None:
+    tray_icon(tray)
+    tray.start()
+    help_menu = tray.window.menuBar().actions()[1].menu()
+    assert tray.app_actions.show_tray_log in help_menu.actions()
+
+    tray.app_actions.show_tray_log.trigger()
+
+    viewer = tray.actions._logs[""]
+    assert viewer.isVisible()
+    assert viewer.windowTitle() == "Murmuration — tray log"
+    assert viewer.path == home_tray_log()
+
+
+def home_tray_log() -> Path:
+    return Path(os.environ["MURMURATION_HOME"]) / "logs" / "tray.log"
+
+
 async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_handlers: list[str]) -> None:
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Logged")
@@ -209,22 +222,27 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
 async def test_start_at_login_writes_and_removes_the_autostart_entry(tray: Tray) -> None:
     icon = tray_icon(tray)
     tray.start()
-    assert not icon.login_action.isChecked()
+    # One QAction in both menus: its check mark cannot differ between them.
+    window_menu = tray.window.menuBar().actions()[0].menu()
+    assert tray.app_actions.start_at_login in icon.menu.actions()
+    assert tray.app_actions.start_at_login in window_menu.actions()
+    assert "Start with Murmuration" in tray.app_actions.start_at_login.toolTip()  # the two explained together
+    assert not tray.app_actions.start_at_login.isChecked()
     assert not autostart.is_enabled()
 
-    icon.login_action.trigger()
-    await until(lambda: autostart.is_enabled() and tray.window.login_action.isChecked(), what="the entry")
+    tray.app_actions.start_at_login.trigger()
+    await until(lambda: autostart.is_enabled() and tray.app_actions.start_at_login.isChecked(), what="the entry")
     entry = autostart.desktop_file().read_text()
     assert "Exec=" in entry
     assert " tray" in entry
     assert f"MURMURATION_HOME={os.environ['MURMURATION_HOME']}" in entry
 
-    icon.login_action.trigger()
-    await until(lambda: not autostart.is_enabled() and not tray.window.login_action.isChecked(), what="no entry")
+    tray.app_actions.start_at_login.trigger()
+    await until(lambda: not autostart.is_enabled() and not tray.app_actions.start_at_login.isChecked(), what="no entry")
 
 
 async def test_quit_asks_once_then_remembers(tray: Tray, home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    icon = tray_icon(tray)
+    tray_icon(tray)
     instance_id = await started(tray, home, "Kept")
     asked: list[int] = []
 
@@ -235,7 +253,7 @@ async def test_quit_asks_once_then_remembers(tray: Tray, home: Path, monkeypatch
     monkeypatch.setattr(tray, "ask_quit_choice", ask)
     tray._quit = asyncio.get_running_loop().create_future()
 
-    icon.quit_action.trigger()
+    tray.app_actions.quit.trigger()
     assert await tray._quit == 0
     assert asked == [1]
     assert tray.settings.quit_choice is QuitChoice.LEAVE

@@ -19,8 +19,11 @@ from murmuration.tray import desktop
 from murmuration.tray.log_viewer import LogViewer
 from murmuration.tray.mcp_config import mcp_config
 from murmuration.tray.model import InstanceModel
+from murmuration.tray.settings import tray_log_file
 
 log = logging.getLogger(__name__)
+
+TRAY_LOG = ""  # the key of the tray log's viewer among the instances' (no instance id is empty)
 
 
 class InstanceActions(QObject):
@@ -114,9 +117,21 @@ class InstanceActions(QObject):
             return None
         viewer = self._logs.get(instance_id)
         if viewer is None:
-            viewer = LogViewer(instance.name, instance.folder.server_log)
+            viewer = LogViewer(f"{instance.name} — server log", instance.folder.server_log)
             viewer.destroyed.connect(lambda *_: self._logs.pop(instance_id, None))
             self._logs[instance_id] = viewer
+        viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()
+        return viewer
+
+    def show_tray_log(self) -> LogViewer:
+        """The tray's own log: what it did, and what went wrong outside any one instance."""
+        viewer = self._logs.get(TRAY_LOG)
+        if viewer is None:
+            viewer = LogViewer("Murmuration — tray log", tray_log_file())
+            viewer.destroyed.connect(lambda *_: self._logs.pop(TRAY_LOG, None))
+            self._logs[TRAY_LOG] = viewer
         viewer.show()
         viewer.raise_()
         viewer.activateWindow()

@@ -15,13 +15,15 @@ import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
-from murmuration import registry
+from murmuration import __version__, registry
+from murmuration.home import base_folder
 from murmuration.tray import autostart
 from murmuration.tray.actions import InstanceActions
+from murmuration.tray.app_actions import AppActions
 from murmuration.tray.main_window import MainWindow
 from murmuration.tray.model import InstanceModel
 from murmuration.tray.new_instance_dialog import NewInstanceDialog
-from murmuration.tray.settings import QuitChoice, TraySettings
+from murmuration.tray.settings import QuitChoice, TraySettings, tray_log_file
 from murmuration.tray.supervisor import RestartPolicy, Supervisor
 from murmuration.tray.tray_icon import TrayIcon
 
@@ -62,9 +64,10 @@ class Tray(QObject):
         self.model = InstanceModel(self)
         self.supervisor = Supervisor(self.model, policy, parent=self)
         self.actions = InstanceActions(self.model, self)
-        self.window = MainWindow(self.model, self.actions, self.settings, tray_available)
+        self.app_actions = app = AppActions(self)
+        self.window = MainWindow(self.model, self.actions, self.settings, tray_available, app)
         self.actions.dialog_parent = self.window
-        self.icon = TrayIcon(self.model, self.actions, self) if tray_available else None
+        self.icon = TrayIcon(self.model, self.actions, app, self) if tray_available else None
         self.dialog: NewInstanceDialog | None = None
         # Every notification shown, oldest first (the tray's bubbles vanish; tests and the log keep them).
         self.notifications: list[tuple[str, str]] = []
@@ -75,15 +78,13 @@ class Tray(QObject):
         self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
         self.supervisor.restarting.connect(self._restarting)
         self.supervisor.gave_up.connect(self._gave_up)
-        self.window.new_instance_requested.connect(self.new_instance)
-        self.window.quit_requested.connect(self.request_quit)
-        self.window.start_at_login_toggled.connect(self.set_start_at_login)
         self.window.quit_choice_chosen.connect(self.set_quit_choice)
-        if self.icon is not None:
-            self.icon.show_window_requested.connect(self.show_window)
-            self.icon.new_instance_requested.connect(self.new_instance)
-            self.icon.start_at_login_toggled.connect(self.set_start_at_login)
-            self.icon.quit_requested.connect(self.request_quit)
+        app.new_instance.triggered.connect(self.new_instance)
+        app.show_window.triggered.connect(self.show_window)
+        app.start_at_login.toggled.connect(self.set_start_at_login)
+        app.show_tray_log.triggered.connect(self.actions.show_tray_log)
+        app.about.triggered.connect(self.show_about)
+        app.quit.triggered.connect(self.request_quit)
 
     # --- lifetime ----------------------------------------------------------------------------------------------
 
@@ -267,9 +268,16 @@ class Tray(QObject):
         self._show_start_at_login(await asyncio.to_thread(autostart.is_enabled))
 
     def _show_start_at_login(self, enabled: bool) -> None:
-        self.window.set_start_at_login(enabled)
-        if self.icon is not None:
-            self.icon.set_start_at_login(enabled)
+        self.app_actions.show_start_at_login(enabled)
+
+    def show_about(self) -> None:
+        """The version, and where the data and the tray's log are."""
+        QMessageBox.about(
+            self.window if self.window.isVisible() else None,
+            "About Murmuration",
+            f"Murmuration {__version__}\n\nA local hub for AI coding agents.\n\n"
+            f"Instances live in {base_folder()}; the tray's log is {tray_log_file()}.",
+        )
 
     # --- telling the person ------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from murmuration.tray.actions import InstanceActions
+from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import InstanceState
 from murmuration.tray.instance_menu import InstanceMenu
@@ -39,9 +40,6 @@ QUIT_CHOICES = (
 class MainWindow(QMainWindow):
     """Renders the model as a table and tabs; intents leave as signals or go to InstanceActions."""
 
-    new_instance_requested = Signal()
-    quit_requested = Signal()
-    start_at_login_toggled = Signal(bool)
     quit_choice_chosen = Signal(object)  # a QuitChoice
 
     def __init__(
@@ -50,10 +48,12 @@ class MainWindow(QMainWindow):
         actions: InstanceActions,
         settings: TraySettings,
         tray_available: bool,
+        app: AppActions,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.app = app
         self.intents = actions
         self.settings = settings
         self.tray_available = tray_available
@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
     def _instances_page(self) -> QWidget:
         page = QWidget(self)
         self.new_button = QPushButton("New instance…", page)
-        self.new_button.clicked.connect(self.new_instance_requested)
+        self.new_button.clicked.connect(self.app.new_instance.trigger)
         self.open_button = self._row_button(page, "Open", self.intents.open)
         self.start_button = self._row_button(page, "Start", self.intents.start)
         self.stop_button = self._row_button(page, "Stop", self.intents.stop)
@@ -128,13 +128,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&Murmuration")
-        new = menu.addAction("&New instance…")
-        new.setShortcut(QKeySequence.StandardKey.New)
-        new.triggered.connect(self.new_instance_requested)
+        menu.setToolTipsVisible(True)
+        menu.addAction(self.app.new_instance)
         menu.addSeparator()
-        self.login_action = menu.addAction("Start at login")
-        self.login_action.setCheckable(True)
-        self.login_action.toggled.connect(self.start_at_login_toggled)
+        menu.addAction(self.app.start_at_login)
         quitting = menu.addMenu("When quitting")
         group = QActionGroup(self)
         self.quit_choice_actions: dict[QuitChoice, QAction] = {}
@@ -149,19 +146,15 @@ class MainWindow(QMainWindow):
         close = menu.addAction("&Close window")
         close.setShortcut(QKeySequence.StandardKey.Close)
         close.triggered.connect(self.close)
-        quit_action = menu.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit_requested)
+        menu.addAction(self.app.quit)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.app.show_tray_log)
+        help_menu.addAction(self.app.about)
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
     def show_quit_choice(self, choice: QuitChoice) -> None:
         self.quit_choice_actions[choice].setChecked(True)
-
-    def set_start_at_login(self, enabled: bool) -> None:
-        self.login_action.blockSignals(True)
-        self.login_action.setChecked(enabled)
-        self.login_action.blockSignals(False)
 
     def _update_empty(self) -> None:
         empty = not self.model.instances()
@@ -257,4 +250,4 @@ class MainWindow(QMainWindow):
             return
         # Without a tray this window is the app: closing it means quitting.
         event.ignore()
-        self.quit_requested.emit()
+        self.app.quit.trigger()

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from murmuration.home import base_folder
+
+
+def tray_log_file() -> Path:
+    """The tray's own log, rotated, beside the instances."""
+    return base_folder() / "logs" / "tray.log"
 
 
 class QuitChoice(enum.StrEnum):
