@@ -126,17 +126,29 @@ async def test_copy_url_and_open_in_browser_with_a_one_time_code(
     assert instance.runtime.token not in link.toString()
 
 
-async def test_copy_mcp_config_puts_the_bridge_command_on_the_clipboard(tray: Tray, home: Path) -> None:
+async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: Tray, home: Path) -> None:
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Wired")
-    QGuiApplication.clipboard().setText("")
+    submenu = icon.instance_menus[instance_id]
+    assert [a.text() for a in submenu.mcp_menu.actions()] == ["For Claude Code", "For Claude Desktop", "For VS Code"]
 
-    icon.instance_menus[instance_id].copy_mcp_action.trigger()
-
-    text = await until(lambda: QGuiApplication.clipboard().text(), what="the clipboard")
-    server = json.loads(text)["mcpServers"][f"murmuration-{instance_id}"]
+    submenu.mcp_actions["claude-desktop"].trigger()
+    server = json.loads(QGuiApplication.clipboard().text())["mcpServers"][f"murmuration-{instance_id}"]
     assert server["args"][-3:] == ["mcp", "--instance", instance_id]
-    assert ("MCP config copied", "The MCP config for Wired is on the clipboard; paste it.") in tray.notifications
+    # The tray runs with MURMURATION_HOME (as every test does): the bridge must be told it too.
+    assert server["env"] == {"MURMURATION_HOME": os.environ["MURMURATION_HOME"]}
+    title, sentence = tray.notifications[-1]
+    assert title == "MCP config for Claude Desktop copied"
+    assert "claude_desktop_config.json" in sentence
+
+    submenu.mcp_actions["vscode"].trigger()
+    assert f"murmuration-{instance_id}" in json.loads(QGuiApplication.clipboard().text())["servers"]
+    assert ".vscode/mcp.json" in tray.notifications[-1][1]
+
+    submenu.mcp_actions["claude-code"].trigger()
+    line = QGuiApplication.clipboard().text()
+    assert line.startswith(f"claude mcp add murmuration-{instance_id} --env MURMURATION_HOME=")
+    assert "Run this line in your project folder." in tray.notifications[-1][1]
 
 
 async def test_stop_start_and_restart_from_the_menu(tray: Tray, home: Path) -> None:
@@ -283,11 +295,3 @@ async def test_the_row_menu_is_the_same_menu(tray: Tray, home: Path) -> None:
     menu = InstanceMenu(tray.model, tray.actions, instance_id)
     assert menu.title() == "Row — Running"
     assert "Copy MCP config" in menu.action_texts()
-
-
-def test_without_mcp_config_the_snippet_runs_the_bridge() -> None:
-    from murmuration.tray.mcp_config import fallback_snippet
-
-    entry = json.loads(fallback_snippet("alpha"))["mcpServers"]["murmuration-alpha"]
-    assert entry["args"][-3:] == ["mcp", "--instance", "alpha"]
-    assert entry["command"]

@@ -17,7 +17,7 @@ from murmuration.datafolder import DataFolderError
 from murmuration.lock import FolderLocked
 from murmuration.tray import desktop
 from murmuration.tray.log_viewer import LogViewer
-from murmuration.tray.mcp_config import mcp_config
+from murmuration.tray.mcp_config import CLIENT_LABELS, mcp_config
 from murmuration.tray.model import InstanceModel
 from murmuration.tray.settings import tray_log_file
 
@@ -101,15 +101,12 @@ class InstanceActions(QObject):
         QGuiApplication.clipboard().setText(instance.url)
         self.notify.emit("URL copied", f"{instance.url} is on the clipboard.")
 
-    def copy_mcp_config(self, instance_id: str) -> None:
-        self.run(self._copy_mcp_config(instance_id))
-
-    async def _copy_mcp_config(self, instance_id: str) -> None:
-        text = await asyncio.to_thread(mcp_config, instance_id)
+    def copy_mcp_config(self, instance_id: str, client: str) -> None:
+        """Put what wires `client` (an MCP client) to the instance on the clipboard, and say where it goes."""
+        text, where = mcp_config(client, instance_id)
         QGuiApplication.clipboard().setText(text)
-        self.notify.emit(
-            "MCP config copied", f"The MCP config for {self._name(instance_id)} is on the clipboard; paste it."
-        )
+        label = CLIENT_LABELS.get(client, client)
+        self.notify.emit(f"MCP config for {label} copied", f"For {self._name(instance_id)}: {where}")
 
     def show_log(self, instance_id: str) -> LogViewer | None:
         instance = self.model.get(instance_id)

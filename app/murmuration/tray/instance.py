@@ -90,6 +90,23 @@ class Instance:
     def running(self) -> bool:
         return self.state is InstanceState.RUNNING
 
+    # --- what a person may ask of it now: the one rule each, for every menu, button and page -----------------
+
+    @property
+    def can_start(self) -> bool:
+        """Start: nothing serves it and no start or stop is under way."""
+        return self.runtime is None and not self.state.busy
+
+    @property
+    def can_stop(self) -> bool:
+        """Stop: a server runs, a start is under way, or a crashed one waits for its restart."""
+        return self.runtime is not None or self.state in (InstanceState.STARTING, InstanceState.CRASHED)
+
+    @property
+    def can_restart(self) -> bool:
+        """Restart: it runs and answers."""
+        return self.running
+
     def restart_in(self, now: float | None = None) -> int | None:
         """Whole seconds (rounded up) until the supervisor restarts it, while it waits to."""
         if self.restart_at is None or self.state is not InstanceState.CRASHED:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
-from murmuration.tray.instance import InstanceState
 from murmuration.tray.instance_menu import InstanceMenu
 from murmuration.tray.instance_table import InstanceTableModel, InstanceTableView
 from murmuration.tray.model import InstanceModel
@@ -165,12 +164,9 @@ class MainWindow(QMainWindow):
         instance = self.model.get(instance_id) if instance_id else None
         for button in (self.open_button, self.log_button, self.delete_button):
             button.setEnabled(instance is not None)
-        self.start_button.setEnabled(instance is not None and instance.runtime is None and not instance.state.busy)
-        stoppable = instance is not None and (
-            instance.runtime is not None or instance.state in (InstanceState.STARTING, InstanceState.CRASHED)
-        )
-        self.stop_button.setEnabled(stoppable)
-        self.restart_button.setEnabled(instance is not None and instance.running)
+        self.start_button.setEnabled(instance is not None and instance.can_start)
+        self.stop_button.setEnabled(instance is not None and instance.can_stop)
+        self.restart_button.setEnabled(instance is not None and instance.can_restart)
 
     def _instance_changed(self, instance_id: str) -> None:
         if instance_id == self.table.selected_id():

@@ -91,6 +91,5 @@ class StoppedPage(QWidget):
         self.badge.setPixmap(state_dot(instance.state, 48).pixmap(48, 48))
         self.title.setText(f"{instance.name} — {instance.state.label}")
         self.sentence.setText(explanation(instance))
-        can_start = instance.runtime is None and not instance.state.busy
-        self.start_button.setEnabled(can_start)
+        self.start_button.setEnabled(instance.can_start)
         self.start_button.setText("Start again" if instance.state.troubled else "Start")
