@@ -79,6 +79,7 @@ class Tray(QObject):
         self.supervisor.restarting.connect(self._restarting)
         self.supervisor.gave_up.connect(self._gave_up)
         self.window.quit_choice_chosen.connect(self.set_quit_choice)
+        self.window.hidden_to_tray.connect(self._hidden_to_tray)
         app.new_instance.triggered.connect(self.new_instance)
         app.show_window.triggered.connect(self.show_window)
         app.start_at_login.toggled.connect(self.set_start_at_login)
@@ -92,10 +93,16 @@ class Tray(QObject):
         """Watch the instances (adopting the running ones, starting those marked autostart) and show up."""
         self.model.watch(self.poll_interval)
         self._show_start_at_login(autostart.is_enabled())
-        if self.icon is not None:
-            self.icon.show()
-        else:
+        if self.icon is None:
             self.window.show_and_raise()
+            return
+        self.icon.show()
+        if self.settings.once("first-run"):
+            # A first start says where the app lives; with nothing to manage yet, it opens the window too,
+            # whose empty list says what an instance is.
+            if not registry.managed_folders():
+                self.window.show_and_raise()
+            self.notify("Murmuration is in the tray", "Its icon holds your instances; click it to open this window.")
 
     async def run(self) -> int:
         """Start, then wait for Quit; the instances keep running unless Quit stops them."""
@@ -252,6 +259,13 @@ class Tray(QObject):
         if clicked is leave:
             return QuitChoice.LEAVE
         return None
+
+    def _hidden_to_tray(self) -> None:
+        if self.settings.once("closed-to-tray"):
+            self.notify(
+                "Murmuration keeps running",
+                "The window is closed, not the app: your instances go on in the tray; Quit is in its menu.",
+            )
 
     def set_quit_choice(self, choice: QuitChoice) -> None:
         self.settings.quit_choice = choice

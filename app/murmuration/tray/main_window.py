@@ -40,6 +40,8 @@ class MainWindow(QMainWindow):
     """Renders the model as a table and tabs; intents leave as signals or go to InstanceActions."""
 
     quit_choice_chosen = Signal(object)  # a QuitChoice
+    # The window was closed while the tray icon stays: the app goes on in the tray.
+    hidden_to_tray = Signal()
 
     def __init__(
         self,
@@ -104,7 +106,10 @@ class MainWindow(QMainWindow):
         bar.addStretch(1)
         bar.addWidget(self.delete_button)
         self.empty_label = QLabel(
-            "No instances yet: create one with “New instance…” (the instances agents start appear here too).", page
+            "<p><b>No instances yet.</b></p><p>An instance is the hub of one project: the issues, knowledge, "
+            "queue and processes its agents share, with a dashboard. Create one with “New instance…” above; "
+            "the instances agents start by themselves appear here too.</p>",
+            page,
         )
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -240,9 +245,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.window_geometry = self.saveGeometry()
         if self.tray_available:
-            # The tray icon stays: closing the window only hides it (the dashboards' tabs close to save memory).
-            self.close_all_tabs()
+            # The tray icon stays: closing the window only hides it, with its tabs, as a person left them.
             event.accept()
+            self.hidden_to_tray.emit()
             return
         # Without a tray this window is the app: closing it means quitting.
         event.ignore()

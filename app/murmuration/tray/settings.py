@@ -55,6 +55,15 @@ class TraySettings:
         self._store.setValue("new/project_folder", path)
         self._store.sync()
 
+    def once(self, key: str) -> bool:
+        """True the first time it is asked for `key` in this home, False ever after (for one-time notices)."""
+        name = f"told/{key}"
+        if self._store.value(name, "") == "yes":
+            return False
+        self._store.setValue(name, "yes")
+        self._store.sync()
+        return True
+
     @property
     def window_geometry(self) -> QByteArray | None:
         value = self._store.value("window/geometry")
