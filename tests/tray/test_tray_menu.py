@@ -295,3 +295,28 @@ async def test_the_row_menu_is_the_same_menu(tray: Tray, home: Path) -> None:
     menu = InstanceMenu(tray.model, tray.actions, instance_id)
     assert menu.title() == "Row — Running"
     assert "Copy MCP config" in menu.action_texts()
+
+
+def test_the_delete_confirmation_says_delete_and_defaults_to_cancel() -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from murmuration.tray.actions import InstanceActions
+    from murmuration.tray.model import InstanceModel
+
+    from .conftest import application
+
+    application()
+    actions = InstanceActions(InstanceModel())
+    seen: list[tuple[list[str], str]] = []
+
+    def answer(button: str) -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append((sorted(b.text() for b in box.buttons()), box.defaultButton().text()))
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(0, lambda: answer("Delete"))
+    assert actions.confirm_delete("Doomed", running=False) is True
+    QTimer.singleShot(0, lambda: answer("Cancel"))
+    assert actions.confirm_delete("Doomed", running=True) is False
+    assert seen == [(["Cancel", "Delete"], "Cancel")] * 2

@@ -179,14 +179,13 @@ class InstanceActions(QObject):
         detail = "Its issues, knowledge, queue and logs are deleted for good."
         if running:
             detail = "It is running and will be stopped first. " + detail
-        answer = QMessageBox.warning(
-            self.dialog_parent,
-            what,
-            f"{what}\n\n{detail}",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        box = QMessageBox(QMessageBox.Icon.Warning, what, f"{what}\n\n{detail}", parent=self.dialog_parent)
+        # The button says what it does: a "Yes" is too easily pressed on a question not read.
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def delete(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
