@@ -52,6 +52,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_cwd(path: Path) -> Path:
+    """The project folder an instance's processes run in, absolute, or ValueError saying what to give instead."""
+    path = path.expanduser().absolute()
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder; choose an existing folder for the instance's processes.")
+    return path
+
+
+def set_cwd(folder: DataFolder, cwd: Path) -> Path:
+    """Make `cwd` the instance's project folder (its processes start there from its next start); returns it."""
+    cwd = check_cwd(cwd)
+    folder.write_info(replace(folder.read_info(), cwd=str(cwd)))
+    return cwd
+
+
 def slug(name: str) -> str:
     """A short, url- and path-safe id derived from a name ("Instance 2" → "instance-2")."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()

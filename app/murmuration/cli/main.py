@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--cwd", metavar="PATH", help="working directory for its processes (default: here)")
     new.set_defaults(run="murmuration.cli.commands:new")
 
+    change = sub.add_parser("set", help="change an instance's settings")
+    change.add_argument("name", metavar="NAME")
+    change.add_argument("--cwd", metavar="PATH", help="the project folder its processes run in (from its next start)")
+    change.set_defaults(run="murmuration.cli.commands:set_")
+
     ls = sub.add_parser("ls", help="list instances and their state")
     ls.add_argument("--json", action="store_true", help="print JSON for programs")
     ls.set_defaults(run="murmuration.cli.commands:ls")

@@ -14,7 +14,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port and URL.",
+        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
+        "folder its processes run in (cwd).",
         params_schema({}),
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def declare(table: OperationTable) -> None:
             "port": ctx.port,
             "url": ctx.url,
             "started_at": ctx.started_at,
+            "cwd": ctx.info.cwd,
             "web_url": ctx.web_url(),
         }
 
