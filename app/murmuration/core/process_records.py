@@ -30,6 +30,7 @@ class StartRequest:
     env: dict[str, str]
     priority: int = 5
     immediate: bool = False
+    started_by: str | None = None
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -57,6 +58,7 @@ def as_dict(row: Any) -> dict[str, Any]:
         "queued_at": row["queued_at"],
         "started_at": row["started_at"],
         "ended_at": row["ended_at"],
+        "started_by": row["started_by"],
     }
 
 
@@ -95,8 +97,8 @@ class ProcessRecords:
                     "immediate",
                 )
             db.execute(
-                "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at, started_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
                 (
                     process_id,
                     request.title,
@@ -106,6 +108,7 @@ class ProcessRecords:
                     json.dumps(request.env),
                     request.priority,
                     clock.now(),
+                    request.started_by,
                 ),
             )
         record = self.get(process_id)

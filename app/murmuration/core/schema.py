@@ -128,4 +128,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO queue_config (id) VALUES (1);
     """,
+    # 3: several agents on one instance — who made each write, when an issue's assignee took it, and which
+    # issues wait on which (an issue is ready once every issue it waits on is completed or archived).
+    """
+    ALTER TABLE issues ADD COLUMN created_by TEXT;
+    ALTER TABLE issues ADD COLUMN updated_by TEXT;
+    ALTER TABLE issues ADD COLUMN assigned_at TEXT;
+    ALTER TABLE fragments ADD COLUMN author TEXT;
+    ALTER TABLE fragments ADD COLUMN updated_by TEXT;
+    ALTER TABLE milestone ADD COLUMN updated_by TEXT;
+    ALTER TABLE processes ADD COLUMN started_by TEXT;
+    CREATE TABLE issue_blockers (
+        number  INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,  -- this issue waits on
+        blocker INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,  -- this one
+        PRIMARY KEY (number, blocker),
+        CHECK (number <> blocker)
+    ) WITHOUT ROWID;
+    CREATE INDEX issue_blockers_by_blocker ON issue_blockers (blocker);
+    """,
 )

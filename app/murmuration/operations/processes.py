@@ -94,6 +94,7 @@ def declare(table: OperationTable) -> None:
             env=env,
             priority=params.get("priority", 5),
             immediate=params.get("immediate", False),
+            started_by=ctx.caller.name,
         )
         return with_link(ctx, await ctx.processes.submit(request))
 

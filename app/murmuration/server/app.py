@@ -12,6 +12,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from murmuration.core.agents import CLIENT, PERSON
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.http import HttpGate, add_security_headers
@@ -68,7 +69,12 @@ class InstanceServer:
                 pump.cancel()
             pump = asyncio.create_task(_pump_events(websocket, subscription))
 
-        session = RpcSession(self.table, self.ctx, on_subscribe)
+        # The upgrade gate let this connection in with the bearer token (a program) or a dashboard sign-in
+        # (a person); which one it was decides who the connection is until it names itself.
+        agent = self.ctx.agents.open(
+            CLIENT if websocket.request and websocket.request.headers.get("Authorization") else PERSON
+        )
+        session = RpcSession(self.table, self.ctx, on_subscribe, agent)
         in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -85,6 +91,9 @@ class InstanceServer:
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
+            # A dead peer (even one killed with SIGKILL: the kernel closes its socket) ends the loop above at
+            # once, so what the session held is let go of here without waiting for a timeout.
+            self.ctx.agents.close(agent)
 
 
 async def _answer(websocket: ServerConnection, session: RpcSession, message: Any, in_flight: asyncio.Semaphore) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import psutil
 
 from murmuration import __version__, registry
+from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
@@ -82,6 +83,7 @@ async def running_instance(
                 pid=os.getpid(),
                 knowledge=knowledge,
                 processes=processes,
+                agents=Agents(events),
                 events=events,
                 request_shutdown=stopping.set,
             )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from murmuration.core.agents import NOBODY, Session
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationError, OperationTable
 
@@ -34,16 +35,18 @@ def error_response(request_id: Any, code: int, message: str, data: Any = None) -
 
 
 class RpcSession:
-    """The protocol state of one connection: its subscription and how it answers messages."""
+    """The protocol state of one connection: who is on it, its subscription, and how it answers messages."""
 
     def __init__(
         self,
         table: OperationTable,
         ctx: InstanceContext,
         on_subscribe: Callable[[Subscription], None] = lambda s: None,
+        agent: Session | None = None,
     ) -> None:
         self.table = table
         self.ctx = ctx
+        self.agent = agent
         self.subscription: Subscription | None = None
         self._on_subscribe = on_subscribe
 
@@ -95,7 +98,11 @@ class RpcSession:
                     return error_response(
                         request_id, METHOD_NOT_FOUND, f"Method not found: {method[:100]!r} is not an operation."
                     )
-                result = await operation.run(self.ctx, params)
+                caller = NOBODY
+                if self.agent is not None:
+                    self.ctx.agents.touch(self.agent, operation.name)
+                    caller = self.agent.caller  # read per call: `identify` renames the session
+                result = await operation.run(self.ctx.acting_as(caller), params)
             json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
         except OperationError as exc:
             return error_response(request_id, exc.code, exc.message, exc.data)
