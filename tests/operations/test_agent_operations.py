@@ -6,50 +6,17 @@ Each agent is its own WebSocket connection (as each MCP bridge is), named with `
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 
-from murmuration.client import InstanceClient, RpcError
 from murmuration.core.agents import PERSON, Caller
 from murmuration.server.lifecycle import RunningInstance
+from tests.operations.conftest import Connect, left, refused
 
 INVALID_PARAMS = -32602
 NOT_FOUND = -32004
 CONFLICT = -32009
-
-Connect = Callable[..., Awaitable[InstanceClient]]
-
-
-@pytest.fixture
-async def connect(instance: RunningInstance) -> AsyncIterator[Connect]:
-    """Open a named agent connection (or an unnamed client with name=None); all close after the test."""
-    async with AsyncExitStack() as stack:
-
-        async def open_one(name: str | None = "agent", **identity: Any) -> InstanceClient:
-            client = await stack.enter_async_context(await InstanceClient.connect(instance.url, instance.token))
-            if name is not None:
-                await client.call("identify", {"name": name, **identity})
-            return client
-
-        yield open_one
-
-
-async def refused(client: InstanceClient, method: str, params: dict[str, Any]) -> RpcError:
-    with pytest.raises(RpcError) as caught:
-        await client.call(method, params)
-    return caught.value
-
-
-async def left(watcher: InstanceClient, name: str, timeout: float = 10.0) -> None:
-    """Wait (on `watcher`, subscribed to "agent") for the event saying the session `name` ended."""
-    async with asyncio.timeout(timeout):
-        while True:
-            event = await watcher.next_event()
-            if event.get("action") == "left" and event["agent"]["name"] == name:
-                return
 
 
 def names(listing: dict[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from murmuration.core.agents import MAX_NAME
 from murmuration.core.errors import Conflict
+from murmuration.core.process_records import as_dict as process_dict
 from murmuration.operations.context import InstanceContext
 from murmuration.operations.table import OperationTable, params_schema
 
@@ -64,7 +65,34 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
     )
     async def list_agents(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        sessions = [
-            {**session.as_dict(), "you": session.id == ctx.caller.session_id} for session in ctx.agents.sessions()
-        ]
-        return {"agents": sessions, "web_url": ctx.web_url("agents")}
+        claims: dict[str, list[dict[str, Any]]] = {}
+        for issue in ctx.knowledge.issues.held():
+            brief = {
+                "id": issue["id"],
+                "title": issue["title"],
+                "status": issue["status"],
+                "since": issue["assigned_at"],
+            }
+            claims.setdefault(issue["assignee"], []).append(brief)
+        running: dict[str, list[dict[str, Any]]] = {}
+        for row in ctx.processes.records.active_rows():
+            process = process_dict(row)
+            if process["started_by"] is not None:
+                brief = {"id": process["id"], "title": process["title"], "state": process["state"]}
+                running.setdefault(process["started_by"], []).append(brief)
+        reservations = ctx.reservations.active()
+        agents = []
+        for session in ctx.agents.sessions():
+            agents.append(
+                {
+                    **session.as_dict(),
+                    "you": session.id == ctx.caller.session_id,
+                    "claims": claims.get(session.name, []),
+                    "reservations": [r.as_dict() for r in reservations if r.session_id == session.id],
+                    "processes": running.get(session.name, []),
+                }
+            )
+        present = ctx.agents.names()
+        # Claims whose holder is gone stay visible (and free for the next claim_issue) until someone takes them.
+        left = [{"name": name, "claims": held} for name, held in sorted(claims.items()) if name not in present]
+        return {"agents": agents, "left": left, "web_url": ctx.web_url("agents")}

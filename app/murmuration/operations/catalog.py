@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murmuration.operations import agents, claims, instance, issues, knowledge, processes
+from murmuration.operations import agents, claims, instance, issues, knowledge, processes, reservations
 from murmuration.operations.table import OperationTable
 
 
@@ -16,4 +16,5 @@ def build_table() -> OperationTable:
     issues.declare_folder_exchange(table)
     knowledge.declare(table)
     agents.declare(table)
+    reservations.declare(table)
     return table

@@ -10,6 +10,7 @@ from murmuration.core.agents import NOBODY, Agents, Caller
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
 
@@ -28,6 +29,7 @@ class InstanceContext:
     knowledge: KnowledgeBase
     processes: ProcessManager
     agents: Agents
+    reservations: Reservations
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
     request_shutdown: Callable[[], None] = lambda: None

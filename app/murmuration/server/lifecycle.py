@@ -20,6 +20,7 @@ from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, Runtime, now_iso
 from murmuration.lock import FolderLock, FolderLocked
@@ -72,6 +73,7 @@ async def running_instance(
         processes = ProcessManager(
             knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
         )
+        agents = Agents(events)
         try:
             lease = lease_port(fixed_port, info.last_port, port_range)
             stopping = asyncio.Event()
@@ -83,7 +85,8 @@ async def running_instance(
                 pid=os.getpid(),
                 knowledge=knowledge,
                 processes=processes,
-                agents=Agents(events),
+                agents=agents,
+                reservations=Reservations(events, agents),
                 events=events,
                 request_shutdown=stopping.set,
             )
