@@ -9,6 +9,7 @@ import { ProcessesView } from "./js/views/processes.js";
 import { QueueView } from "./js/views/queue.js";
 import { IssuesView } from "./js/views/issues.js";
 import { KnowledgeView } from "./js/views/knowledge.js";
+import { AgentsView } from "./js/views/agents.js";
 
 const VIEW_CLASSES = {
   overview: OverviewView,
@@ -16,6 +17,7 @@ const VIEW_CLASSES = {
   queue: QueueView,
   issues: IssuesView,
   knowledge: KnowledgeView,
+  agents: AgentsView,
 };
 
 const rpc = new RpcClient(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);

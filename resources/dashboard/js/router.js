@@ -1,7 +1,7 @@
-// Hash routes: #/, #/processes[/<id>], #/queue, #/issues[/<id>], #/knowledge[/<id>].
+// Hash routes: #/, #/processes[/<id>], #/queue, #/issues[/<id>], #/knowledge[/<id>], #/agents.
 // The operations' web_url values link to exactly these.
 
-export const VIEWS = ["overview", "processes", "queue", "issues", "knowledge"];
+export const VIEWS = ["overview", "processes", "queue", "issues", "knowledge", "agents"];
 
 /** The route a hash names: {view, id}; an unknown view is {view: "missing"}. */
 export function parse(hash) {
