@@ -116,3 +116,20 @@ def test_the_board_shows_who_holds_a_card_and_what_blocks_it(
     dialog = page.locator("dialog.issue-dialog")
     expect(dialog.locator(".blocked-by .done-blocker")).to_have_text(first["id"])
     expect(dialog).to_contain_text("by claude-code")
+
+
+def test_a_dashboard_page_cannot_pass_for_an_agent(page: Any, dashboard: Dashboard, agents: list[Agent]) -> None:
+    goto(page, dashboard, "#/agents")
+    # The page's own sign-in opens the socket; asking for an agent's name on it is refused.
+    answer = page.evaluate(
+        """() => new Promise((resolve) => {
+            const socket = new WebSocket(`ws://${location.host}/ws`);
+            socket.onopen = () => socket.send(JSON.stringify(
+                {jsonrpc: "2.0", id: 1, method: "identify", params: {name: "claude-code"}}));
+            socket.onmessage = (message) => { resolve(JSON.parse(message.data)); socket.close(); };
+        })"""
+    )
+    assert answer["error"]["code"] == -32009
+    assert answer["error"]["data"]["field"] == "name"
+    kinds = {(a["name"], a["kind"]) for a in agents[0].call("list_agents")["agents"]}
+    assert kinds == {("claude-code", "agent"), ("codex", "agent"), ("person", "person")}

@@ -172,3 +172,27 @@ async def test_a_bridge_keeps_its_name_and_claims_when_the_instance_restarts(pro
         await agent(project, "claude-code", second)
 
     await asyncio.gather(first_agent(), second_agent())
+
+
+async def test_bad_coordination_calls_come_back_as_tool_errors_naming_the_field(project: Path) -> None:
+    async def work(client: Client) -> None:
+        issue = await ok(client, "record_issue", title="Somewhere")
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("reserve", {"resources": ["../**"]}, "resources.0"),
+            ("reserve", {"resources": ["/etc/**"]}, "resources.0"),
+            ("reserve", {"resources": []}, "resources"),
+            ("reserve", {"resources": ["x"], "ttl": 0}, "ttl"),
+            ("reserve", {"resources": ["x"], "ttl": 90_000}, "ttl"),
+            ("claim_issue", {"issue_id": "ISSUE_404"}, "issue_id"),
+            ("update_issue", {"issue_id": issue["id"], "blocked_by": [issue["id"]]}, "blocked_by"),
+            ("check_paths", {"paths": ["~/.ssh/**"]}, "paths.0"),
+        ]
+        for tool, arguments, field in cases:
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error, (tool, arguments)
+            error = (result.structured_content or {})["error"]
+            assert error["data"]["field"] == field, (tool, arguments, error)
+        assert (await ok(client, "list_reservations"))["reservations"] == []
+        assert (await ok(client, "get_issue", issue_id=issue["id"]))["blocked_by"] == []
+
+    await agent(project, "claude-code", work)
