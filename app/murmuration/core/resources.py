@@ -9,6 +9,7 @@ that is decided on the patterns themselves, without looking at the disk.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,11 +35,17 @@ class Resource:
     text: str
     name: str | None = None
     segments: tuple[str, ...] = ()
+    # The plain folder names the pattern starts with: most pairs part there (src/db/… and src/web/…), which
+    # settles them without matching the patterns.
+    prefix: tuple[str, ...] = ()
 
     def overlaps(self, other: Resource) -> bool:
         """Whether some path (or name) is covered by both."""
         if self.name is not None or other.name is not None:
             return self.name == other.name
+        common = min(len(self.prefix), len(other.prefix))
+        if self.prefix[:common] != other.prefix[:common]:
+            return False
         return _paths_meet(self.segments, other.segments)
 
 
@@ -88,7 +95,8 @@ def resource(value: str, field: str = "resources") -> Resource:
         )
     if not any(WILDCARDS.search(s) for s in segments):
         segments.append(ANY_DEPTH)  # a plain path covers what lies beneath it
-    return Resource(text, segments=tuple(segments))
+    plain = tuple(itertools.takewhile(lambda segment: not WILDCARDS.search(segment), segments))
+    return Resource(text, segments=tuple(segments), prefix=plain)
 
 
 def _meet(p: Sequence[T], q: Sequence[T], star: T, same: Callable[[T, T], bool]) -> bool:
