@@ -133,3 +133,15 @@ def test_a_dashboard_page_cannot_pass_for_an_agent(page: Any, dashboard: Dashboa
     assert answer["error"]["data"]["field"] == "name"
     kinds = {(a["name"], a["kind"]) for a in agents[0].call("list_agents")["agents"]}
     assert kinds == {("claude-code", "agent"), ("codex", "agent"), ("person", "person")}
+
+
+def test_fragments_and_processes_say_who_made_them(page: Any, dashboard: Dashboard, agents: list[Agent]) -> None:
+    claude, codex = agents
+    fragment = codex.call("record_fragment", {"title": "How claims work", "body": "Atomically.", "type": "note"})
+    claude.call("update_fragment", {"id": fragment["id"], "body": "Atomically, in one transaction."})
+    goto(page, dashboard, f"#/knowledge/{fragment['id']}")
+    expect(page.locator(".fragment-byline")).to_contain_text("by codex")
+    expect(page.locator(".fragment-byline")).to_contain_text("by claude-code")
+    process = claude.call("start_process", {"command": ["true"], "immediate": True})
+    goto(page, dashboard, f"#/processes/{process['id']}")
+    expect(page.locator(".fact-started-by dd")).to_have_text("claude-code")
