@@ -1,4 +1,8 @@
-"""Starting and stopping instances as separate, detached processes (used by the CLI and the tray)."""
+"""Starting, stopping, asking and removing instances as separate, detached processes.
+
+The CLI, the tray and the self-test manage instances only through these functions, so each rule (how long
+to wait, what counts as "ours", how a folder is deleted safely) lives here once.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,11 @@ from typing import Any
 
 import psutil
 
+from murmuration import registry
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.datafolder import DataFolder
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.lock import FolderLock
+from murmuration.privatefiles import create_private
 from murmuration.selfcommand import self_command
 from murmuration.status import State, probe
 
@@ -24,6 +31,8 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 ASK_TIMEOUT = 2.0  # seconds to wait for a polite shutdown to be acknowledged
 KILL_WAIT = 3.0
+PING_TIMEOUT = 3.0  # an instance that does not answer a ping this fast is "not responding"
+CONNECT_TIMEOUT = 5.0
 
 
 class StartFailed(Exception):
@@ -61,8 +70,11 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
         runtime = status.runtime
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
-    folder.ensure_layout()
-    with open(folder.stderr_log, "ab") as stderr:
+    try:
+        folder.secure()
+    except DataFolderError as exc:
+        raise StartFailed(str(exc), None) from None
+    with open(create_private(folder.stderr_log), "ab") as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
             self_command("serve", "--data-dir", str(folder.path), *serve_args),
@@ -148,3 +160,37 @@ def _wait_ended(process: psutil.Process, deadline: float) -> bool:
 async def _ask_to_shut_down(folder: DataFolder) -> None:
     async with await InstanceClient.for_folder(folder) as client:
         await client.call("shutdown")
+
+
+async def ping(runtime: Runtime, timeout: float = PING_TIMEOUT) -> bool:
+    """True when the server at `runtime` answers `ping` with its own token (so it is really ours)."""
+    try:
+        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
+            await asyncio.wait_for(client.call("ping"), timeout)
+    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
+        return False
+    return True
+
+
+async def login_url(runtime: Runtime, timeout: float = CONNECT_TIMEOUT) -> str:
+    """A one-time sign-in link for the dashboard of the server at `runtime` (the token never appears in it).
+
+    Raises InstanceUnavailable or RpcError when the server cannot give one.
+    """
+    async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
+        result = await client.call("create_login_code")
+    return str(result["login_url"])
+
+
+def remove_instance(folder: DataFolder) -> None:
+    """Delete a stopped instance's data folder; raises FolderLocked when a server holds (or is taking) it.
+
+    The folder's lock is held while it is deleted, so no server can start on it meanwhile.
+    """
+    lock = FolderLock(folder.lock_file)
+    lock.acquire()
+    try:
+        registry.remove(folder)
+    finally:
+        with contextlib.suppress(OSError):  # the lock file went with the folder
+            lock.release()

@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +23,7 @@ from murmuration.core.queue_config import QueueConfig
 from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
 from murmuration.selfcommand import self_command
-
-
-async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
-    """Poll `condition` until it is truthy (and return it); fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {timeout} s")
-        await asyncio.sleep(0.01)
+from tests.waiting import until_async
 
 
 def request(argv: list[str], cwd: Path, priority: int = 5, **more: Any) -> StartRequest:
@@ -246,7 +235,9 @@ async def test_an_immediate_process_runs_and_its_output_is_logged(
     manager: ProcessManager, tmp_path: Path, work: Path
 ) -> None:
     record = await manager.submit(request(["sh", "-c", "pwd; echo to-err >&2; exit 0"], work, immediate=True))
-    done = await until(lambda: manager.records.get(record["id"])["state"] == "stopped", what="the process stopping")
+    done = await until_async(
+        lambda: manager.records.get(record["id"])["state"] == "stopped", what="the process stopping"
+    )
     assert done
     final = manager.records.get(record["id"])
     assert final["exit_code"] == 0
@@ -264,7 +255,7 @@ async def test_spawn_failures_are_retried_with_backoff_then_failed(store: Store,
     try:
         # Submitted past check(), as if the program vanished between the request and its turn.
         record = await manager.submit(request([str(work / "vanished")], work))
-        await until(lambda: manager.records.get(record["id"])["state"] == "failed", what="the last retry failing")
+        await until_async(lambda: manager.records.get(record["id"])["state"] == "failed", what="the last retry failing")
         final = manager.records.get(record["id"])
         assert final["attempts"] == 3
         assert "could not start" in final["error"]
@@ -289,7 +280,7 @@ async def test_a_request_the_os_refuses_to_spawn_ends_failed_never_stuck_startin
     for key, value in bad.items():
         setattr(spec, key, value)
     record = await manager.submit(spec)
-    await until(
+    await until_async(
         lambda: manager.records.get(record["id"])["state"] in ("failed", "queued"),
         timeout=3,
         what=f"the unspawnable process leaving 'starting' (it is {manager.records.get(record['id'])['state']!r})",
@@ -363,7 +354,7 @@ async def test_a_program_that_cannot_be_executed_fails_with_the_reason(
     try:
         script.chmod(stat.S_IRUSR)  # executable when checked, not when its turn comes
         record = await manager.submit(request([str(script)], work, immediate=True))
-        final = await until(
+        final = await until_async(
             lambda: (r := manager.records.get(record["id"]))["state"] == "failed" and r, what="the spawn failing"
         )
         assert "could not start" in final["error"]

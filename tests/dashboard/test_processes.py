@@ -8,7 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Dashboard, goto, poll
+from tests.dashboard.conftest import Dashboard, goto
+from tests.waiting import until
 
 # Prints a numbered line every 0.1 s (green "ok", and every third one on stderr), then keeps running.
 TICKER = (
@@ -86,7 +87,10 @@ def test_a_deep_link_opens_the_process_logs(page: Any, dashboard: Dashboard) -> 
         "start_process",
         {"command": [sys.executable, "-c", "print('hello from the deep link')"], "title": "Greeter", "immediate": True},
     )
-    poll(lambda: dashboard.rpc("get_process_status", {"process_id": process["id"]})["state"] == "stopped")
+    until(
+        lambda: dashboard.rpc("get_process_status", {"process_id": process["id"]})["state"] == "stopped",
+        "the process to be stopped",
+    )
     assert process["web_url"].endswith(f"#/processes/{process['id']}")
 
     page.goto(process["web_url"])

@@ -1,4 +1,4 @@
-"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes (issue 3, DESIGN §7).
+"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes.
 
 kill -9 of a server ends its processes and their grandchildren within two seconds (the reaper watchdog);
 SIGTERM ends them too; a restart keeps queued work queued under the same ids and records what was running as
@@ -8,7 +8,6 @@ only when pid *and* start time match, so a reused pid is never touched.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -31,6 +30,7 @@ from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
 from murmuration.datafolder import DataFolder
 from tests.conftest import ServeProcess, Servers
+from tests.waiting import until_async
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the 2 s guarantee is Linux's")
 
@@ -59,14 +59,15 @@ async def connect(data: Path) -> InstanceClient:
 
 async def family(pid: int, size: int, timeout: float = 10) -> list[int]:
     """`pid` and its descendants, once there are `size` processes in all."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def members() -> list[int]:
         with contextlib.suppress(psutil.NoSuchProcess):
-            members = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-            if len(members) >= size:
-                return members
-        assert time.monotonic() < deadline, f"process {pid} did not start its children"
-        await asyncio.sleep(0.02)
+            return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+        return []
+
+    return await until_async(
+        members, f"process {pid} to start its children", timeout=timeout, every=0.02, done=lambda m: len(m) >= size
+    )
 
 
 def watchdog_of(server: ServeProcess) -> list[int]:
@@ -80,20 +81,22 @@ def watchdog_of(server: ServeProcess) -> list[int]:
 
 
 async def until_gone(pids: list[int], deadline: float, what: str) -> None:
-    while not all(gone(pid) for pid in pids):
-        alive = [pid for pid in pids if not gone(pid)]
-        assert time.monotonic() < deadline, f"{what}: still alive {alive}"
-        await asyncio.sleep(0.01)
+    def alive() -> list[int]:
+        return [pid for pid in pids if not gone(pid)]
+
+    await until_async(alive, what, timeout=max(0.0, deadline - time.monotonic()), every=0.01, done=lambda a: not a)
 
 
 async def settle_all(client: InstanceClient, ids: list[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        records = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
-        if all(r["state"] in FINAL for r in records.values()):
-            return records
-        assert time.monotonic() < deadline, {i: r["state"] for i, r in records.items()}
-        await asyncio.sleep(0.05)
+    async def records() -> dict[str, dict[str, Any]]:
+        return {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
+
+    return await until_async(
+        records,
+        "every process to reach a final state",
+        timeout=timeout,
+        done=lambda found: all(r["state"] in FINAL for r in found.values()),
+    )
 
 
 # --- the server dies: its processes die with it --------------------------------------------------------------
@@ -184,10 +187,12 @@ async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
             for n in range(6):
                 env = {"N": str(n), "MARKS": str(marks), "GO": str(go)}
                 ids.append((await client.call("start_process", {"command": GATED, "env_vars": env}))["id"])
-            deadline = time.monotonic() + 15
-            while not (marks.exists() and len(marks.read_text().splitlines()) == 2):
-                assert time.monotonic() < deadline, "two processes did not start"
-                await asyncio.sleep(0.02)
+            await until_async(
+                lambda: marks.exists() and len(marks.read_text().splitlines()) == 2,
+                "two processes to start",
+                timeout=15,
+                every=0.02,
+            )
             await client.call("pause_queue")
             before = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
         running = [i for i in ids if before[i]["state"] == "running"]

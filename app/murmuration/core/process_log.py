@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from murmuration.core import clock
+from murmuration.privatefiles import create_private, private_folder
 
 STREAMS = ("stdout", "stderr", "system")
 TAGS = {"stdout": b"out", "stderr": b"err", "system": b"sys"}
@@ -62,8 +63,9 @@ class ProcessLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: BinaryIO = open(path, "ab")  # noqa: SIM115 - closed by close(), lives as long as the process
+        private_folder(path.parent)
+        # 0600 and never through a link: a process's output can hold secrets.
+        self._file: BinaryIO = open(create_private(path), "ab")  # noqa: SIM115 - closed by close()
         self.recent: collections.deque[tuple[str, str, bytes]] = collections.deque(maxlen=RECENT)
 
     def write(self, stream: str, lines: list[bytes]) -> str:

@@ -173,3 +173,14 @@ class ProcessRecords:
             (time.time(), limit),
         ).fetchall()
         return [as_dict(r) for r in rows]
+
+    def set_aside_found_work(self) -> int:
+        """Cancel every process that has not ended, untouched: work found in a data folder that this user's
+        Murmuration did not make is never run, resumed or signalled. Returns how many were set aside."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE processes SET state = 'cancelled', pid = NULL, pid_started = NULL, next_attempt_at = NULL, "
+                "ended_at = coalesce(ended_at, ?), error = ? WHERE state NOT IN ('stopped', 'failed', 'cancelled')",
+                (clock.now(), "set aside: found in a data folder this user's Murmuration did not make"),
+            )
+        return cursor.rowcount

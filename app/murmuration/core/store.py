@@ -34,6 +34,7 @@ class Store:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(
@@ -60,6 +61,22 @@ class Store:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={version + 1}")
 
+    def _check_schema(self) -> None:
+        """Refuse a database holding a table, trigger, view or index that the migrations did not make.
+
+        A state.db can come from elsewhere (a `--data-dir` someone else filled): a trigger planted in it could
+        rewrite every command started later. Only the exact schema our migrations make is used.
+        """
+        expected = _schema_of(self.migrations)
+        for kind, name, _ in sorted(_schema(self.db) - expected):
+            raise StoreError(
+                f"{self.path} holds a {kind} {name!r} that Murmuration did not make, so it may come from someone "
+                "else; move state.db aside to start afresh."
+            )
+        missing = sorted(name for _, name, _ in expected - _schema(self.db))
+        if missing:
+            raise StoreError(f"{self.path} lacks {missing[0]!r}, which Murmuration needs; it is damaged.")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing: BEGIN IMMEDIATE takes the write lock at once, so no writer ever interleaves."""
@@ -85,3 +102,26 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
     if buffer.strip():
         yield buffer.strip()
+
+
+def _schema(db: sqlite3.Connection) -> set[tuple[str, str, str]]:
+    rows = db.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master").fetchall()
+    return {(str(kind), str(name), " ".join(str(sql).split())) for kind, name, sql in rows}
+
+
+_EXPECTED: dict[tuple[str, ...], set[tuple[str, str, str]]] = {}
+
+
+def _schema_of(migrations: Sequence[str]) -> set[tuple[str, str, str]]:
+    """The schema that `migrations` make, from an empty database in memory (once per process)."""
+    key = tuple(migrations)
+    if key not in _EXPECTED:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            for script in migrations:
+                for statement in _statements(script):
+                    db.execute(statement)
+            _EXPECTED[key] = _schema(db)
+        finally:
+            db.close()
+    return _EXPECTED[key]

@@ -13,6 +13,7 @@ from murmuration.core.processes import ProcessManager
 from murmuration.core.reservations import Reservations
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
+from murmuration.sessions import Sessions
 
 VIEWS = ("overview", "processes", "queue", "issues", "knowledge", "agents")
 
@@ -32,6 +33,7 @@ class InstanceContext:
     reservations: Reservations
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
+    sessions: Sessions = field(default_factory=Sessions)
     request_shutdown: Callable[[], None] = lambda: None
     # Who makes the call being handled: each call gets its own copy of the context (see `acting_as`).
     caller: Caller = NOBODY

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from murmuration.contract import INVALID_PARAMS
 from murmuration.core.process_log import STREAMS
 from murmuration.core.process_records import STATES, StartRequest
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import INVALID_PARAMS, OperationError, OperationTable, params_schema
+from murmuration.operations.table import OperationError, OperationTable, params_schema
 
 PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "The process's id."}
 ARG = {"type": "string", "maxLength": 32_768}

@@ -6,6 +6,8 @@ import logging
 import logging.handlers
 from pathlib import Path
 
+from murmuration.privatefiles import PrivateRotatingLog, private_folder
+
 MAX_BYTES = 1 << 20
 BACKUPS = 3
 
@@ -29,15 +31,16 @@ class Redact(logging.Filter):
         return True
 
 
-def open_server_log(path: Path, secrets: list[str]) -> logging.Handler:
-    """Send the `murmuration` loggers to a rotated file at `path` and return its handler."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+def open_server_log(path: Path, secrets: list[str]) -> tuple[logging.Handler, Redact]:
+    """Send the `murmuration` loggers to a rotated file at `path`; its handler and its redaction filter."""
+    private_folder(path.parent)
+    handler = PrivateRotatingLog(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(Redact(secrets))
+    redact = Redact(secrets)
+    handler.addFilter(redact)
     root = logging.getLogger("murmuration")
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     # The handshake's debug lines would carry request paths, and /login paths carry secrets.
     logging.getLogger("murmuration.websockets").setLevel(logging.WARNING)
-    return handler
+    return handler, redact

@@ -2,7 +2,7 @@
 // went away; every reservation, which a person may end. Live: any change to sessions, issues, reservations or
 // processes reloads it (debounced), and an agent's calls update its row in place.
 
-import { h, replace, debounce, keepFocus } from "../dom.js";
+import { h, replace, debounce, keepFocus, userText, isolate } from "../dom.js";
 import { href } from "../router.js";
 import { emptyState, errorText, notify, stateBadge } from "../ui.js";
 import { ago, timeElement } from "../format.js";
@@ -68,7 +68,7 @@ export class AgentsView extends View {
       listing.left.length
         ? h("ul", { class: "left-list" }, listing.left.map((gone) =>
             h("li", { dataset: { name: gone.name } },
-              h("strong", {}, gone.name), " left, still assigned: ", issueLinks(gone.claims),
+              h("strong", {}, userText(gone.name)), " left, still assigned: ", issueLinks(gone.claims),
               h("small", { class: "muted" }, " — the next claim_issue takes them; or reassign them on the board."))))
         : emptyState("No claim is held by an agent that left."),
     ));
@@ -78,22 +78,22 @@ export class AgentsView extends View {
     const lastCall = h("span", { class: "last-call" }, lastCallText(agent));
     const item = h("li", { class: `agent agent-${agent.kind}`, dataset: { session: agent.session, name: agent.name } },
       h("div", { class: "agent-head" },
-        h("strong", { class: "agent-name" }, agent.name),
+        h("strong", { class: "agent-name" }, userText(agent.name)),
         h("span", { class: "badge" }, KIND_LABELS[agent.kind] || agent.kind),
         agent.you ? h("span", { class: "muted" }, "(this page)") : null,
-        agent.client ? h("span", { class: "muted agent-client" }, agent.client) : null),
+        agent.client ? userText(agent.client, { class: "muted agent-client" }) : null),
       h("dl", { class: "facts compact" },
         [h("dt", {}, "Connected"), h("dd", {}, timeElement(agent.connected_at))],
         [h("dt", {}, "Last call"), h("dd", {}, lastCall)],
         agent.claims.length ? [h("dt", {}, "Claims"), h("dd", { class: "agent-claims" }, issueLinks(agent.claims))] : null,
         agent.reservations.length
           ? [h("dt", {}, "Reserves"), h("dd", { class: "agent-reservations" },
-              agent.reservations.map((r, i) => [i ? "; " : "", h("code", {}, r.resources.join(", ")),
+              agent.reservations.map((r, i) => [i ? "; " : "", h("code", {}, userText(r.resources.join(", "))),
                 r.exclusive ? "" : " (shared)"]))]
           : null,
         agent.processes.length
           ? [h("dt", {}, "Runs"), h("dd", { class: "agent-processes" }, agent.processes.map((p, i) => [i ? ", " : "",
-              h("a", { href: href("processes", p.id) }, p.title), " ", stateBadge(p.state)]))]
+              h("a", { href: href("processes", p.id) }, userText(p.title)), " ", stateBadge(p.state)]))]
           : null));
     item.lastCall = lastCall;
     return item;
@@ -105,10 +105,10 @@ export class AgentsView extends View {
         ["Holder", "Resources", "Kind", "Why", "Since", "Ends", ""].map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, reservations.map((r) =>
         h("tr", { dataset: { id: r.id } },
-          h("td", {}, r.holder),
-          h("td", {}, h("code", {}, r.resources.join(", "))),
+          h("td", {}, userText(r.holder)),
+          h("td", {}, h("code", {}, userText(r.resources.join(", ")))),
           h("td", {}, r.exclusive ? "exclusive" : "shared"),
-          h("td", {}, r.reason || h("span", { class: "muted" }, "—")),
+          h("td", {}, r.reason ? userText(r.reason) : h("span", { class: "muted" }, "—")),
           h("td", {}, timeElement(r.granted_at)),
           h("td", {}, [
             r.for_process ? ["with ", h("a", { href: href("processes", r.for_process) }, "its process")] : null,
@@ -117,7 +117,7 @@ export class AgentsView extends View {
             !r.for_process && !r.expires_at ? "on release or when its session ends" : null,
           ]),
           h("td", {}, h("button", {
-            type: "button", class: "small", "aria-label": `Release ${r.id} of ${r.holder}`,
+            type: "button", class: "small", "aria-label": `Release ${r.id} of ${isolate(r.holder)}`,
             onclick: (event) => this.release(r, event.currentTarget),
           }, "Release"))))));
   }
@@ -126,7 +126,7 @@ export class AgentsView extends View {
     button.disabled = true;
     try {
       await this.rpc.call("release", { reservation_id: reservation.id });
-      notify(`Released ${reservation.holder}'s reservation of ${reservation.resources.join(", ")}.`);
+      notify(`Released the reservation of ${isolate(reservation.resources.join(", "))} held by ${isolate(reservation.holder)}.`);
     } catch (error) {
       notify(`Could not release it: ${errorText(error)}`, "error");
       button.disabled = false;
@@ -150,5 +150,6 @@ function lastCallText(agent) {
 
 function issueLinks(claims) {
   return claims.map((issue, i) => [i ? ", " : "",
-    h("a", { href: href("issues", issue.id), title: issue.title }, issue.id), " ", h("span", { class: "muted" }, issue.title)]);
+    h("a", { href: href("issues", issue.id), title: isolate(issue.title) }, issue.id), " ",
+    userText(issue.title, { class: "muted" })]);
 }

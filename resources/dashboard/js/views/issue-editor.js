@@ -1,7 +1,7 @@
 // One issue in a modal dialog: read it (markdown rendered safely), change its column, edit or delete it;
 // or write a new one.
 
-import { h, replace, field, select, uniqueId } from "../dom.js";
+import { h, replace, field, select, uniqueId, userText, isolate } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { markdownField } from "./markdown-field.js";
 import { priorityBadge, tagList, errorText, notify, busy, showFieldError, confirmAction } from "../ui.js";
@@ -104,7 +104,7 @@ export class IssueDialog {
     const statusId = uniqueId("status");
     status.id = statusId;
     replace(this.body,
-      this.header(issue.title),
+      this.header(userText(issue.title)),
       h("div", { class: "issue-meta" },
         h("code", { class: "issue-id" }, issue.id),
         priorityBadge(issue.priority),
@@ -114,7 +114,7 @@ export class IssueDialog {
         [h("dt", {}, "Created"), h("dd", {}, timeElement(issue.created_at), byline(issue.created_by))],
         [h("dt", {}, "Updated"), h("dd", {}, timeElement(issue.updated_at), byline(issue.updated_by))],
         issue.assignee
-          ? [h("dt", {}, "Assignee"), h("dd", { class: "assignee" }, issue.assignee,
+          ? [h("dt", {}, "Assignee"), h("dd", { class: "assignee" }, userText(issue.assignee),
               issue.assignee_connected === false ? h("span", { class: "muted" }, " (not connected: free to claim)") : null,
               issue.assigned_at ? [" since ", timeElement(issue.assigned_at)] : null)]
           : null,
@@ -206,7 +206,7 @@ export class IssueDialog {
 
   async remove(button) {
     const issue = this.issue;
-    if (!(await confirmAction(`Delete ${issue.id} “${issue.title}” for good?`, "Delete", { danger: true }))) return;
+    if (!(await confirmAction(`Delete ${issue.id} “${isolate(issue.title)}” for good?`, "Delete", { danger: true }))) return;
     this.deleting = true;
     try {
       await busy(button, this.rpc.call("delete_issue", { issue_id: issue.id }));
@@ -221,5 +221,5 @@ export class IssueDialog {
 
 /** " by NAME" after a time, when the instance knows who made the change. */
 function byline(name) {
-  return name ? [" by ", h("span", { class: "who" }, name)] : null;
+  return name ? [" by ", userText(name, { class: "who" })] : null;
 }

@@ -1,7 +1,7 @@
 // Issues: a kanban of four columns. Cards move by drag and drop, or from the keyboard with Alt+→ / Alt+←
 // on a focused card (or the Column menu of an opened card). Filters: text, priority and tags.
 
-import { h, replace, debounce, select, uniqueId } from "../dom.js";
+import { h, replace, debounce, select, uniqueId, userText, isolate } from "../dom.js";
 import { go, href } from "../router.js";
 import { priorityBadge, tagList, errorText, notify } from "../ui.js";
 import { ago, when } from "../format.js";
@@ -195,8 +195,8 @@ export class IssuesView extends View {
     const assignee = badge.dataset.assignee;
     const gone = this.presentKnown === true && !names.has(assignee);
     badge.classList.toggle("left", gone);
-    badge.textContent = gone ? `${assignee} (left)` : assignee;
-    badge.title = gone ? "Held by an agent that left: the next claim takes it." : `Held by ${assignee}`;
+    badge.replaceChildren(userText(assignee), gone ? " (left)" : "");
+    badge.title = gone ? "Held by an agent that left: the next claim takes it." : `Held by ${isolate(assignee)}`;
   }
 
   markHolders() {
@@ -281,7 +281,7 @@ export class IssuesView extends View {
   card(issue) {
     const link = h("a", {
       href: href("issues", issue.id), class: "card-link", draggable: "false", "aria-describedby": this.hintId,
-    }, issue.title);
+    }, userText(issue.title));
     link.addEventListener("keydown", (event) => this.onCardKey(event, issue.id));
     const waiting = issue.waiting_on || [];
     const item = h("li", {

@@ -1,7 +1,7 @@
 // The "Start a process" dialog: command (split like a shell, or one argument per line), title, folder,
 // priority, environment, and whether it waits in the queue or starts at once.
 
-import { h, field, uniqueId, replace } from "../dom.js";
+import { h, field, uniqueId, replace, isolate } from "../dom.js";
 import { shellSplit, linesSplit, SplitError } from "../shell.js";
 import { busy, showFieldError, notify } from "../ui.js";
 
@@ -131,7 +131,7 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
     try {
       const process = await busy(submit, rpc.call("start_process", params));
       dialog.close();
-      notify(params.immediate ? `Started “${process.title}”.` : `Queued “${process.title}”.`);
+      notify(params.immediate ? `Started “${isolate(process.title)}”.` : `Queued “${isolate(process.title)}”.`);
       onStarted(process);
     } catch (error) {
       showFieldError(form, error);

@@ -1,6 +1,6 @@
 // Processes: every process with its state; start one; open one to read its live output and stop it.
 
-import { h, replace, debounce, select, uniqueId, keepFocus } from "../dom.js";
+import { h, replace, debounce, select, uniqueId, keepFocus, userText, isolate } from "../dom.js";
 import { go, href } from "../router.js";
 import { stateBadge, errorText, emptyState, notify, busy, confirmAction } from "../ui.js";
 import { ago, duration, timeElement, when } from "../format.js";
@@ -120,7 +120,7 @@ export class ProcessesView extends View {
     const current = process.id === this.selectedId;
     return h("li", { dataset: { id: process.id }, class: current ? "selected" : "" },
       h("a", { href: href("processes", process.id), class: "process-row", "aria-current": current ? "true" : null },
-        h("span", { class: "row-title" }, process.title),
+        h("span", { class: "row-title" }, userText(process.title)),
         stateBadge(process.state),
         h("span", { class: "row-command mono" }, process.command.map(shellQuote).join(" ")),
         h("span", { class: "row-time muted" }, rowTime(process))));
@@ -234,7 +234,7 @@ export class ProcessesView extends View {
       : p.signal ? `signal ${p.signal}` : null;
     keepFocus(this.header, () => replace(this.header,
       h("div", { class: "detail-title" },
-        h("h2", {}, p.title),
+        h("h2", {}, userText(p.title)),
         stateBadge(p.state),
         h("div", { class: "actions" }, actions)),
       h("dl", { class: "facts inline" },
@@ -246,7 +246,7 @@ export class ProcessesView extends View {
         p.attempts > 1 || p.next_attempt_at ? fact("Attempts", String(p.attempts)) : null,
         p.next_attempt_at ? fact("Next attempt", timeElement(p.next_attempt_at)) : null,
         fact(p.started_at ? "Started" : "Queued", timeElement(p.started_at || p.queued_at)),
-        p.started_by ? fact("Started by", p.started_by) : null,
+        p.started_by ? fact("Started by", userText(p.started_by)) : null,
         p.started_at ? fact(p.ended_at ? "Ran for" : "Running for", duration(p.started_at, p.ended_at)) : null,
         p.ended_at ? fact("Ended", h("span", { title: when(p.ended_at) }, ago(p.ended_at))) : null,
         outcome ? fact("Outcome", outcome) : null,
@@ -257,7 +257,7 @@ export class ProcessesView extends View {
   async stop(button, force) {
     try {
       const process = await busy(button, this.rpc.call("stop_process", { process_id: this.selectedId, force }));
-      notify(`“${process.title}” is ${process.state}.`);
+      notify(`“${isolate(process.title)}” is ${process.state}.`);
     } catch (error) {
       notify(`Could not stop it: ${errorText(error)}`, "error");
     }
