@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from murmuration.contract import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
-from murmuration.core.agents import NOBODY, Session
+from murmuration.core.agents import Session
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationError, OperationTable
 
@@ -94,11 +94,11 @@ class RpcSession:
                     return error_response(
                         request_id, METHOD_NOT_FOUND, f"Method not found: {method[:100]!r} is not an operation."
                     )
-                caller = NOBODY
+                ctx = self.ctx
                 if self.agent is not None:
                     self.ctx.agents.touch(self.agent, operation.name)
-                    caller = self.agent.caller  # read per call: `identify` renames the session
-                result = await operation.run(self.ctx.acting_as(caller), params)
+                    ctx = ctx.acting_as(self.agent.caller)  # read per call: `identify` renames the session
+                result = await operation.run(ctx, params)
             json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
         except OperationError as exc:
             return error_response(request_id, exc.code, exc.message, exc.data)
