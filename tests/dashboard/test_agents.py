@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
-from tests.dashboard.conftest import Dashboard, goto, poll
+from tests.dashboard.conftest import Dashboard, goto
+from tests.waiting import until
 
 
 class Agent:
@@ -109,7 +110,9 @@ def test_the_board_shows_who_holds_a_card_and_what_blocks_it(
     expect(holder).to_have_text("claude-code")
     claude.call("update_issue", {"issue_id": first["id"], "status": "completed"})
     expect(blocked.locator(".card-blocked")).to_have_count(0)
-    poll(lambda: dashboard.rpc("list_issues", {"ready": True})["issues"][0]["id"] == second["id"])
+    until(
+        lambda: dashboard.rpc("list_issues", {"ready": True})["issues"][0]["id"] == second["id"], "the next link ready"
+    )
 
     # The details say who made it, who changed it last and what it waits on.
     blocked.locator(".card-link").click()
@@ -122,12 +125,15 @@ def test_a_dashboard_page_cannot_pass_for_an_agent(page: Any, dashboard: Dashboa
     goto(page, dashboard, "#/agents")
     # The page's own sign-in opens the socket; asking for an agent's name on it is refused.
     answer = page.evaluate(
-        """() => new Promise((resolve) => {
-            const socket = new WebSocket(`ws://${location.host}/ws`);
+        """async () => {
+          const { socketProtocols } = await import("/assets/js/session.js");
+          return await new Promise((resolve) => {
+            const socket = new WebSocket(`ws://${location.host}/ws`, socketProtocols());
             socket.onopen = () => socket.send(JSON.stringify(
                 {jsonrpc: "2.0", id: 1, method: "identify", params: {name: "claude-code"}}));
             socket.onmessage = (message) => { resolve(JSON.parse(message.data)); socket.close(); };
-        })"""
+          });
+        }"""
     )
     assert answer["error"]["code"] == -32009
     assert answer["error"]["data"]["field"] == "name"
