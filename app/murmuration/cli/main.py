@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     mcp_where.add_argument(
         "--data-dir", metavar="PATH", help="a data folder anywhere (default: <git root, else here>/.murmuration)"
     )
+    mcp.add_argument(
+        "--agent",
+        metavar="NAME",
+        help="the agent's name on the instance (default: $MURMURATION_AGENT, else the MCP client's own name)",
+    )
     mcp.set_defaults(run="murmuration.mcp_bridge.commands:mcp")
 
     mcp_config = sub.add_parser("mcp-config", help="print what wires an agent's MCP client to an instance")

@@ -63,7 +63,8 @@ class Operation:
         except Invalid as exc:
             raise OperationError(exc.message, INVALID_PARAMS, {"field": exc.field}) from None
         except Conflict as exc:
-            raise OperationError(exc.message, CONFLICT, {"field": exc.field} if exc.field else None) from None
+            data = {**({"field": exc.field} if exc.field else {}), **exc.details}
+            raise OperationError(exc.message, CONFLICT, data or None) from None
 
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from murmuration.core.agents import CLIENT, PERSON
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections, handshake_time
@@ -100,7 +101,11 @@ class InstanceServer:
                 pump.cancel()
             pump = asyncio.create_task(_pump_events(websocket, subscription))
 
-        session = RpcSession(self.table, self.ctx, on_subscribe)
+        # The upgrade gate let this connection in with the bearer token (a program; the token decides alone when
+        # sent) or a dashboard sign-in (a person): that decides who it is until a program names itself.
+        by_token = websocket.request is not None and websocket.request.headers.get("Authorization") is not None
+        agent = self.ctx.agents.open(PERSON if signed_in is not None and not by_token else CLIENT)
+        session = RpcSession(self.table, self.ctx, on_subscribe, agent)
         in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -121,6 +126,9 @@ class InstanceServer:
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
+            # A dead peer (even one killed with SIGKILL: the kernel closes its socket) ends the loop above at
+            # once, so what the session held is let go of here without waiting for a timeout.
+            self.ctx.agents.close(agent)
 
 
 def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:

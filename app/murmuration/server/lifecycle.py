@@ -17,10 +17,12 @@ import psutil
 
 from murmuration import __version__, provenance, registry
 from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
+from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
 from murmuration.home import base_folder
@@ -81,6 +83,7 @@ async def running_instance(
         processes = ProcessManager(
             knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
+        agents = Agents(events)
         try:
             if not made_here:
                 set_aside = processes.records.set_aside_found_work()
@@ -101,6 +104,8 @@ async def running_instance(
                 pid=os.getpid(),
                 knowledge=knowledge,
                 processes=processes,
+                agents=agents,
+                reservations=Reservations(events, agents),
                 events=events,
                 sessions=sessions,
                 request_shutdown=stopping.set,
