@@ -24,7 +24,7 @@ from murmuration import provenance
 from murmuration.atomicfile import read_json_object, write_json
 from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, now_iso
 from murmuration.home import base_folder, instances_folder, projects_folder
-from murmuration.privatefiles import private_folder
+from murmuration.privatefiles import check_ancestors, private_folder
 
 log = logging.getLogger("murmuration.registry")
 LEGACY_PROJECT_FOLDER = ".murmuration"
@@ -202,6 +202,7 @@ def open_data_dir(path: Path, cwd: Path | None = None) -> DataFolder:
     server decides on its first start whether it was made here (provenance.py).
     """
     folder = DataFolder(path.absolute())
+    check_ancestors(folder.path)
     if folder.exists():
         return folder
     private_folder(folder.path)

@@ -76,6 +76,8 @@ async def running_instance(
         token = folder.load_or_create_token(renew=not made_here)
         if not made_here:
             folder.sessions_file.unlink(missing_ok=True)  # sessions found with the folder are nobody's of ours
+            # Its processes would run where the folder says: a folder found elsewhere decides nothing of the kind.
+            info = replace(info, cwd=str(folder.path.parent))
         sessions = open_sessions(folder)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
@@ -86,6 +88,7 @@ async def running_instance(
         agents = Agents(events)
         try:
             if not made_here:
+                knowledge.store.check_found()
                 set_aside = processes.records.set_aside_found_work()
                 log.warning(
                     "%s was not made by this user's Murmuration: its token was replaced and %d unfinished "
