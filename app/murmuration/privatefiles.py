@@ -73,7 +73,11 @@ def check_ancestors(path: Path) -> None:
     if not POSIX:
         return
     for folder in Path(os.path.abspath(path)).parents:
-        st = os.stat(folder)
+        try:
+            st = os.stat(folder)
+        except FileNotFoundError:
+            continue  # made later, by us, 0700
+
         foreign = st.st_uid not in (0, os.getuid())
         open_to_all = st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX
         if foreign or open_to_all:

@@ -25,9 +25,10 @@ async def test_start_at_login_from_downloads_writes_nothing_and_says_to_move_the
     monkeypatch.setattr(sys, "executable", str(python))
     tray.start()
 
-    tray.window.login_action.trigger()
+    tray.app_actions.start_at_login.trigger()
     await until(
-        lambda: tray.notifications and not tray.window.login_action.isChecked(), what="a notice and the box unticked"
+        lambda: tray.notifications and not tray.app_actions.start_at_login.isChecked(),
+        what="a notice and the box unticked",
     )
     title, message = tray.notifications[-1]
     assert title == "Start at login unchanged"

@@ -117,7 +117,7 @@ export class AgentsView extends View {
             !r.for_process && !r.expires_at ? "on release or when its session ends" : null,
           ]),
           h("td", {}, h("button", {
-            type: "button", class: "small", "aria-label": `Release ${r.id} of ${isolate(r.holder)}`,
+            type: "button", class: "small", "aria-label": `Release ${r.id} of ${r.holder}`,
             onclick: (event) => this.release(r, event.currentTarget),
           }, "Release"))))));
   }

@@ -158,7 +158,7 @@ export class FragmentDetail {
         const query = filter.value.trim();
         const answer = await this.rpc.call("list_fragments", { limit: 100, ...(query ? { search: query } : {}) });
         const options = answer.fragments.filter((f) => f.id !== this.id);
-        replace(target, options.length ? options.map((f) => h("option", { value: f.id }, `${isolate(f.title)} (${f.type})`))
+        replace(target, options.length ? options.map((f) => h("option", { value: f.id }, `${f.title} (${f.type})`))
           : h("option", { value: "" }, "No other fragment matches"));
       } catch (error) {
         replace(target, h("option", { value: "" }, errorText(error)));

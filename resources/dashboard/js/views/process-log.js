@@ -1,7 +1,7 @@
 // A process's live output: stdout, stderr and system lines told apart, ANSI colours, follow / pause,
 // stream filters and search with highlighted matches.
 
-import { h, replace, debounce, uniqueId, isolate } from "../dom.js";
+import { h, replace, debounce, uniqueId } from "../dom.js";
 import { ansiToNodes, stripAnsi } from "../ansi.js";
 import { timeOfDay } from "../format.js";
 import { errorText } from "../ui.js";
@@ -39,7 +39,7 @@ export class LogPanel {
       return h("label", { for: id, class: `stream-toggle stream-${stream}` }, box, ` ${stream}`);
     });
     this.log = h("div", {
-      class: "log", role: "log", tabindex: "0", "aria-label": `Output of ${isolate(process.title)}`, "aria-live": "off",
+      class: "log", role: "log", tabindex: "0", "aria-label": `Output of ${process.title}`, "aria-live": "off",
       dataset: { processId: process.id },
     });
     this.status = h("p", { class: "log-status muted" }, "Loading output…");

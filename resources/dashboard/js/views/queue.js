@@ -108,7 +108,7 @@ export class QueueView extends View {
 
   entry(p, cancellable) {
     const cancel = cancellable
-      ? h("button", { type: "button", class: "small danger", "data-action": "cancel", "aria-label": `Cancel ${isolate(p.title)}` }, "Cancel")
+      ? h("button", { type: "button", class: "small danger", "data-action": "cancel", "aria-label": `Cancel ${p.title}` }, "Cancel")
       : null;
     cancel?.addEventListener("click", async () => {
       try {
