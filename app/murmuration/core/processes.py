@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -327,9 +328,9 @@ class ProcessManager:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def set_config(self, changes: dict[str, Any]) -> QueueConfig:
-        for key, value in changes.items():
-            setattr(self.config, key, value)
-        self.config.save(self.store)
+        config = dataclasses.replace(self.config, **changes)
+        config.save(self.store)  # first: a refused save (a full disk) leaves the settings in force unchanged
+        self.config = config
         self.events.publish("queue", action="config", config=self.config.as_dict())
         self._wake.set()
         return self.config

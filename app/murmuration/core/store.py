@@ -1,15 +1,27 @@
 """state.db: the instance's one store of record (SQLite in WAL mode), with versioned migrations.
 
 A newer release opens an older database and upgrades it step by step, in one transaction per
-step; an older release refuses a newer database instead of misreading it.
+step, after a backup; an older release refuses a newer database instead of misreading it.
+
+Every open runs SQLite's quick_check and foreign_key_check. A damaged database is never written
+again: the store turns read-only (reads still answer where pages are readable), and a corrupt
+page met later switches it the same way at once. A full disk fails the one transaction whole.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from murmuration.core import backups
+from murmuration.core.errors import Damaged, storage_failure
+
+log = logging.getLogger("murmuration.store")
 
 
 class StoreError(Exception):
@@ -20,8 +32,13 @@ class Store:
     """One SQLite connection owned by the instance's server; all writes go through `transaction()`."""
 
     def __init__(self, path: Path | str, migrations: Sequence[str]) -> None:
-        self.path = path
+        self.path = Path(path)
         self.migrations = migrations
+        # Why the database may not be written (None while it is sound); see `damage_found`.
+        self.damage: str | None = None
+        # Told once when the store turns read-only (the server publishes it to the dashboard).
+        self.on_damage: Callable[[str], None] = lambda reason: None
+        _create_private(self.path)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -33,12 +50,20 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA busy_timeout=5000")
+            found = backups.check_connection(self.db)
+        except sqlite3.DatabaseError as exc:
+            if storage_failure(exc, self.path.parent) is None:
+                self.db.close()
+                raise StoreError(f"{path} cannot be used ({exc}); `murmuration doctor` says what to do.") from exc
+            found = str(exc)
+        if found is not None:
+            self.damage_found(found)
+            return
+        try:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise StoreError(
-                f"{path} is not a usable Murmuration database ({exc}); move it aside to start afresh."
-            ) from exc
+            raise StoreError(f"{path} could not be upgraded ({exc}); `murmuration doctor` says what to do.") from exc
         except StoreError:
             self.db.close()
             raise
@@ -54,6 +79,14 @@ class Store:
                 f"{self.path} was written by a newer Murmuration (schema {current}, this release knows {latest}); "
                 "update Murmuration to open it."
             )
+        if 0 < current < latest:
+            # An upgrade that goes wrong (or a release that misreads the data) must never cost the data.
+            try:
+                backups.make_backup(self.path, f"before-schema-{latest}", source=self.db)
+            except (Damaged, OSError, sqlite3.Error) as exc:
+                raise StoreError(
+                    f"{self.path} was not upgraded to schema {latest} because no backup could be made first ({exc})."
+                ) from exc
         for version in range(current, latest):
             with self.transaction() as db:
                 for statement in _statements(self.migrations[version]):
@@ -62,14 +95,54 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing: BEGIN IMMEDIATE takes the write lock at once, so no writer ever interleaves."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """All or nothing: BEGIN IMMEDIATE takes the write lock at once, so no writer ever interleaves.
+
+        Raises Damaged at once on a damaged store, DiskFull when the disk is full (nothing of it is kept).
+        """
+        if self.damage is not None:
+            raise Damaged(self.damage)
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self._roll_back()
+                raise
+            self.db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            self._roll_back()
+            failure = self.failure(exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    def _roll_back(self) -> None:
+        # SQLite may have rolled back by itself (a full disk can do that); a second ROLLBACK would fail.
+        if self.db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
+    def failure(self, exc: BaseException) -> BaseException:
+        """What a storage error means for callers: DiskFull, Damaged (turning the store read-only), or itself."""
+        found = storage_failure(exc, self.path.parent)
+        if isinstance(found, Damaged):
+            self.damage_found(found.reason)
+            return found
+        if found is not None:
+            return found
+        if self.damage is not None and isinstance(exc, sqlite3.DatabaseError):
+            return Damaged(self.damage)  # a damaged file fails in many ways; all of them mean the same
+        return exc
+
+    def damage_found(self, reason: str) -> None:
+        """Turn the store read-only for the rest of its life: no write reaches a damaged file again."""
+        if self.damage is not None:
+            return
+        self.damage = reason
+        log.error("%s is damaged (%s); it takes no more writes", self.path, reason)
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("PRAGMA query_only=ON")  # a second guard below transaction()
+        self.on_damage(reason)
 
     def close(self) -> None:
         self.db.close()
@@ -85,3 +158,9 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
     if buffer.strip():
         yield buffer.strip()
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (SQLite gives its WAL files the same mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from murmuration.core.errors import Conflict, Invalid, NotFound
+from murmuration.core.errors import Conflict, Damaged, DiskFull, Invalid, NotFound
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -27,6 +27,8 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 INVALID_PARAMS = -32602
 NOT_FOUND = -32004
 CONFLICT = -32009
+DAMAGED = -32010  # the instance's data is damaged: it is read-only until repaired
+DISK_FULL = -32011  # the disk holding the data folder is full: nothing was done, retry once there is room
 
 
 class OperationError(Exception):
@@ -68,6 +70,14 @@ class Operation:
             raise OperationError(exc.message, INVALID_PARAMS, {"field": exc.field}) from None
         except Conflict as exc:
             raise OperationError(exc.message, CONFLICT, {"field": exc.field} if exc.field else None) from None
+        except Exception as exc:
+            # A read can meet a corrupt page and any write a full disk: the store says what that means.
+            failure = ctx.knowledge.store.failure(exc)
+            if isinstance(failure, Damaged):
+                raise OperationError(Damaged.sentence(ctx.info.id), DAMAGED, {"reason": failure.reason}) from None
+            if isinstance(failure, DiskFull):
+                raise OperationError(failure.message, DISK_FULL) from None
+            raise
 
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""

@@ -26,6 +26,7 @@ from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
+from murmuration.server.backup_schedule import back_up_regularly, backup_interval
 from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
@@ -86,13 +87,18 @@ async def running_instance(
                 request_shutdown=stopping.set,
             )
             server = InstanceServer(ctx, build_table(), token, load_assets())
-            await processes.open()
+            if knowledge.store.damage is None:
+                await processes.open()
+            else:
+                # Read-only: recovering the last run's processes would write to the damaged file.
+                log.error("state.db is damaged (%s): serving it read-only", knowledge.store.damage)
             await server.start(lease.sock)
             watch = None
             if idle_exit:
                 watch = asyncio.create_task(
                     stop_when_idle(idle_exit, lambda: is_idle(server.gate, processes), stopping.set)
                 )
+            backing_up = asyncio.create_task(back_up_regularly(knowledge.store, backup_interval()))
             try:
                 folder.write_runtime(
                     Runtime(
@@ -111,6 +117,7 @@ async def running_instance(
             finally:
                 if watch is not None:
                     watch.cancel()
+                backing_up.cancel()
                 folder.remove_runtime()
                 await server.close()
                 await processes.close()
