@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -17,8 +18,8 @@ import psutil
 
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.datafolder import DataFolder
-from murmuration.selfcommand import self_command
-from murmuration.status import State, probe
+from murmuration.selfcommand import PROGRAM_PREFIX, self_command
+from murmuration.status import State, not_responding_message, ping, probe
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -32,6 +33,10 @@ class StartFailed(Exception):
     def __init__(self, message: str, exit_code: int | None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NotResponding(StartFailed):
+    """The instance's server lives and holds its data folder but does not answer: starting another cannot help."""
 
 
 @dataclass
@@ -59,10 +64,12 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     if status.state is State.RUNNING and status.runtime is not None:
         info = folder.read_info()
         runtime = status.runtime
+        if asyncio.run(ping(runtime)) is None:
+            raise NotResponding(not_responding_message(info.name, info.id, runtime.pid), 1)
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
     folder.ensure_layout()
-    with open(folder.stderr_log, "ab") as stderr:
+    with open(folder.stderr_log, "ab", opener=lambda path, flags: os.open(path, flags, 0o600)) as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
             self_command("serve", "--data-dir", str(folder.path), *serve_args),
@@ -78,7 +85,8 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     reader.start()
     reader.join(timeout)
     if not line or not line[0]:
-        if proc.poll() is None:
+        # Silent for `timeout` (the reader still waits), or its stdout closed: it is exiting, so wait for its code.
+        if reader.is_alive() or _still_running(proc):
             proc.kill()
             raise StartFailed(
                 f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None
@@ -89,6 +97,14 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     return Started(json.loads(line[0]), already_running=False)
 
 
+def _still_running(proc: subprocess.Popen[bytes], grace: float = 10.0) -> bool:
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        return True
+    return False
+
+
 def _last_error(folder: DataFolder, offset: int) -> str:
     try:
         with open(folder.stderr_log, "rb") as f:
@@ -96,7 +112,8 @@ def _last_error(folder: DataFolder, offset: int) -> str:
             lines = f.read().decode(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return lines[-1] if lines else ""
+    # The server's own sentence, without the program name it printed it with: the caller adds its own.
+    return lines[-1].removeprefix(PROGRAM_PREFIX) if lines else ""
 
 
 def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
@@ -122,6 +139,8 @@ def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
     except (InstanceUnavailable, RpcError, OSError, TimeoutError):
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()  # psutil refuses to signal a pid that now names another process
+            # A frozen server (SIGSTOP, a debugger) sees SIGTERM only once it runs again: let it, so it exits cleanly.
+            process.resume()
     if not _wait_ended(process, deadline):
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()

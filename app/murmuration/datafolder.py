@@ -10,6 +10,9 @@ from typing import Any
 
 from murmuration.atomicfile import read_json_object, write_atomic, write_json
 
+# The way out of a broken instance.json, said by every error about one (doctor keeps the broken file).
+REBUILD = "run `murmuration doctor --repair` to rebuild it from what is left."
+
 
 class DataFolderError(Exception):
     """A data folder whose files cannot be used as they are."""
@@ -42,14 +45,14 @@ class InstanceInfo:
             if key not in raw:
                 if key in ("last_port", "autostart"):
                     continue
-                raise DataFolderError(f"{where} has no {key!r}; restore it or remove the file to start afresh.")
+                raise DataFolderError(f"{where} has no {key!r}; {REBUILD}")
             value = raw[key]
             wrong_type = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
             if wrong_type or (key == "last_port" and value is not None and not 0 < value < 65536):
-                raise DataFolderError(f"{where} has a bad {key!r} ({value!r}); fix or remove that field.")
+                raise DataFolderError(f"{where} has a bad {key!r} ({value!r}); fix that field, or {REBUILD}")
             values[key] = value
         if not values["id"] or not values["name"]:
-            raise DataFolderError(f"{where} has an empty id or name; fix or remove the file.")
+            raise DataFolderError(f"{where} has an empty id or name; {REBUILD}")
         return cls(**values)
 
 
@@ -131,11 +134,11 @@ class DataFolder:
         """The instance's identity; raises DataFolderError when the file is missing or broken."""
         raw = read_json_object(self.instance_file)
         if raw is None:
-            raise DataFolderError(f"{self.instance_file} is missing or is not a JSON object.")
+            raise DataFolderError(f"{self.instance_file} is missing or is not a JSON object; {REBUILD}")
         return InstanceInfo.from_json(raw, self.instance_file)
 
     def write_info(self, info: InstanceInfo) -> None:
-        write_json(self.instance_file, asdict(info), mode=0o644)
+        write_json(self.instance_file, asdict(info), mode=0o600)
 
     def read_runtime(self) -> Runtime | None:
         """The live server's facts, or None when no server has left any (or they are unreadable)."""
@@ -161,4 +164,5 @@ class DataFolder:
 
     def ensure_layout(self) -> None:
         """Create the folders a running server writes into."""
-        (self.log_folder / "processes").mkdir(parents=True, exist_ok=True)
+        self.log_folder.mkdir(mode=0o700, exist_ok=True)
+        (self.log_folder / "processes").mkdir(mode=0o700, exist_ok=True)

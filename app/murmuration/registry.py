@@ -168,7 +168,7 @@ def open_data_dir(path: Path, cwd: Path | None = None) -> DataFolder:
     folder = DataFolder(path.absolute())
     if folder.exists():
         return folder
-    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.path.mkdir(mode=0o700, parents=True, exist_ok=True)
     project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
     name = check_name(project.name or "instance")
     info = InstanceInfo(slug(name), name, now_iso(), str(cwd or project))
@@ -193,12 +193,12 @@ def open_project(path: Path, cwd: Path | None = None) -> DataFolder:
     """
     folder = DataFolder(path.absolute())
     if not folder.exists():
-        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The folder holds the instance's secret token and database: keep it out of the project's commits.
         ignore = folder.path / ".gitignore"
         if not ignore.exists():
             write_atomic(
-                ignore, b"# Murmuration's data for this project (state, logs, secret token): not for git.\n*\n", 0o644
+                ignore, b"# Murmuration's data for this project (state, logs, secret token): not for git.\n*\n", 0o600
             )
         project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
         name = check_name(project.name or "instance")
@@ -211,7 +211,7 @@ def open_project(path: Path, cwd: Path | None = None) -> DataFolder:
 def _create_exclusively(path: Path, value: dict[str, object]) -> None:
     """Write `path` whole unless it exists already: a link onto an existing name fails, so the first wins."""
     staging = path.with_name(f".{path.name}.{os.getpid()}.new")
-    write_atomic(staging, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode(), mode=0o644)
+    write_atomic(staging, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
     try:
         os.link(staging, path)
     except FileExistsError:

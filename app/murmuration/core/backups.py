@@ -8,6 +8,7 @@ a copy that fails the check is never kept (it would push a good backup out of th
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sqlite3
@@ -97,14 +98,32 @@ def make_backup(state_db: Path, reason: str, source: sqlite3.Connection | None =
     """A checked copy of `state_db` in its backups/ folder, keeping the newest `keep`; its path.
 
     `source` is a connection to read from (the store's own, before a migration); without one the file is
-    opened read-only. Raises Damaged when the copy fails the check and DiskFull when there is no room.
+    opened read-write but only read. Raises Damaged when the copy fails the check, DiskFull without room.
     """
     folder = backup_folder(state_db)
-    final = folder / f"state-{stamp()}-{reason}.db"
-    partial = folder / f".{final.name}.partial"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        _raise_storage_failure(exc, state_db.parent)
+        raise
+    made = backup_to(state_db, folder / f"state-{stamp()}-{reason}.db", source)
+    for old in backups(folder)[keep:]:
+        old.path.unlink(missing_ok=True)
+    return made
+
+
+def backup_to(state_db: Path, target: Path, source: sqlite3.Connection | None = None) -> Path:
+    """A checked copy of `state_db` at the new file `target` (never overwritten); `target`.
+
+    The copy is made under a temporary name beside `target` and renamed only once it passed its check,
+    so `target` is never a half copy.
+    """
+    partial = target.with_name(f".{target.name}.partial")
+    if target.exists() or target.is_symlink():
+        raise FileExistsError(errno.EEXIST, "exists already", str(target))
+    try:
         own = source is None
+        # mode=rw: read a store in place without ever creating one where there is none.
         db = source or sqlite3.connect(f"{state_db.absolute().as_uri()}?mode=rw", uri=True)
         try:
             copy_database(db, partial)
@@ -114,15 +133,22 @@ def make_backup(state_db: Path, reason: str, source: sqlite3.Connection | None =
         found = problem(partial)
         if found is not None:
             raise Damaged(found)
-        os.replace(partial, final)
+        os.replace(partial, target)
     except (sqlite3.Error, OSError) as exc:
         _raise_storage_failure(exc, state_db.parent)
         raise
     finally:
         partial.unlink(missing_ok=True)  # only ever our own unfinished copy
-    for old in backups(folder)[keep:]:
-        old.path.unlink(missing_ok=True)
-    return final
+    return target
+
+
+def schema_version(path: Path) -> int:
+    """The schema version (user_version) of the database at `path`, read without changing it."""
+    db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        db.close()
 
 
 def put_aside(state_db: Path, label: str) -> Path:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from murmuration import registry
-from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration import registry, status
+from murmuration.client import InstanceClient, InstanceUnavailable
+from murmuration.control import NotResponding, StartFailed, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.lock import FolderLock
 from murmuration.tray.instance import Instance, InstanceState, OverallState
@@ -27,7 +27,7 @@ from murmuration.tray.scan import Observation, scan
 log = logging.getLogger(__name__)
 
 EXIT_LOCKED = 3  # DESIGN §9: the data folder is already served
-PING_TIMEOUT = 3.0
+PING_TIMEOUT = status.PING_TIMEOUT
 
 
 @dataclass
@@ -267,6 +267,9 @@ class InstanceModel(QObject):
             try:
                 await asyncio.to_thread(start_instance, instance.folder)
                 runtime = await asyncio.to_thread(instance.folder.read_runtime)
+            except NotResponding as exc:
+                self._set(instance, InstanceState.NOT_RESPONDING, str(exc))  # as before: it runs, frozen
+                return True
             except StartFailed as exc:
                 if exc.exit_code == EXIT_LOCKED:
                     return True  # someone else started it a moment ago: the next scan adopts it
@@ -407,12 +410,7 @@ class InstanceModel(QObject):
 
 async def ping(runtime: Runtime) -> bool:
     """True when the server at `runtime` answers `ping` with its own token (so it is really ours)."""
-    try:
-        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=PING_TIMEOUT) as client:
-            await asyncio.wait_for(client.call("ping"), PING_TIMEOUT)
-    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
-        return False
-    return True
+    return await status.ping(runtime, PING_TIMEOUT) is not None
 
 
 def remove_folder(folder: DataFolder) -> None:
