@@ -156,7 +156,7 @@ class ProcessManager:
             raise Invalid("The command is empty; give the program to run and its arguments.", "command")
         for name, parts in (("command", argv), ("env_vars", [*env, *env.values()]), ("cwd", [cwd or ""])):
             if any("\0" in part for part in parts):
-                raise Invalid(f"A NUL character cannot be passed to a program; remove it from {name}.", name)
+                raise Invalid(f"A NUL character cannot be passed to a program; leave it out of {name}.", name)
         # A relative cwd is relative to the instance's working directory, never to wherever the server started.
         folder = str(Path(self.default_cwd, cwd or "").resolve())
         if not Path(folder).is_dir():

@@ -207,6 +207,9 @@ def port_message(port: int) -> str:
             who = f"Murmuration instance {info.name!r}" if info else "another Murmuration instance"
             return (
                 f"Port {port} is in use by {who} (pid {runtime.pid}); "
-                "drop --port (and WS_PORT) to let Murmuration choose a free port."
+                "leave out --port (and unset WS_PORT) to let Murmuration choose a free port."
             )
-    return f"Port {port} is in use by another program; drop --port (and WS_PORT) to let Murmuration choose a free port."
+    return (
+        f"Port {port} is in use by another program; leave out --port (and unset WS_PORT) to let Murmuration choose "
+        "a free port."
+    )
