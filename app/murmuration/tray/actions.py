@@ -142,7 +142,7 @@ class InstanceActions(QObject):
         try:
             await self.model.delete(instance_id)
         except FolderLocked:
-            self.notify.emit(f"{name} was not deleted", f"{name} is running again, so nothing was deleted; stop it first, then try again.")
+            self.notify.emit(f"{name} was not deleted", f"{name} is running again; stop it first, then try again.")
         except OSError as exc:
             self.notify.emit(f"{name} was not deleted", f"Its data folder could not be removed: {exc}.")
         else:
