@@ -134,3 +134,14 @@ async def test_a_running_server_backs_up_on_schedule_keeping_the_newest_seven(ho
     for backup in kept:
         assert stat.S_IMODE(backup.path.stat().st_mode) == 0o600
     assert backups.problem(kept[0].path) is None
+
+
+def test_a_server_started_on_a_full_disk_says_so_and_exits_1(tmp_path: Path, servers: Servers) -> None:
+    with tiny_disk(tmp_path / "disk") as disk:
+        data = disk / "data"
+        registry.open_data_dir(data)
+        fill_disk(disk)
+        server = servers.spawn("--data-dir", str(data))
+        assert server.finish() == 1
+        lines = server.stderr.decode().strip().splitlines()
+        assert lines == [f"murmuration: The disk holding {data} is full; free some space and retry."], lines

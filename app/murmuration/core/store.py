@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from murmuration.core import backups
-from murmuration.core.errors import Damaged, storage_failure
+from murmuration.core.errors import Damaged, DiskFull, storage_failure
 
 log = logging.getLogger("murmuration.store")
 
@@ -52,10 +52,13 @@ class Store:
             self.db.execute("PRAGMA busy_timeout=5000")
             found = backups.check_connection(self.db)
         except sqlite3.DatabaseError as exc:
-            if storage_failure(exc, self.path.parent) is None:
+            failure = storage_failure(exc, self.path.parent)
+            if not isinstance(failure, Damaged):
                 self.db.close()
+                if isinstance(failure, DiskFull):
+                    raise StoreError(failure.message) from exc
                 raise StoreError(f"{path} cannot be used ({exc}); `murmuration doctor` says what to do.") from exc
-            found = str(exc)
+            found = failure.reason
         if found is not None:
             self.damage_found(found)
             return
