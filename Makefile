@@ -34,6 +34,7 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ports.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/data_safety.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
