@@ -292,3 +292,32 @@ def test_an_upgrade_from_the_previous_schema_leaves_a_backup_that_restore_brings
     assert backups.schema_version(folder.state_db) == len(MIGRATIONS) - 1
     assert titles(folder.state_db) == ["kept through the upgrade"]
     assert backups.problem(folder.state_db) is None
+
+
+def test_a_forged_runtime_file_naming_a_live_process_is_found_and_moved_aside(home: Path) -> None:
+    ok("new", "forged")
+    folder = registry.find("forged")
+    me = psutil.Process()  # alive, with the right start time: only the lock and the ping can tell it is not ours
+    folder.runtime_file.write_text(
+        json.dumps(
+            {
+                "pid": me.pid,
+                "port": 9,
+                "url": "http://127.0.0.1:9/",
+                "token": "f" * 43,
+                "started_at": "then",
+                "version": "0",
+                "create_time": me.create_time(),
+            }
+        )
+    )
+    os.chmod(folder.runtime_file, 0o600)
+    assert row("forged")["status"] == "not responding"  # `ls` cannot know more than that it does not answer
+    code, lines = doctor("forged")
+    assert code == 1
+    assert any(f"runtime.json names pid {me.pid}, which does not answer" in line for line in lines), lines
+    assert any("stale or forged" in line for line in lines), lines
+    code, lines = doctor("forged", "--repair")
+    assert code == 0, lines
+    assert not folder.runtime_file.exists()
+    assert row("forged")["status"] == "stopped"

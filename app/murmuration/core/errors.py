@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 
@@ -67,5 +68,6 @@ def storage_failure(exc: BaseException, folder: object) -> Exception | None:
         if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
             return Damaged(str(exc))
     elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return DiskFull(folder)
+        # A file written outside the data folder (an export, say) names its own disk.
+        return DiskFull(os.path.dirname(os.path.abspath(exc.filename)) if exc.filename else folder)
     return None
