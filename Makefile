@@ -2,6 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The dashboard's linter (ESLint), pinned by package-lock.json; nothing from npm ships.
+NODE_STAMP := node_modules/.installed
 PYTHON ?= python3
 
 .PHONY: run test lint system-deps bench package clean
@@ -13,10 +15,11 @@ run: $(STAMP)
 test: system-deps $(STAMP) lint
 	$(BIN)/pytest -n auto
 
-lint: $(STAMP)
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
 	$(BIN)/mypy
+	node_modules/.bin/eslint --max-warnings 0 resources/dashboard
 
 system-deps:
 	@packaging/system-deps.sh
@@ -26,6 +29,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20.19 or newer (it brings npm), then run make again." >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 # The one-folder bundle for this OS in dist/ (packaging/build.py): built, self-tested, packed, sizes printed.
 package: $(STAMP)
@@ -37,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/data_safety.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules build dist .pytest_cache .ruff_cache .hypothesis

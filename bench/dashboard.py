@@ -183,7 +183,7 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1440, "height": 900})
                 page = context.new_page()
-                page.goto(f"{url}login?token={token}")
+                page.goto(rpc.call("create_login_code")["login_url"])
                 page.wait_for_selector("body[data-connection='open']")
 
                 kanban: list[float] = []

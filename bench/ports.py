@@ -1,6 +1,6 @@
 """Port storm: N processes started at the same moment on an N-port range, each wanting a port of its own.
 
-Our lease (DESIGN §4): N real `murmuration serve` processes; a port counts as won only once the server
+Our lease (ARCHITECTURE.md, "Ports"): N real `murmuration serve` processes; a port counts as won only once the server
 listens on it. Baseline: the original Murmuration's findAvailablePort — for each port from the start,
 create a socket, bind, close, return the port; later (after the server's startup gap) the server binds
 and listens on that port. The baseline runs as N concurrent Python child processes with the same range

@@ -49,6 +49,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     base = tmp_path / "home"
     monkeypatch.setenv("MURMURATION_HOME", str(base))
     monkeypatch.setenv("MURMURATION_PORT_RANGE", range_text(port_block(0)))
+    # Ports leased to managed processes come from a block of their own, apart from instances' ports.
+    monkeypatch.setenv("MURMURATION_PROCESS_PORT_RANGE", range_text(port_block(9)))
     monkeypatch.delenv("WS_PORT", raising=False)
     return base
 

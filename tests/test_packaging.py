@@ -19,5 +19,5 @@ def test_every_sub_package_is_listed_in_pyproject() -> None:
 
 def test_the_dashboard_ships_with_the_package() -> None:
     assets = load_assets()
-    assert {"/assets/index.html", "/assets/signin.html", "/assets/app.js", "/assets/style.css"} <= set(assets)
+    assert {"/assets/index.html", "/assets/app.js", "/assets/js/session.js", "/assets/style.css"} <= set(assets)
     assert assets["/assets/app.js"].content_type.startswith("text/javascript")

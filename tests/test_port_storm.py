@@ -1,4 +1,4 @@
-"""Many `serve` processes started at the same moment each win a port of their own (DESIGN §4).
+"""Many `serve` processes started at the same moment each win a port of their own.
 
 The original's probe-and-close let two instances starting together pick the same port; here every
 process listens on the socket that won its port, so a storm ends with distinct ports and no failures.

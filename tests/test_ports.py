@@ -1,4 +1,4 @@
-"""Port choice at unit level (DESIGN §4): parsing user settings and the fixed → last → range → ephemeral order.
+"""Port choice at unit level: parsing user settings and the fixed → last → range → ephemeral order.
 
 Every port here is held by a socket the test binds itself, inside a block no other test or worker uses.
 """

@@ -1,4 +1,4 @@
-"""Instances on disk at unit level (DESIGN §3): names and ids, creating and finding data folders, the folder
+"""Instances on disk at unit level: names and ids, creating and finding data folders, the folder
 lock, atomic files and one-time sign-in codes."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def test_created_folders_never_escape_the_instances_folder(home: Path, tmp_path:
     assert folder.path.parent == home / "instances"
     assert SAFE_ID.match(folder.path.name)
     assert folder.read_info().name == name
-    assert sorted(p.name for p in home.iterdir()) == ["instances"]
+    assert sorted(p.name for p in home.iterdir()) == ["instances", "user.key"]
 
 
 def test_concurrent_creates_of_one_name_make_exactly_one_instance(tmp_path: Path) -> None:
@@ -387,9 +387,9 @@ def test_lock_is_exclusive_across_processes_until_released(lock_path: Path, hold
     with pytest.raises(FolderLocked):
         FolderLock(lock_path).acquire()
     holder.release()
-    with FolderLock(lock_path) as lock:
-        assert lock.held
-    assert not lock.held
+    with FolderLock(lock_path):
+        assert not can_acquire(lock_path)
+    assert can_acquire(lock_path)
 
 
 def test_lock_is_freed_when_its_holder_is_killed(lock_path: Path, holders: list[Holder]) -> None:
@@ -424,7 +424,7 @@ def test_lock_file_is_private_and_release_is_idempotent(lock_path: Path) -> None
     assert stat.S_IMODE(lock_path.stat().st_mode) == 0o600
     lock.release()
     lock.release()
-    assert not lock.held
+    assert can_acquire(lock_path)
 
 
 # --- atomicfile -----------------------------------------------------------------------------------------------

@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+REPLACE_PATIENCE = 2.0  # seconds a Windows rename waits for another process to let go of the target
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -22,11 +26,32 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def replace(source: str | Path, target: Path) -> None:
+    """os.replace, retried briefly on Windows while another process holds `target` open.
+
+    Windows refuses to replace a file that is open without delete sharing (a reader such as the tray or `ls`, a
+    virus scanner, the search indexer); they let go within moments, so waiting a little beats failing the write.
+    """
+    if sys.platform != "win32":
+        os.replace(source, target)
+        return
+    deadline, pause = time.monotonic() + REPLACE_PATIENCE, 0.01
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)  # a back-off between attempts, not a wait for an event: Windows sends none
+            pause = min(pause * 2, 0.2)
 
 
 def write_json(path: Path, value: Any, mode: int = 0o600) -> None:

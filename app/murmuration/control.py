@@ -1,11 +1,14 @@
-"""Starting and stopping instances as separate, detached processes (used by the CLI and the tray)."""
+"""Starting, stopping, asking and removing instances as separate, detached processes.
+
+The CLI, the tray and the self-test manage instances only through these functions, so each rule (how long
+to wait, what counts as "ours", how a folder is deleted safely) lives here once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -16,8 +19,11 @@ from typing import Any
 
 import psutil
 
+from murmuration import registry
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.datafolder import DataFolder
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.lock import FolderLock
+from murmuration.privatefiles import create_private
 from murmuration.selfcommand import PROGRAM_PREFIX, self_command
 from murmuration.status import State, not_responding_message, ping, probe
 
@@ -25,6 +31,7 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 ASK_TIMEOUT = 2.0  # seconds to wait for a polite shutdown to be acknowledged
 KILL_WAIT = 3.0
+CONNECT_TIMEOUT = 5.0
 
 
 class StartFailed(Exception):
@@ -68,8 +75,11 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
             raise NotResponding(not_responding_message(info.name, info.id, runtime.pid), 1)
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
-    folder.ensure_layout()
-    with open(folder.stderr_log, "ab", opener=lambda path, flags: os.open(path, flags, 0o600)) as stderr:
+    try:
+        folder.secure()
+    except DataFolderError as exc:
+        raise StartFailed(str(exc), None) from None
+    with open(create_private(folder.stderr_log), "ab") as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
             self_command("serve", "--data-dir", str(folder.path), *serve_args),
@@ -167,3 +177,27 @@ def _wait_ended(process: psutil.Process, deadline: float) -> bool:
 async def _ask_to_shut_down(folder: DataFolder) -> None:
     async with await InstanceClient.for_folder(folder) as client:
         await client.call("shutdown")
+
+
+async def login_url(runtime: Runtime, timeout: float = CONNECT_TIMEOUT) -> str:
+    """A one-time sign-in link for the dashboard of the server at `runtime` (the token never appears in it).
+
+    Raises InstanceUnavailable or RpcError when the server cannot give one.
+    """
+    async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
+        result = await client.call("create_login_code")
+    return str(result["login_url"])
+
+
+def remove_instance(folder: DataFolder) -> None:
+    """Delete a stopped instance's data folder; raises FolderLocked when a server holds (or is taking) it.
+
+    The folder's lock is held while it is deleted, so no server can start on it meanwhile.
+    """
+    lock = FolderLock(folder.lock_file)
+    lock.acquire()
+    try:
+        registry.remove(folder)
+    finally:
+        with contextlib.suppress(OSError):  # the lock file went with the folder
+            lock.release()

@@ -14,21 +14,20 @@ import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from murmuration import registry
-from murmuration.atomicfile import read_json_object, write_json
+from murmuration import provenance, registry
+from murmuration.atomicfile import write_json
 from murmuration.core import backups
+from murmuration.core.port_leases import PortLeases, list_leases
 from murmuration.core.schema import MIGRATIONS
-from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, Runtime, now_iso
-from murmuration.home import instances_folder
+from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, Runtime, now_iso, read_private_json
+from murmuration.home import base_folder, instances_folder, projects_folder
 from murmuration.lock import FolderLock, FolderLocked
+from murmuration.privatefiles import FILE_MODE, POSIX, owner_is_us, wanted_mode, what
 from murmuration.status import State, not_responding_message, ping, probe, process_create_time
 
-# The rules a data folder keeps: private to its owner, real files only.
-PRIVATE_FOLDER = 0o700
-PRIVATE_FILE = 0o600
 LOW_SPACE = 100 * 1024 * 1024  # below this much free space, writes will soon fail
 ACTIVE_STATES = ("starting", "running", "stopping")
 
@@ -80,43 +79,53 @@ class Examination:
             if broken.exists() or broken.is_symlink():
                 os.rename(broken, kept)
                 if not kept.is_symlink():
-                    os.chmod(kept, PRIVATE_FILE)
-            write_json(broken, asdict(info), mode=PRIVATE_FILE)
+                    os.chmod(kept, FILE_MODE)
+            write_json(broken, asdict(info), mode=FILE_MODE)
         self.label = info.id
         return f"rebuilt instance.json (id {info.id}, name {info.name!r}); the broken one is kept as {kept.name}."
 
     # --- links, modes and owners -----------------------------------------------------------------------------
 
     def links_modes_owners(self) -> list[Finding]:
+        """What a start would refuse or repair (privatefiles.py's rules), found without changing anything."""
         found: list[Finding] = []
-        posix = os.name == "posix"
-        me = os.getuid() if posix else None
         for path, st in walk(self.folder.path):
             if stat.S_ISLNK(st.st_mode):
+                remade = path in (self.folder.token_file, self.folder.runtime_file)
                 found.append(
                     self.finding(
-                        f"{path} is a symbolic link where Murmuration keeps a real file, and it is never followed; "
-                        "put the real file (or folder) there in its place."
+                        f"{path} is a symbolic link, which Murmuration never follows; "
+                        + (
+                            "the next start puts a real file in its place."
+                            if remade
+                            else "put the real file (or folder) there in its place."
+                        )
                     )
                 )
                 continue
-            if not posix:
+            wanted = wanted_mode(st)
+            if wanted is None:
+                found.append(
+                    self.finding(
+                        f"{path} is {what(st)}, not a regular file; move it away so Murmuration can make its own."
+                    )
+                )
                 continue
-            if st.st_uid != me:
+            if not owner_is_us(st):
+                me = os.getuid()
                 found.append(
                     self.finding(
                         f"{path} belongs to user {user_name(st.st_uid)}, not to you ({user_name(me)}); "
                         f"give it back with `chown {user_name(me)} {path}`."
                     )
                 )
-            wanted = PRIVATE_FOLDER if stat.S_ISDIR(st.st_mode) else PRIVATE_FILE
+                continue
             mode = stat.S_IMODE(st.st_mode)
-            if mode & 0o077:
+            if POSIX and mode != wanted:
+                wrong = f"can be read by other users (mode {mode:04o})" if mode & 0o077 else f"has mode {mode:04o}"
                 found.append(
                     self.finding(
-                        f"{path} can be read by other users (mode {mode:04o}); "
-                        f"`murmuration doctor --repair` makes it {wanted:04o}.",
-                        _chmod(path, wanted),
+                        f"{path} {wrong}; `murmuration doctor --repair` makes it {wanted:04o}.", _chmod(path, wanted)
                     )
                 )
         return found
@@ -346,18 +355,22 @@ def active_processes(state_db: Path) -> list[tuple[str, str, int | None, float |
 
 def rebuilt_info(folder: DataFolder) -> InstanceInfo:
     """An instance.json for `folder` from what its broken one still holds, the rest as the registry makes it."""
-    raw = read_json_object(folder.instance_file) or {}
+    try:
+        raw = read_private_json(folder.instance_file) or {}
+    except DataFolderError:
+        raw = {}  # a link, a FIFO or another user's file: nothing of it is read
 
     def text(key: str) -> str | None:
         value = raw.get(key)
         return value if isinstance(value, str) and value.strip() else None
 
-    managed = folder.path.absolute().parent == instances_folder()
-    project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
+    # Folders of instances/ and projects/ are named by their id; one given with --data-dir by its project.
+    managed = folder.path.absolute().parent in (instances_folder(), projects_folder())
+    project = folder.path.parent if folder.path.name == registry.LEGACY_PROJECT_FOLDER else folder.path
     name = text("name") or (folder.path.name if managed else project.name or "instance")
-    instance_id = folder.path.name if managed else text("id") or registry.project_id(name, folder.path)
+    instance_id = folder.path.name if managed else text("id") or registry.slug(name)
     port = raw.get("last_port")
-    return InstanceInfo(
+    info = InstanceInfo(
         id=instance_id,
         name=name,
         created_at=text("created_at") or now_iso(),
@@ -365,11 +378,45 @@ def rebuilt_info(folder: DataFolder) -> InstanceInfo:
         last_port=port if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 else None,
         autostart=raw.get("autostart") is True,
     )
+    # The old seal carries over only when it is this user's for this folder and id: a rebuild never makes a
+    # found folder look like one of ours (unsealed, its next start treats it as found, which loses nothing).
+    sealed = replace(info, seal=text("seal") or "")
+    return sealed if sealed.seal and provenance.made_here(folder, sealed) else info
 
 
-def examine(folders: list[DataFolder]) -> list[Finding]:
-    """Every finding in `folders`, folder by folder."""
-    return [finding for folder in folders for finding in Examination(folder).findings()]
+def examine(folders: list[DataFolder], every_lease: bool = False) -> list[Finding]:
+    """Every finding in `folders`, folder by folder, then the leftover port leases of their instances.
+
+    With `every_lease`, the leftovers of every instance are reported, those of instances gone since too.
+    """
+    examinations = [Examination(folder) for folder in folders]
+    found = [finding for examination in examinations for finding in examination.findings()]
+    names = None if every_lease else {e.info.name for e in examinations if e.info is not None}
+    return found + leftover_leases(names)
+
+
+def leftover_leases(names: set[str] | None) -> list[Finding]:
+    """Port leases whose server is gone (of the instances named, or all): they hold a port nobody uses."""
+    found = []
+    for lease in list_leases(base_folder()):
+        if lease["holder_alive"] or (names is not None and lease["instance"] not in names):
+            continue
+        found.append(
+            Finding(
+                str(lease["instance"]),
+                f"port {lease['port']} is still leased to process {lease['process_id']} ({lease['title'][:80]!r}) "
+                f"though the server that leased it (pid {lease['holder_pid']}) is gone; "
+                "`murmuration doctor --repair` gives the port back (so does the next lease any server takes).",
+                _free_dead_leases,
+            )
+        )
+    return found
+
+
+def _free_dead_leases() -> str:
+    # The table drops the leases of dead servers whenever it is read under its lock, and writes itself back.
+    PortLeases(base_folder(), instance="doctor").holder_of(0)
+    return "gave back the ports leased by servers that are gone."
 
 
 def main_repair(finding: Finding) -> str:

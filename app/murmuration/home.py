@@ -21,3 +21,8 @@ def base_folder() -> Path:
 def instances_folder() -> Path:
     """The folder holding one data folder per instance created by the tray or `murmuration new`."""
     return base_folder() / "instances"
+
+
+def projects_folder() -> Path:
+    """The folder holding one data folder per project whose agents run `murmuration mcp` in it."""
+    return base_folder() / "projects"

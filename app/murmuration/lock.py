@@ -21,7 +21,8 @@ class FolderLock:
     def acquire(self) -> None:
         """Take the lock or raise FolderLocked at once."""
         # Python opens files non-inheritable, so managed child processes never keep the lock alive.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a link: a planted `.lock` link must not make us open (or create) a file elsewhere.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             _lock(fd)
         except OSError as exc:
@@ -34,10 +35,6 @@ class FolderLock:
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def __enter__(self) -> FolderLock:
         self.acquire()

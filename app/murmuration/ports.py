@@ -86,7 +86,7 @@ def listen_on(port: int, host: str = HOST) -> socket.socket | None:
 
 
 def lease_port(fixed: int | None, last: int | None, port_range: range) -> PortLease:
-    """Listen on the first port that can be had: fixed → last → range → ephemeral (DESIGN §4)."""
+    """Listen on the first port that can be had: fixed → last → range → ephemeral (ARCHITECTURE.md, "Ports")."""
     if fixed is not None:
         sock = listen_on(fixed)
         if sock is None:

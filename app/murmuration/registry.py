@@ -1,26 +1,33 @@
 """The instances on this machine: finding, creating and removing their data folders.
 
-Most live under `<base>/instances/<id>/`. A project instance keeps its data folder in its project and is
-registered in the base folder (one small file per folder under `<base>/registered/`) so it is listed and found
-like the others.
+Every data folder Murmuration makes lives in the user's base folder: `<base>/instances/<id>/` for the ones the
+tray or `murmuration new` create, `<base>/projects/<slug>-<hash>/` for a project's own instance (the one
+`murmuration mcp` serves in it). Nothing inside a project is ever read as instance state: a repository is not
+trusted. A data folder given with `--data-dir` can be anywhere; it is registered in the base folder (one small file
+per folder under `<base>/registered/`) so it is listed and found like the others.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import logging
 import os
 import re
 import shutil
 import tempfile
 import unicodedata
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
-from murmuration.atomicfile import read_json_object, write_atomic, write_json
+from murmuration import provenance
+from murmuration.atomicfile import read_json_object, write_json
 from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, now_iso
-from murmuration.home import base_folder, instances_folder
+from murmuration.home import base_folder, instances_folder, projects_folder
+from murmuration.privatefiles import private_folder
+
+log = logging.getLogger("murmuration.registry")
+LEGACY_PROJECT_FOLDER = ".murmuration"
 
 MAX_NAME = 80
 
@@ -66,15 +73,16 @@ def _registration_file(path: Path) -> Path:
 
 def register(folder: DataFolder) -> None:
     """Make a data folder outside `instances/` known to `ls`, `find` and the tray (idempotent)."""
-    if folder.path.absolute().parent == instances_folder():
+    if folder.path.absolute().parent in (instances_folder(), projects_folder()):
         return
     entry = _registration_file(folder.path)
     path = str(folder.path.resolve())
     known = read_json_object(entry)
     if known is not None and known.get("path") == path:
         return
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    write_json(entry, {"path": path}, mode=0o644)
+    private_folder(base_folder())
+    private_folder(entry.parent)
+    write_json(entry, {"path": path})
 
 
 def unregister(folder: DataFolder) -> None:
@@ -82,12 +90,16 @@ def unregister(folder: DataFolder) -> None:
     _registration_file(folder.path).unlink(missing_ok=True)
 
 
-def _instance_folders() -> list[DataFolder]:
-    root = instances_folder()
+def _folders_in(root: Path) -> list[DataFolder]:
     if not root.is_dir():
         return []
-    folders = [DataFolder(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    folders = [DataFolder(p) for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name[:1] != "."]
     return sorted((f for f in folders if f.exists()), key=lambda f: f.path.name)
+
+
+def _instance_folders() -> list[DataFolder]:
+    """The data folders in the base folder, by id: the tray's and `new`'s first, then the projects'."""
+    return _folders_in(instances_folder()) + _folders_in(projects_folder())
 
 
 def registered_folders() -> list[DataFolder]:
@@ -105,7 +117,7 @@ def registered_folders() -> list[DataFolder]:
 
 
 def managed_folders() -> list[DataFolder]:
-    """Every instance on this machine: those under `instances/` by id, then the registered ones by path."""
+    """Every instance on this machine: those in the base folder by id, then the registered ones by path."""
     return _instance_folders() + registered_folders()
 
 
@@ -142,13 +154,18 @@ def create(name: str, cwd: Path) -> DataFolder:
     else:
         raise InstanceExists(name)
     root = instances_folder()
-    root.mkdir(parents=True, exist_ok=True)
+    private_folder(base_folder())
+    private_folder(root)
     base = slug(name)
     staging = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
     try:
         for n in range(1, 1000):
             instance_id = base if n == 1 else f"{base}-{n}"
-            DataFolder(staging).write_info(InstanceInfo(instance_id, name, now_iso(), str(cwd)))
+            # Sealed for the folder it is renamed to, so its first start knows this user made it.
+            info = InstanceInfo(instance_id, name, now_iso(), str(cwd))
+            DataFolder(staging).write_info(
+                replace(info, seal=provenance.seal_of(DataFolder(root / instance_id), instance_id))
+            )
             try:
                 # A rename onto an existing (non-empty) folder fails: whoever renames first owns the id.
                 os.rename(staging, root / instance_id)
@@ -164,54 +181,84 @@ def create(name: str, cwd: Path) -> DataFolder:
 
 
 def open_data_dir(path: Path, cwd: Path | None = None) -> DataFolder:
-    """The data folder at `path`, made into an instance (named after its project) when it is not one yet."""
+    """The data folder at `path` (anywhere the user names), made into an instance when it is not one yet.
+
+    A folder made here is sealed as this user's; one that already held an instance keeps what it has, and its
+    server decides on its first start whether it was made here (provenance.py).
+    """
     folder = DataFolder(path.absolute())
     if folder.exists():
         return folder
-    folder.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
-    name = check_name(project.name or "instance")
-    info = InstanceInfo(slug(name), name, now_iso(), str(cwd or project))
-    folder.write_info(info)
+    private_folder(folder.path)
+    # An earlier version kept a project's data in `<project>/.murmuration/`: such a folder is named after its project.
+    named = folder.path.parent if folder.path.name == LEGACY_PROJECT_FOLDER else folder.path
+    name = check_name(named.name or "instance")
+    _create_exclusively(folder, InstanceInfo(slug(name), name, now_iso(), str(cwd or named)))
     return folder
 
 
 def project_id(name: str, path: Path) -> str:
-    """An id unique to a project folder: its name's slug and a short hash of its path.
-
-    Two projects called `app` get two ids, and so two session cookies (their name carries the id).
-    """
+    """An id unique to a folder: its name's slug and a short hash of its real path (two `app` projects differ)."""
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
     return f"{slug(name)[:31].strip('-')}-{digest}"
 
 
-def open_project(path: Path, cwd: Path | None = None) -> DataFolder:
-    """The project instance whose data folder is `path`: created once (id from `project_id`) and registered.
+def project_folder(project: Path) -> DataFolder:
+    """Where the instance of the project at `project` keeps its data (whether or not it exists yet)."""
+    project = project.absolute()
+    return DataFolder(projects_folder() / project_id(check_name(project.name or "instance"), project))
 
-    Two agents starting in one project at the same moment both end up with the one instance.json the first
-    of them wrote.
+
+def open_project(project: Path) -> DataFolder:
+    """The instance of the project at `project`, in `<base>/projects/`: made once, its processes run in `project`.
+
+    A `.murmuration/` folder inside the project is never read — unless this user's earlier Murmuration made and
+    registered it there, in which case it is moved into the base folder once (and treated as found: its queued
+    work is set aside, its token replaced). Two agents starting in one project at the same moment both end up with
+    the one instance the first of them made.
     """
-    folder = DataFolder(path.absolute())
-    if not folder.exists():
-        folder.path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # The folder holds the instance's secret token and database: keep it out of the project's commits.
-        ignore = folder.path / ".gitignore"
-        if not ignore.exists():
-            write_atomic(
-                ignore, b"# Murmuration's data for this project (state, logs, secret token): not for git.\n*\n", 0o600
-            )
-        project = folder.path.parent if folder.path.name == ".murmuration" else folder.path
-        name = check_name(project.name or "instance")
-        info = InstanceInfo(project_id(name, folder.path), name, now_iso(), str(cwd or project))
-        _create_exclusively(folder.instance_file, asdict(info))
-    register(folder)
+    project = project.absolute()
+    name = check_name(project.name or "instance")
+    folder = project_folder(project)
+    if folder.exists():
+        return folder
+    private_folder(base_folder())
+    private_folder(projects_folder())
+    legacy = project / LEGACY_PROJECT_FOLDER
+    if _move_legacy(legacy, folder):
+        return folder
+    private_folder(folder.path)
+    _create_exclusively(folder, InstanceInfo(folder.path.name, name, now_iso(), str(project)))
     return folder
 
 
-def _create_exclusively(path: Path, value: dict[str, object]) -> None:
-    """Write `path` whole unless it exists already: a link onto an existing name fails, so the first wins."""
+def _move_legacy(legacy: Path, folder: DataFolder) -> bool:
+    """Move an earlier version's in-project data folder into the base folder, when it is ours and registered."""
+    if not os.path.lexists(legacy):
+        return False
+    entry = read_json_object(_registration_file(legacy)) if not legacy.is_symlink() else None
+    ours = entry is not None and entry.get("path") == str(legacy.resolve()) and DataFolder(legacy).exists()
+    if not ours:
+        log.warning("ignored %s: Murmuration never reads instance state from inside a project", legacy)
+        return False
+    try:
+        os.rename(legacy, folder.path)  # onto a missing name only; a failure leaves both where they are
+    except OSError as exc:
+        log.warning("could not move %s into %s (%s): it stays where it is and is not used", legacy, folder.path, exc)
+        return False
+    _registration_file(legacy).unlink(missing_ok=True)
+    info = folder.read_info()
+    folder.write_info(replace(info, id=folder.path.name, seal=""))
+    log.info("moved this project's data folder from %s into %s", legacy, folder.path)
+    return True
+
+
+def _create_exclusively(folder: DataFolder, info: InstanceInfo) -> None:
+    """Write a sealed `instance.json` whole unless one exists: a link onto a taken name fails, so the first wins."""
+    path = folder.instance_file
+    value = asdict(replace(info, seal=provenance.seal_of(folder, info.id)))
     staging = path.with_name(f".{path.name}.{os.getpid()}.new")
-    write_atomic(staging, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
+    write_json(staging, value)
     try:
         os.link(staging, path)
     except FileExistsError:

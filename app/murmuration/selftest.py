@@ -25,8 +25,8 @@ from typing import Any
 import psutil
 
 from murmuration import __version__, registry
-from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.client import InstanceUnavailable, RpcError
+from murmuration.control import StartFailed, login_url, start_instance, stop_instance
 from murmuration.datafolder import DataFolder
 from murmuration.home import HOME_ENV
 
@@ -44,6 +44,8 @@ PROBE = """(() => {
     path: location.pathname,
     ready: document.readyState,
     signin: body ? body.classList.contains("signin") : false,
+    session: (() => { try { return !!localStorage.getItem("murmuration.session"); } catch { return false; } })(),
+    query: location.search,
     name: named ? named.textContent.trim() : null,
     title: document.title,
     connection: body ? body.dataset.connection || null : null,
@@ -85,12 +87,15 @@ def headless_defaults(environ: dict[str, str] | os._Environ[str] = os.environ) -
         notes.append("no display: QT_QPA_PLATFORM=offscreen")
     if environ.get("QT_QPA_PLATFORM") == "offscreen":
         flags.append("--disable-gpu")
+    sandbox_off_already = "QTWEBENGINE_DISABLE_SANDBOX" in environ  # even empty: Qt only asks whether it is set
     if not desktop and hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium will not sandbox its renderers as root.
-        if "QTWEBENGINE_DISABLE_SANDBOX" not in environ:
+        if not sandbox_off_already:
             environ["QTWEBENGINE_DISABLE_SANDBOX"] = "1"
             notes.append("root: WebEngine sandbox off")
         flags.insert(0, "--no-sandbox")
+    if sandbox_off_already:
+        notes.append("WebEngine sandbox off: QTWEBENGINE_DISABLE_SANDBOX is set")
     if flags and "QTWEBENGINE_CHROMIUM_FLAGS" not in environ:
         environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join(flags)
         notes.append(f"QTWEBENGINE_CHROMIUM_FLAGS={' '.join(flags)!r}")
@@ -216,13 +221,11 @@ def _alive(pid: int) -> bool:
 def sign_in_link(folder: DataFolder, deadline: Deadline) -> str:
     """A one-time sign-in link from the running instance, asked for as the tray asks."""
 
-    async def ask() -> str:
-        async with await InstanceClient.for_folder(folder, timeout=deadline.left()) as client:
-            result = await client.call("create_login_code")
-        return str(result["login_url"])
-
+    runtime = folder.read_runtime()
+    if runtime is None:
+        raise SelfTestFailed("the instance wrote no runtime.json, so it cannot be asked for a sign-in code.")
     try:
-        return asyncio.run(asyncio.wait_for(ask(), deadline.left()))
+        return asyncio.run(asyncio.wait_for(login_url(runtime, timeout=deadline.left()), deadline.left()))
     except (InstanceUnavailable, RpcError, OSError, TimeoutError, KeyError) as exc:
         raise SelfTestFailed(f"the instance gave no sign-in code: {exc or type(exc).__name__}") from None
 
@@ -274,8 +277,9 @@ def check_dashboard(login_url: str, name: str, deadline: Deadline) -> None:
         last.update(state)
         shown = (state.get("name") or "") + "\n" + (state.get("title") or "")
         if state.get("signin") and state.get("ready") == "complete":
-            finish(error="the dashboard showed its sign-in page: the one-time code was refused")
-        elif state.get("path") == "/" and name in shown:
+            finish(error="the dashboard showed its sign-in notice: the one-time code was refused")
+        elif state.get("path") == "/" and not state.get("query") and state.get("session") and name in shown:
+            # Signed in as a browser is: the code traded for a session in the page's storage, the address clean.
             finish(ok=True)
 
     def loaded(ok: bool) -> None:

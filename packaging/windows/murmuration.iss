@@ -55,3 +55,8 @@ Name: "{autodesktop}\Murmuration"; Filename: "{app}\murmuration-tray.exe"; Tasks
 
 [Run]
 Filename: "{app}\murmuration-tray.exe"; Description: "{cm:LaunchProgram,Murmuration}"; Flags: nowait postinstall skipifsilent
+
+[UninstallRun]
+; Start at login is the "Murmuration" value of the user's Run key (tray/autostart.py writes it): it goes with the
+; program. reg.exe fails harmlessly when the value is not there.
+Filename: "{sys}\reg.exe"; Parameters: "delete ""HKCU\Software\Microsoft\Windows\CurrentVersion\Run"" /v Murmuration /f"; Flags: runhidden; RunOnceId: "DeleteStartAtLogin"

@@ -1,4 +1,4 @@
-"""The command line as a user runs it (DESIGN §9): every command in a child process, real detached servers."""
+"""The command line as a user runs it: every command in a child process, real detached servers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 from murmuration import __version__, registry
 from murmuration.datafolder import DataFolder
 from tests.conftest import Servers, port_block, run_cli
+from tests.waiting import until
 
 # --- helpers --------------------------------------------------------------------------------------------------
 
@@ -108,15 +109,6 @@ def gone(process: psutil.Process) -> bool:
         return True
 
 
-def wait_until(condition: Any, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
-
-
 @contextmanager
 def suspended(pid: int) -> Iterator[psutil.Process]:
     """SIGSTOP a server we started, so it cannot answer `shutdown`; killed at the end whatever happened."""
@@ -127,7 +119,7 @@ def suspended(pid: int) -> Iterator[psutil.Process]:
     finally:
         if not gone(process):
             process.kill()
-            wait_until(lambda: gone(process))
+            until(lambda: gone(process), "the suspended server to die")
 
 
 # --- new ------------------------------------------------------------------------------------------------------
@@ -193,7 +185,7 @@ def test_new_gives_hostile_names_safe_ids_inside_the_home(
     assert folder.is_dir()
     assert folder.resolve().parent == (home / "instances").resolve()
     assert row(name)["data_dir"] == str(folder)
-    assert sorted(p.name for p in home.iterdir()) == ["instances"]
+    assert sorted(p.name for p in home.iterdir()) == ["instances", "user.key"]
     assert sorted(p.name for p in (home / "instances").iterdir()) == [expected_id]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -288,7 +280,7 @@ def test_stop_stops_gracefully(cli_instances: list[str]) -> None:
     info = start("calm", cli_instances)
     server = psutil.Process(info["pid"])
     assert ok("stop", "calm").strip() == "Stopped calm."
-    assert wait_until(lambda: gone(server))
+    until(lambda: gone(server), "the server to end")
     folder = registry.find("calm")
     assert not folder.runtime_file.exists()
     assert row("calm")["status"] == "stopped"
@@ -372,29 +364,30 @@ def test_url_of_an_unknown_name_exits_1() -> None:
     assert "`murmuration ls`" in fails("url", "nobody")
 
 
+def redeem(link: str) -> tuple[int, bytes]:
+    """Trade the code of a sign-in link for a session, as the page it opens does."""
+    code = link.rpartition("code=")[2]
+    response, body = get(link.partition("login?")[0] + "session", {"Murmuration-Code": code})
+    assert response.getheader("Set-Cookie") is None
+    return response.status, body
+
+
 def test_login_link_signs_in_exactly_once(cli_instances: list[str]) -> None:
     new("door")
     info = start("door", cli_instances)
     link = ok("url", "door", "--login").strip()
     assert re.fullmatch(re.escape(info["url"]) + r"login\?code=[A-Za-z0-9_-]{16,}", link), link
 
-    response, _ = get(link)
-    assert response.status == 303
-    assert response.getheader("Location") == "/"
-    cookie = response.getheader("Set-Cookie") or ""
-    assert cookie.startswith("murmuration_door=")
-    assert "HttpOnly" in cookie
-    assert "SameSite=Strict" in cookie
-    session = cookie.split(";", 1)[0]
+    page, body = get(link)
+    assert page.status == 200
+    assert b"/assets/app.js" in body
+    status, answer = redeem(link)
+    assert status == 200
+    session = json.loads(answer)["session"]
+    assert redeem(link)[0] == 403
 
-    again, _ = get(link)
-    assert again.status == 403
-    assert again.getheader("Set-Cookie") is None
-
-    signed_in, page = get(info["url"], {"Cookie": session})
-    assert signed_in.status == 200
-    _, anonymous = get(info["url"])
-    assert page != anonymous
+    checked, _ = get(info["url"] + "session", {"Murmuration-Session": session})
+    assert checked.status == 200
 
 
 def test_each_login_link_is_its_own(cli_instances: list[str]) -> None:
@@ -403,10 +396,36 @@ def test_each_login_link_is_its_own(cli_instances: list[str]) -> None:
     first = ok("url", "doors", "--login").strip()
     second = ok("url", "doors", "--login").strip()
     assert first != second
-    assert get(second)[0].status == 303
-    assert get(first)[0].status == 303
-    assert get(first)[0].status == 403
-    assert get(second)[0].status == 403
+    assert redeem(second)[0] == 200
+    assert redeem(first)[0] == 200
+    assert redeem(first)[0] == 403
+    assert redeem(second)[0] == 403
+
+
+def test_revoke_signs_every_browser_out(cli_instances: list[str]) -> None:
+    new("gate")
+    info = start("gate", cli_instances)
+    assert ok("url", "gate", "--sessions") == "0 browser sessions signed in to gate.\n"
+    sessions = [json.loads(redeem(ok("url", "gate", "--login").strip())[1])["session"] for _ in range(2)]
+    listed = ok("url", "gate", "--sessions").splitlines()
+    assert re.fullmatch(r"2 browser sessions signed in to gate; last use \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.", listed[0])
+    assert len(listed) == 3
+    assert all(line.startswith("  signed in ") for line in listed[1:])
+    assert not any(session in "".join(listed) for session in sessions)
+    assert (
+        ok("url", "gate", "--revoke")
+        == "Signed out 2 browser sessions of gate; open dashboards need a new sign-in link.\n"
+    )
+    for session in sessions:
+        checked, _ = get(info["url"] + "session", {"Murmuration-Session": session})
+        assert checked.status == 401
+    assert ok("url", "gate", "--revoke").startswith("Signed out 0 browser sessions of gate;")
+    assert "not allowed with argument" in run_cli("url", "gate", "--login", "--revoke").stderr
+
+
+def test_revoke_on_a_stopped_instance_exits_1() -> None:
+    new("shut")
+    assert "not running" in fails("url", "shut", "--revoke")
 
 
 # --- rm -------------------------------------------------------------------------------------------------------
@@ -474,7 +493,7 @@ def test_version() -> None:
 
 
 def test_help_lists_every_command() -> None:
-    # `murmuration` alone is the tray (DESIGN §9); tests/tray covers it.
+    # `murmuration` alone is the tray; tests/tray covers it.
     out = ok("--help")
     assert out.startswith("usage: murmuration")
     for command in ("serve", "new", "ls", "start", "stop", "url", "rm", "mcp", "tray"):

@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from murmuration import registry
 from murmuration.core import backups
+from murmuration.core.port_leases import list_leases
 from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
 from murmuration.datafolder import DataFolder
@@ -192,6 +194,25 @@ def test_doctor_finds_processes_left_by_a_dead_instance(home: Path) -> None:
     text = "\n".join(lines)
     assert f"process 'survivor' (p-survivor, pid {survivor.pid}) still runs although its instance stopped" in text
     assert "process 'ghost' (p-ghost) is recorded as running but is gone" in text
+
+
+def test_doctor_finds_a_port_lease_left_by_a_dead_server_and_repair_gives_it_back(home: Path) -> None:
+    ok("new", "leaser")
+    # A real server-side lease table entry, made by a process that then ends without releasing it.
+    made = "import pathlib, sys; from murmuration.core.port_leases import PortLeases; "
+    made += "print(PortLeases(pathlib.Path(sys.argv[1]), 'leaser').lease('p-web', 'web server'))"
+    port = int(subprocess.run([sys.executable, "-c", made, str(home)], check=True, capture_output=True).stdout)
+    assert [lease["holder_alive"] for lease in list_leases(home)] == [False]
+    code, lines = doctor("leaser")
+    assert code == 1
+    assert any(
+        line.startswith(f"leaser: port {port} is still leased to process p-web ('web server')") for line in lines
+    ), lines
+    code, lines = doctor("--repair")
+    assert code == 0, lines
+    assert "leaser: repaired: gave back the ports leased by servers that are gone." in lines
+    assert list_leases(home) == []
+    assert doctor() == (0, ["All is well: 1 instance checked, nothing to fix."])
 
 
 # --- not responding ----------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""state.db survives `kill -9` in the middle of concurrent writes (issue 4's evidence).
+"""state.db survives `kill -9` in the middle of concurrent writes.
 
 20 trials. Each starts a real `murmuration serve` process, puts 1,000 record_issue calls in flight at once over
 8 connections, and kills the server with SIGKILL once a (seeded) random number of them has been acknowledged.

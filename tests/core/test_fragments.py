@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import CONFLICT, INVALID_PARAMS, NOT_FOUND
 from murmuration.server.lifecycle import RunningInstance
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
-CONFLICT = -32009
 TYPES = ("question", "answer", "note", "documentation", "issue", "solution", "reference")
 
 

@@ -1,6 +1,6 @@
 """The issue board and the milestone (core/issues.py, core/milestone.py) through the real WebSocket API.
 
-Each fault of the original Murmuration (notes §5: 6–9) has its own test, named after it.
+Each fault of the original Murmuration (docs/ARCHITECTURE.md, "The original's faults", 6–9) has its own test.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import INVALID_PARAMS, NOT_FOUND
 from murmuration.server.lifecycle import RunningInstance
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
 EVENT_TIMEOUT = 10.0
 
 

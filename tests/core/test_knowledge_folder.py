@@ -290,7 +290,7 @@ def test_the_title_heading_goes_once_or_twice_and_other_quirks(tmp_path: Path) -
         ("ISSUE_5.md", HEADER.format(id="ISSUE_5") + "# no closing line\n\n# T\n", "closing"),
         ("ISSUE_5.md", "---\n- a list\n- not keys\n---\n\n# T\n", "not a set of keys"),
         ("ISSUE_5.md", HEADER.format(id="ISSUE_5") + "tags: [bad tag]\n---\n\n# T\n", "tag"),
-        ("ISSUE_5.md", HEADER.format(id="ISSUE_5") + "---\n\n# T\n\n" + "x" * (1 << 20), "KiB"),
+        ("ISSUE_5.md", HEADER.format(id="ISSUE_5") + "---\n\n# T\n\n" + "x" * (1 << 20), "1 MiB"),
         ("ISSUE_5.md", b"---\nid: ISSUE_5\ntitle: caf\xe9\n---\n", "UTF-8"),
         ("ISSUE_abc.md", HEADER.format(id="ISSUE_abc") + "---\n\n# T\n", "ISSUE_<n>.md"),
         ("ISSUE_05.md", HEADER.format(id="ISSUE_05") + "---\n\n# T\n", "ISSUE_<n>.md"),

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from murmuration.core.process_log import MAX_LINE, RECENT, LineSplitter, LogLine, ProcessLog, parse_line, tail_file
+from murmuration.core.log_reader import tail as tail_file
+from murmuration.core.process_log import MAX_LINE, RECENT, LineSplitter, LogLine, ProcessLog, parse_line
 from murmuration.core.processes import READ_CHUNK
 
-LINE = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err|sys) (.*)$", re.DOTALL)
+LINE = re.compile(rb"^\d+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (out|err|sys) (.*)$", re.DOTALL)
 
 
 def split_all(data: bytes, chunk: int) -> list[bytes]:
@@ -96,7 +97,6 @@ def test_every_line_goes_to_the_file_stream_tagged_and_timestamped(tmp_path: Pat
         stamp = log.write("stdout", [b"one", b"", b"\x1b[1mbold\x1b[0m"])
         log.write("stderr", [b"oops"])
         log.write("stdout", [b"two"])
-        log.flush()
     finally:
         log.close()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
@@ -125,7 +125,7 @@ def test_memory_keeps_only_the_most_recent_lines(tmp_path: Path) -> None:
     try:
         log.write("stdout", [b"%d" % i for i in range(RECENT + 500)])
         assert len(log.recent) == RECENT
-        assert log.recent[0][2] == b"500"
+        assert log.recent[0].text == "500"
     finally:
         log.close()
 
@@ -237,5 +237,6 @@ def test_tail_file_skips_lines_it_cannot_read(tmp_path: Path) -> None:
 
 def test_parse_line_keeps_spaces_and_ansi_codes_in_the_text() -> None:
     line = parse_line(b"2024-01-01T00:00:00.000Z out   two  spaces \x1b[0m")
-    assert line == LogLine("2024-01-01T00:00:00.000Z", "stdout", "  two  spaces \x1b[0m")
-    assert parse_line(b"2024-01-01T00:00:00.000Z sys ") == LogLine("2024-01-01T00:00:00.000Z", "system", "")
+    assert line == LogLine(0, "2024-01-01T00:00:00.000Z", "stdout", "  two  spaces \x1b[0m")
+    assert parse_line(b"2024-01-01T00:00:00.000Z sys ") == LogLine(0, "2024-01-01T00:00:00.000Z", "system", "")
+    assert parse_line(b"17 2024-01-01T00:00:00.000Z err x") == LogLine(17, "2024-01-01T00:00:00.000Z", "stderr", "x")

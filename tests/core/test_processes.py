@@ -8,7 +8,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,13 @@ from murmuration.core.queue_config import QueueConfig
 from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
 from murmuration.selfcommand import self_command
-
-
-async def until(condition: Callable[[], Any], timeout: float = 10, what: str = "condition") -> Any:
-    """Poll `condition` until it is truthy (and return it); fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {timeout} s")
-        await asyncio.sleep(0.01)
+from tests.waiting import until_async
 
 
 def request(argv: list[str], cwd: Path, priority: int = 5, **more: Any) -> StartRequest:
-    return StartRequest(argv=argv, title=" ".join(argv), name=argv[0], cwd=str(cwd), env={}, priority=priority, **more)
+    return StartRequest(
+        command=argv, title=" ".join(argv), name=argv[0], cwd=str(cwd), env={}, priority=priority, **more
+    )
 
 
 @pytest.fixture
@@ -246,7 +237,9 @@ async def test_an_immediate_process_runs_and_its_output_is_logged(
     manager: ProcessManager, tmp_path: Path, work: Path
 ) -> None:
     record = await manager.submit(request(["sh", "-c", "pwd; echo to-err >&2; exit 0"], work, immediate=True))
-    done = await until(lambda: manager.records.get(record["id"])["state"] == "stopped", what="the process stopping")
+    done = await until_async(
+        lambda: manager.records.get(record["id"])["state"] == "stopped", what="the process stopping"
+    )
     assert done
     final = manager.records.get(record["id"])
     assert final["exit_code"] == 0
@@ -264,7 +257,7 @@ async def test_spawn_failures_are_retried_with_backoff_then_failed(store: Store,
     try:
         # Submitted past check(), as if the program vanished between the request and its turn.
         record = await manager.submit(request([str(work / "vanished")], work))
-        await until(lambda: manager.records.get(record["id"])["state"] == "failed", what="the last retry failing")
+        await until_async(lambda: manager.records.get(record["id"])["state"] == "failed", what="the last retry failing")
         final = manager.records.get(record["id"])
         assert final["attempts"] == 3
         assert "could not start" in final["error"]
@@ -278,7 +271,7 @@ async def test_spawn_failures_are_retried_with_backoff_then_failed(store: Store,
 @pytest.mark.parametrize(
     "bad",
     [
-        pytest.param({"argv": ["sh", "-c", "true", "nul\x00byte"]}, id="nul-in-argument"),
+        pytest.param({"command": ["sh", "-c", "true", "nul\x00byte"]}, id="nul-in-argument"),
         pytest.param({"env": {"VALUE": "nul\x00byte"}}, id="nul-in-environment"),
     ],
 )
@@ -289,7 +282,7 @@ async def test_a_request_the_os_refuses_to_spawn_ends_failed_never_stuck_startin
     for key, value in bad.items():
         setattr(spec, key, value)
     record = await manager.submit(spec)
-    await until(
+    await until_async(
         lambda: manager.records.get(record["id"])["state"] in ("failed", "queued"),
         timeout=3,
         what=f"the unspawnable process leaving 'starting' (it is {manager.records.get(record['id'])['state']!r})",
@@ -315,39 +308,56 @@ async def test_closing_records_a_running_process_as_interrupted_and_ends_it(
     assert final["error"].startswith("interrupted")
 
 
-async def test_closing_requeues_a_running_process_that_has_retries_left(
-    store: Store, tmp_path: Path, work: Path
+@pytest.mark.parametrize(("policy", "state"), [("no", "interrupted"), ("on-failure", "queued"), ("always", "queued")])
+async def test_closing_queues_a_running_process_again_only_when_its_policy_restarts_it(
+    store: Store, tmp_path: Path, work: Path, policy: str, state: str
 ) -> None:
-    configure(store, max_retries=1, paused=True)
+    configure(store, max_retries=3, paused=True)  # queue retries are for spawn failures, never for this
     manager = new_manager(store, tmp_path, work)
     await manager.open()
     try:
-        record = await manager.submit(request(["sleep", "300"], work, immediate=True))
+        record = await manager.submit(request(["sleep", "300"], work, immediate=True, restart=policy))
     finally:
         await manager.close()
     final = manager.records.get(record["id"])
-    assert final["state"] == "queued"
+    assert final["state"] == state
     assert final["attempts"] == 1
     assert final["pid"] is None
 
 
-async def test_opening_recovers_what_a_dead_instance_left_running(store: Store, tmp_path: Path, work: Path) -> None:
-    """Rows still 'running' after a crash: re-queued (same id) while retries are left, else interrupted."""
+async def test_opening_after_a_crash_follows_each_policy_and_never_reruns_a_stop_in_flight(
+    store: Store, tmp_path: Path, work: Path
+) -> None:
+    """Rows still active after a crash: interrupted (policy no), queued again (on-failure, always), stopped when a
+    stop was in flight; queued rows that never started still wait."""
     configure(store, max_retries=2, paused=True)  # paused: nothing recovered starts during the test
     records = ProcessRecords(store, EventBus())
     finished = await asyncio.create_subprocess_exec("true")
     await finished.wait()  # a pid that is no longer running
-    for process_id, attempts, state in [("young", 1, "running"), ("old", 3, "running"), ("mid", 2, "stopping")]:
-        records.insert(process_id, request(["true"], work), None)
-        records.update(process_id, state=state, attempts=attempts, pid=finished.pid, pid_started=1.0)
+    rows = [("plain", "no", "running", 0), ("flaky", "on-failure", "running", 0), ("server", "always", "starting", 0)]
+    rows.append(("stopping", "always", "stopping", 1))
+    for process_id, policy, state, stop in rows:
+        records.insert(process_id, request(["true"], work, restart=policy), None)
+        records.update(process_id, state=state, attempts=1, pid=finished.pid, pid_started=1.0, stop_requested=stop)
     records.insert("waiting", request(["true"], work), None)
     manager = new_manager(store, tmp_path, work)
     await manager.open()
     try:
-        states = {p: manager.records.get(p)["state"] for p in ("young", "old", "mid", "waiting")}
-        assert states == {"young": "queued", "old": "interrupted", "mid": "queued", "waiting": "queued"}
-        assert manager.records.get("old")["ended_at"] is not None
-        assert [p["id"] for p in manager.records.queued(10)] == ["young", "mid", "waiting"]
+        states = {p: manager.records.get(p)["state"] for p in ("plain", "flaky", "server", "stopping", "waiting")}
+        assert states == {
+            "plain": "interrupted",
+            "flaky": "queued",
+            "server": "queued",
+            "stopping": "stopped",
+            "waiting": "queued",
+        }
+        plain = manager.records.get("plain")
+        assert plain["ended_at"] is not None
+        assert plain["error"].startswith("interrupted by the instance's crash")
+        assert manager.records.get("server")["interrupted"].startswith("interrupted by the instance's crash")
+        assert manager.records.get("waiting")["interrupted"] is None
+        assert [p["id"] for p in manager.records.queued(10)] == ["flaky", "server", "waiting"]
+        assert "interrupted by the instance's crash" in (tmp_path / "logs" / "plain.log").read_text()
     finally:
         await manager.close()
 
@@ -363,7 +373,7 @@ async def test_a_program_that_cannot_be_executed_fails_with_the_reason(
     try:
         script.chmod(stat.S_IRUSR)  # executable when checked, not when its turn comes
         record = await manager.submit(request([str(script)], work, immediate=True))
-        final = await until(
+        final = await until_async(
             lambda: (r := manager.records.get(record["id"]))["state"] == "failed" and r, what="the spawn failing"
         )
         assert "could not start" in final["error"]

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from murmuration.core.reaper import Reaper, end_group
 from murmuration.selfcommand import self_command
+from tests.waiting import Deadline, until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX; Windows uses Job objects")
 
@@ -38,16 +39,6 @@ def gone(pid: int) -> bool:
         return True
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll `condition` until it holds; fail naming `what` after `timeout` s. Returns the seconds it took."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what} not within {timeout} s")
-        time.sleep(0.01)
-    return time.monotonic() - start
-
-
 def descendants(pid: int, count: int, timeout: float = 10) -> list[int]:
     """The pids of `pid`'s descendants, once there are `count` of them."""
     found: list[int] = []
@@ -60,7 +51,7 @@ def descendants(pid: int, count: int, timeout: float = 10) -> list[int]:
             return False
         return len(found) >= count
 
-    wait_until(enough, timeout, f"{count} descendants of {pid}")
+    until(enough, f"{count} descendants of {pid}", timeout=timeout, every=0.01)
     return found
 
 
@@ -102,7 +93,7 @@ def test_end_group_ends_a_shell_and_its_background_children(groups: Groups) -> N
     proc, children = groups.shell_with_grandchildren()
     end_group(proc.pid)
     assert proc.wait(timeout=5) == -signal.SIGTERM
-    wait_until(lambda: all(gone(pid) for pid in children), 2, "the shell's background sleeps ending")
+    until(lambda: all(gone(pid) for pid in children), "the shell's background sleeps ending", timeout=2, every=0.01)
 
 
 def test_end_group_kills_a_group_that_ignores_term_after_the_grace(groups: Groups) -> None:
@@ -148,7 +139,9 @@ def test_watchdog_ends_the_groups_it_was_told_about_when_its_pipe_closes(groups:
     # The watchdog exits after its clean-up, so by now the groups are ended (the leaders wait to be reaped by us).
     assert watched.wait(timeout=2) == -signal.SIGTERM
     assert second.wait(timeout=2) == -signal.SIGTERM
-    wait_until(lambda: all(gone(pid) for pid in watched_children), 2, "the watched group's sleeps ending")
+    until(
+        lambda: all(gone(pid) for pid in watched_children), "the watched group's sleeps ending", timeout=2, every=0.01
+    )
     assert forgotten.poll() is None
     assert not any(gone(pid) for pid in forgotten_children)
 
@@ -169,7 +162,7 @@ def test_watchdog_ignores_ctrl_c_meant_for_the_server(groups: Groups) -> None:
     assert watchdog.stdin is not None
     watchdog.stdin.write(f"+{watched.pid}\n".encode())
     watchdog.stdin.flush()
-    wait_until(lambda: ignores(watchdog.pid, signal.SIGINT), 10, "the watchdog setting SIGINT aside")
+    until(lambda: ignores(watchdog.pid, signal.SIGINT), "the watchdog setting SIGINT aside", timeout=10, every=0.01)
     watchdog.send_signal(signal.SIGINT)  # Ctrl-C in the server's terminal reaches the whole foreground group
     watchdog.stdin.close()
     assert watchdog.wait(timeout=10) == 0
@@ -191,7 +184,9 @@ async def test_reaper_runs_its_watchdog_outside_our_session_and_ends_groups_on_c
         await reaper.close()
     assert gone(watchdog_pid)
     assert watched.wait(timeout=2) == -signal.SIGTERM
-    wait_until(lambda: all(gone(pid) for pid in watched_children), 2, "the watched group's sleeps ending")
+    until(
+        lambda: all(gone(pid) for pid in watched_children), "the watched group's sleeps ending", timeout=2, every=0.01
+    )
     assert forgotten.poll() is None
 
 
@@ -219,5 +214,13 @@ def test_groups_end_within_two_seconds_when_the_server_is_killed(groups: Groups)
     assert stand_in.stdout.readline() == b"watching\n"
     stand_in.kill()
     stand_in.wait(timeout=5)
-    took = wait_until(lambda: watched.poll() is not None, 2, "the watched shell ending after its server's kill -9")
-    wait_until(lambda: all(gone(pid) for pid in watched_children), 2 - took, "the shell's background sleeps ending")
+    deadline = Deadline(2)
+    until(
+        lambda: watched.poll() is not None, "the watched shell ending after its server's kill -9", timeout=2, every=0.01
+    )
+    until(
+        lambda: all(gone(pid) for pid in watched_children),
+        "the shell's background sleeps ending",
+        timeout=deadline.left(),
+        every=0.01,
+    )

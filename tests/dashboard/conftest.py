@@ -1,9 +1,10 @@
 """The dashboard in a real browser: Playwright for Python driving Debian's Chromium against real servers.
 
 Every test gets a fresh `murmuration serve` child process (through the `servers` fixture) and a fresh browser
-context signed in through `/login?token=…`. The context fails the test on any request to a host other than
-the instance, on any JavaScript dialog, on uncaught page errors and (unless the test allows them) on console
-errors — so every test also checks that no script from content ran and nothing left the machine.
+context signed in through a one-time `/login?code=…` link, as a person would. The context fails the test on any
+request to a host other than the instance, on any JavaScript dialog, on uncaught page errors and (unless the test
+allows them) on console errors — so every test also checks that no script from content ran and nothing left the
+machine.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ class Dashboard:
     def origin(self) -> str:
         return self.url.rstrip("/")
 
-    @property
     def login_url(self) -> str:
-        return f"{self.url}login?token={self.token}"
+        """A fresh one-time sign-in link, asked for as the CLI and the tray ask."""
+        return str(self.rpc("create_login_code")["login_url"])
 
     def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Call an operation as another client (an agent, the CLI) would: its own socket, the bearer token."""
@@ -174,7 +175,7 @@ def open_page(browser: Any, dashboard: Dashboard, guard: Guard, **context_option
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: guard.page_errors.append(str(error)))
     page.on("console", lambda message: guard.console_errors.append(message.text) if message.type == "error" else None)
-    page.goto(dashboard.login_url)
+    page.goto(dashboard.login_url())
     page.wait_for_selector("body[data-connection='open']")
     return context, page
 
@@ -199,17 +200,3 @@ def goto(page: Any, dashboard: Dashboard, route: str) -> None:
     """Open a hash route as a person pasting a link would (a full load, not a hash change)."""
     page.goto(f"{dashboard.url}{route}")
     page.wait_for_selector("body[data-connection='open']")
-
-
-def poll(check: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Call `check` until it returns something truthy (then return it), or fail after `timeout` s."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {check}")
-        time.sleep(interval)

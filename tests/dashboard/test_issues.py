@@ -7,7 +7,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Dashboard, goto, poll
+from tests.dashboard.conftest import Dashboard, goto
+from tests.waiting import until
 
 
 def column(page: Any, status: str) -> Any:
@@ -48,7 +49,10 @@ def test_a_card_dragged_to_in_progress_stays_there_after_a_reload(page: Any, das
     source.drag_to(column(page, "in-progress"))
 
     expect(column(page, "in-progress").locator(f"li[data-id='{issue['id']}']")).to_be_visible()
-    poll(lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "in-progress")
+    until(
+        lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "in-progress",
+        "the issue to be in progress",
+    )
     page.reload()
     page.wait_for_selector("body[data-board='ready']")
     expect(column(page, "in-progress").locator(f"li[data-id='{issue['id']}']")).to_be_visible()
@@ -68,9 +72,15 @@ def test_a_card_moves_by_keyboard_with_alt_and_the_arrow_keys(page: Any, dashboa
     expect(card(page, issue["id"]).locator(".card-link")).to_be_focused()
     page.keyboard.press("Alt+ArrowRight")
     expect(column(page, "completed").locator(f"li[data-id='{issue['id']}']")).to_be_visible()
-    poll(lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "completed")
+    until(
+        lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "completed",
+        "the issue to be completed",
+    )
     page.keyboard.press("Alt+ArrowLeft")
-    poll(lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "in-progress")
+    until(
+        lambda: dashboard.rpc("get_issue", {"issue_id": issue["id"]})["status"] == "in-progress",
+        "the issue to be in progress",
+    )
     expect(page.get_by_role("status").filter(has_text="moved to In progress")).to_be_attached()
 
 

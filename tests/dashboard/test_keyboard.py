@@ -38,7 +38,10 @@ def test_tab_reaches_every_control_with_a_visible_focus(
     dashboard.rpc("record_fragment", {"title": "A note", "body": "Noted.", "type": "note"})
     dashboard.rpc("start_process", {"command": ["sleep", "30"], "title": "Sleeper", "immediate": True})
     goto(page, dashboard, route)
-    page.wait_for_timeout(300)  # the view's data is in
+    # The view's data is in: its last focusable item from the instance is shown.
+    data = [label for label in expected if label in ("Fix", "Sleeper", "A note")]
+    for label in data:
+        expect(page.get_by_text(label, exact=False).first).to_be_visible()
     page.locator("body").focus()
     reached: list[str] = []
     for _ in range(60):

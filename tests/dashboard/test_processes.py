@@ -8,7 +8,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import Dashboard, goto, poll
+from tests.dashboard.conftest import Dashboard, goto
+from tests.waiting import until
 
 # Prints a numbered line every 0.1 s (green "ok", and every third one on stderr), then keeps running.
 TICKER = (
@@ -86,7 +87,10 @@ def test_a_deep_link_opens_the_process_logs(page: Any, dashboard: Dashboard) -> 
         "start_process",
         {"command": [sys.executable, "-c", "print('hello from the deep link')"], "title": "Greeter", "immediate": True},
     )
-    poll(lambda: dashboard.rpc("get_process_status", {"process_id": process["id"]})["state"] == "stopped")
+    until(
+        lambda: dashboard.rpc("get_process_status", {"process_id": process["id"]})["state"] == "stopped",
+        "the process to be stopped",
+    )
     assert process["web_url"].endswith(f"#/processes/{process['id']}")
 
     page.goto(process["web_url"])
@@ -128,3 +132,36 @@ def test_a_queued_process_can_be_cancelled_from_its_page(page: Any, dashboard: D
     page.get_by_role("button", name="Cancel").click()
     page.locator("dialog.confirm").get_by_role("button", name="Cancel it").click()
     expect(page.locator(".process-detail .badge")).to_have_text("cancelled")
+
+
+def test_a_shell_command_with_a_leased_port_shows_its_url_as_a_link(page: Any, dashboard: Dashboard) -> None:
+    goto(page, dashboard, "#/processes")
+    page.get_by_role("button", name="Start process…").click()
+    dialog = page.locator("dialog.sheet[open]")
+    dialog.get_by_label("Run in the shell (pipes, variables, {port})").check()
+    dialog.locator("textarea[name=command]").fill(
+        f"echo serving on {{port}}; exec {sys.executable} -m http.server $PORT --bind 127.0.0.1"
+    )
+    dialog.get_by_label("Lease a free port (PORT=N, {port} in a shell command)").check()
+    dialog.get_by_label("Restart").select_option("on-failure")
+    dialog.get_by_label("Start now (skips the queue)").check()
+    dialog.get_by_role("button", name="Start", exact=True).click()
+    expect(dialog).to_have_count(0)
+
+    [process] = dashboard.rpc("list_processes")["processes"]
+    assert isinstance(process["command"], str)
+    assert process["restart"] == "on-failure"
+    port = process["port"]
+    expect(page.locator(".log .line[data-stream='stdout'] .text").first).to_have_text(f"serving on {port}")
+    link = page.locator(".fact-listening a")
+    expect(link).to_have_text(f"http://127.0.0.1:{port}/")
+    assert link.get_attribute("href") == f"http://127.0.0.1:{port}/"
+    expect(page.locator(".process-row .row-command").first).to_contain_text("echo serving on {port}")
+    dashboard.rpc("stop_process", {"process_id": process["id"], "force": True})
+    expect(page.locator(".fact-listening")).to_have_count(0)
+
+
+def test_a_progress_line_rewritten_with_carriage_returns_shows_its_last_state(page: Any, dashboard: Dashboard) -> None:
+    process = dashboard.rpc("start_process", {"command": r"printf 'step 1\rstep 2\rdone\n'", "immediate": True})
+    goto(page, dashboard, f"#/processes/{process['id']}")
+    expect(page.locator(".log .line[data-stream='stdout'] .text")).to_have_text(["done"])

@@ -140,13 +140,17 @@ def test_no_request_leaves_the_machine_on_any_view(page: Any, dashboard: Dashboa
     guard.foreign.clear()
 
 
-def test_the_signin_page_shows_without_a_session(browser: Any, dashboard: Dashboard) -> None:
+def test_the_signin_notice_shows_without_a_session_and_no_socket_opens(browser: Any, dashboard: Dashboard) -> None:
     context = browser.new_context()
     try:
         page = context.new_page()
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
         page.goto(dashboard.url)
         expect(page.get_by_role("heading", name="Murmuration")).to_be_visible()
         expect(page.locator("code")).to_have_text("murmuration url NAME --login")
-        assert page.evaluate("document.scripts.length") == 0
+        expect(page.locator("body")).to_have_class("signin")
+        assert page.evaluate("document.body.dataset.connection") == "signed-out"
+        assert sockets == []
     finally:
         context.close()

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.dashboard.conftest import ARTIFACTS, Dashboard, Guard, goto, open_page, poll
+from tests.dashboard.conftest import ARTIFACTS, Dashboard, Guard, goto, open_page
+from tests.waiting import until
 
 SIZES = [(800, 600), (1440, 900)]
 SCHEMES = ["light", "dark"]
@@ -100,14 +101,17 @@ def seed(dashboard: Dashboard, tmp_path: Path) -> dict[str, str]:
     dashboard.rpc("start_process", {"command": ["true"], "title": "Quick check", "immediate": True})
     dashboard.rpc("set_queue_config", {"retryOnExit": True, "retryDelay": 120_000})
     dashboard.rpc("start_process", {"command": ["false"], "title": "Flaky integration test", "priority": 6})
-    poll(lambda: dashboard.rpc("get_queue_status")["waiting_retry"] == 1)
+    until(lambda: dashboard.rpc("get_queue_status")["waiting_retry"] == 1, "one process waiting to retry")
     dashboard.rpc("pause_queue")
     for n, priority in enumerate([8, 5, 3]):
         dashboard.rpc(
             "start_process",
             {"command": ["sh", "-c", f"make target-{n}"], "title": f"Build target {n}", "priority": priority},
         )
-    poll(lambda: len(dashboard.rpc("get_process_logs", {"process_id": running["id"]})["lines"]) > 40)
+    until(
+        lambda: len(dashboard.rpc("get_process_logs", {"process_id": running["id"]})["lines"]) > 40,
+        "40 lines of output",
+    )
     return {"process": running["id"], "fragment": answer["id"]}
 
 
@@ -138,7 +142,7 @@ def test_screenshots_of_every_view(browser: Any, dashboard: Dashboard, tmp_path:
                         " document.querySelector('main').scrollWidth - document.querySelector('main').clientWidth]"
                     )
                     assert overflow == [0, 0], f"{name} at {width}×{height} is wider than the window: {overflow}"
-                    page.screenshot(path=ARTIFACTS / f"{name}-{width}x{height}-{scheme}.png")
+                    page.screenshot(path=ARTIFACTS / f"{name}-{width}x{height}-{scheme}.png", animations="disabled")
                 extra_shots(page, dashboard, f"{width}x{height}-{scheme}")
             finally:
                 context.close()
@@ -161,7 +165,6 @@ def ready(page: Any, name: str) -> None:
     elif name == "knowledge":
         expect(page.locator(".link-row")).to_have_count(1)
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.wait_for_timeout(300)  # let the flash of live changes fade before the picture
 
 
 def extra_shots(page: Any, dashboard: Dashboard, suffix: str) -> None:
@@ -169,14 +172,14 @@ def extra_shots(page: Any, dashboard: Dashboard, suffix: str) -> None:
     goto(page, dashboard, "#/processes")
     page.get_by_role("button", name="Start process…").click()
     page.locator("dialog.sheet textarea[name=command]").fill("python -m http.server 'my port'")
-    page.screenshot(path=ARTIFACTS / f"start-process-{suffix}.png")
+    page.screenshot(path=ARTIFACTS / f"start-process-{suffix}.png", animations="disabled")
     page.keyboard.press("Escape")
     goto(page, dashboard, "#/knowledge")
     page.get_by_label("Search knowledge (full text)").fill("runtime")
     expect(page.locator(".snippet mark").first).to_be_visible()
-    page.screenshot(path=ARTIFACTS / f"knowledge-search-{suffix}.png")
+    page.screenshot(path=ARTIFACTS / f"knowledge-search-{suffix}.png", animations="disabled")
     goto(page, dashboard, "#/issues")
     expect(page.locator(".issue-card")).to_have_count(9)
     page.keyboard.press("Tab")
     page.locator(".issue-card .card-link").first.focus()
-    page.screenshot(path=ARTIFACTS / f"issues-focus-{suffix}.png")
+    page.screenshot(path=ARTIFACTS / f"issues-focus-{suffix}.png", animations="disabled")

@@ -7,14 +7,12 @@ instance of its own MURMURATION_HOME; the instances end their managed processes 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -103,29 +101,13 @@ def text_of(result: types.CallToolResult) -> str:
 
 
 def data_folder(project: Path) -> DataFolder:
-    return DataFolder(project / ".murmuration")
+    """The data folder of the project's own instance: in the base folder, named after the project's real path."""
+    return registry.project_folder(project)
 
 
 def running_pid(folder: DataFolder) -> int | None:
     status = probe(folder)
     return status.runtime.pid if status.state is State.RUNNING and status.runtime else None
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
-    """The first truthy value of `check()` (awaited when it is a coroutine), polled until `timeout`.
-
-    Fails the test when none comes in time.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {check}")
-        await asyncio.sleep(every)
 
 
 async def cli(

@@ -180,4 +180,4 @@ def test_stdout_carries_nothing_but_json_rpc_and_hostile_frames_get_answers(raw_
         message = json.loads(line)  # every line of stdout is one JSON-RPC message
         assert message["jsonrpc"] == "2.0", line
     # The bridge's own notes went to the instance's log folder instead.
-    assert "connected to shop-" in (project / ".murmuration" / "logs" / "mcp-bridge.log").read_text()
+    assert "connected to shop-" in (data_folder(project).path / "logs" / "mcp-bridge.log").read_text()

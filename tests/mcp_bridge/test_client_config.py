@@ -18,7 +18,7 @@ from tests.mcp_bridge.conftest import cli, stderr_file
 
 @pytest.fixture
 def instance_id(project: Path) -> str:
-    return registry.open_project(project / ".murmuration").read_info().id
+    return registry.open_project(project).read_info().id
 
 
 @pytest.mark.parametrize(("client", "key"), [("claude-desktop", "mcpServers"), ("vscode", "servers")])
@@ -73,7 +73,7 @@ async def test_the_desktop_snippet_connects_from_anywhere(instance_id: str, tmp_
 
 @pytest.mark.parametrize("args", [["nope"], ["shop", "--client", "emacs"], []])
 async def test_bad_requests_exit_1_with_one_sentence(project: Path, args: list[str]) -> None:
-    registry.open_project(project / ".murmuration")
+    registry.open_project(project)
     result = await cli("mcp-config", *args)
     assert result.returncode == 1
     assert result.stdout == ""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from murmuration import registry
 from murmuration.server.idle import stop_when_idle
-from tests.mcp_bridge.conftest import bridge, cli, data_folder, eventually, git_project, ok, running_pid
+from tests.mcp_bridge.conftest import bridge, cli, data_folder, git_project, ok, running_pid
+from tests.waiting import until_async
 
 LIMIT = 1.5
 IDLE = {"MURMURATION_IDLE_EXIT": str(LIMIT)}
@@ -34,7 +35,7 @@ async def test_only_an_idle_bridge_started_server_stops_by_itself(tmp_path: Path
             assert None not in (running_pid(idle_folder), running_pid(busy_folder), running_pid(desk))
 
     # Every agent has left. The idle bridge-started server goes by itself...
-    await eventually(lambda: running_pid(idle_folder) is None, timeout=30)
+    await until_async(lambda: running_pid(idle_folder) is None, "the idle server to stop by itself")
     assert "idle for" in idle_folder.server_log.read_text()
     # ...while the one with a running process and the person's one stay, however long they are left alone.
     await asyncio.sleep(2 * LIMIT)
@@ -44,7 +45,7 @@ async def test_only_an_idle_bridge_started_server_stops_by_itself(tmp_path: Path
     # Once its work is done (and its agent gone), the busy one goes too.
     async with bridge(busy_project, env=IDLE) as second:
         assert (await ok(second, "stop_process", process_id=job["id"], force=True))["state"] == "stopped"
-    await eventually(lambda: running_pid(busy_folder) is None, timeout=30)
+    await until_async(lambda: running_pid(busy_folder) is None, "the server to stop once its work ended")
     assert running_pid(desk) is not None
 
 

@@ -1,4 +1,4 @@
-"""The default instance of a project: where its data lives, its id, and its registration in the base folder."""
+"""The default instance of a project: its data folder in the base folder (never in the project), its id, its listing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from murmuration import registry
-from murmuration.datafolder import DataFolder
-from murmuration.mcp_bridge.project import bridge_folder, project_folder, project_root
+from murmuration.home import projects_folder
+from murmuration.mcp_bridge.project import bridge_folder, project_root
 from tests.mcp_bridge.conftest import bridge, cli, git_project, ok
 
 PROJECT_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*-[0-9a-f]{8}$")
@@ -22,7 +22,6 @@ def test_the_project_is_the_git_root_else_the_folder_itself(tmp_path: Path) -> N
     deep = repo / "src" / "pkg"
     deep.mkdir(parents=True)
     assert project_root(deep) == repo
-    assert project_folder(deep) == repo / ".murmuration"
     plain = tmp_path / "plain" / "sub"
     plain.mkdir(parents=True)
     assert project_root(plain) == plain
@@ -34,8 +33,8 @@ def test_the_project_is_the_git_root_else_the_folder_itself(tmp_path: Path) -> N
 
 
 def test_projects_with_one_name_get_distinct_ids(tmp_path: Path) -> None:
-    first = registry.open_project(git_project(tmp_path / "x", "My App") / ".murmuration").read_info()
-    second = registry.open_project(git_project(tmp_path / "y", "My App") / ".murmuration").read_info()
+    first = registry.open_project(git_project(tmp_path / "x", "My App")).read_info()
+    second = registry.open_project(git_project(tmp_path / "y", "My App")).read_info()
     assert first.name == second.name == "My App"
     assert first.id != second.id
     assert PROJECT_ID.match(first.id)
@@ -43,28 +42,31 @@ def test_projects_with_one_name_get_distinct_ids(tmp_path: Path) -> None:
     assert PROJECT_ID.match(second.id)
 
 
-def test_a_project_instance_is_registered_listed_and_found(tmp_path: Path) -> None:
+def test_a_project_instance_lives_in_the_base_folder_and_is_listed_and_found(tmp_path: Path) -> None:
     project = git_project(tmp_path, "shop")
-    folder = registry.open_project(project / ".murmuration")
+    folder = registry.open_project(project)
     managed = registry.create("managed", tmp_path)
+    assert folder.path.parent == projects_folder()
     assert registry.managed_folders() == [managed, folder]
     info = folder.read_info()
+    assert folder.path.name == info.id
     assert registry.find(info.id) == folder
     assert registry.find("shop") == folder
     assert info.cwd == str(project)
-    # Opening again changes nothing and adds no second registration.
+    # Nothing is written into the project, and opening again changes nothing.
+    assert sorted(p.name for p in project.iterdir()) == [".git"]
     before = folder.instance_file.read_bytes()
-    assert registry.open_project(project / ".murmuration") == folder
+    assert registry.open_project(project) == folder
     assert folder.instance_file.read_bytes() == before
-    assert len(list(registry.registered_root().iterdir())) == 1
     registry.remove(folder)
     assert registry.managed_folders() == [managed]
-    assert list(registry.registered_root().iterdir()) == []
 
 
 def test_registered_folders_that_vanished_or_are_junk_are_skipped(tmp_path: Path) -> None:
-    gone = registry.open_project(git_project(tmp_path, "gone") / ".murmuration")
-    kept = registry.open_project(git_project(tmp_path, "kept") / ".murmuration")
+    gone = registry.open_data_dir(tmp_path / "gone")
+    kept = registry.open_data_dir(tmp_path / "kept")
+    registry.register(gone)
+    registry.register(kept)
     for path in sorted(gone.path.rglob("*"), reverse=True):
         path.unlink()
     gone.path.rmdir()
@@ -83,38 +85,39 @@ def test_concurrent_opens_of_one_project_make_one_instance(tmp_path: Path) -> No
         "print(registry.open_project(Path(sys.argv[1])).read_info().id)"
     )
     racers = [
-        subprocess.Popen([sys.executable, "-c", code, str(project / ".murmuration")], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", code, str(project)], stdout=subprocess.PIPE, text=True)
         for _ in range(6)
     ]
     ids = {racer.communicate(timeout=60)[0].strip() for racer in racers}
     assert all(racer.returncode == 0 for racer in racers)
     assert len(ids) == 1
-    assert DataFolder(project / ".murmuration").read_info().id in ids
-    assert len(list(registry.registered_root().iterdir())) == 1
-    assert not [p for p in (project / ".murmuration").iterdir() if p.name.endswith(".new")]
+    (folder,) = registry.managed_folders()
+    assert folder.read_info().id in ids
+    assert not [p for p in folder.path.iterdir() if p.name.endswith(".new")]
 
 
-def test_concurrent_registrations_of_many_projects_all_land(tmp_path: Path) -> None:
+def test_concurrent_opens_of_many_projects_all_land(tmp_path: Path) -> None:
     projects = [git_project(tmp_path, f"p{n}") for n in range(8)]
     gate = threading.Barrier(len(projects))
 
     def open_one(project: Path) -> None:
         gate.wait()
-        registry.open_project(project / ".murmuration")
+        registry.open_project(project)
 
     threads = [threading.Thread(target=open_one, args=(p,)) for p in projects]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(f.path for f in registry.managed_folders()) == sorted(p / ".murmuration" for p in projects)
+    assert sorted(f.read_info().cwd for f in registry.managed_folders()) == sorted(str(p) for p in projects)
 
 
 def test_bridge_folder_by_name_by_data_dir_and_by_default(tmp_path: Path) -> None:
     repo = git_project(tmp_path, "repo")
     (repo / "lib").mkdir()
     default = bridge_folder(None, None, repo / "lib")
-    assert default.path == repo / ".murmuration"
+    assert default.path.parent == projects_folder()
+    assert default.read_info().cwd == str(repo)
     assert bridge_folder(default.read_info().id, None, tmp_path) == default
     chosen = bridge_folder(None, "data/here", tmp_path)
     assert chosen.path == tmp_path / "data" / "here"

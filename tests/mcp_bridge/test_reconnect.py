@@ -11,7 +11,8 @@ from pathlib import Path
 import psutil
 
 from murmuration import registry
-from tests.mcp_bridge.conftest import bridge, cli, data_folder, eventually, ok, refused, running_pid, text_of
+from tests.mcp_bridge.conftest import bridge, cli, data_folder, ok, refused, running_pid, text_of
+from tests.waiting import until_async
 
 
 async def test_a_person_started_instance_is_reported_down_then_used_again_once_back(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ async def test_a_call_cut_off_by_a_crash_says_it_may_not_have_happened(project: 
             logs = await ok(client, "get_process_logs", process_id=process["id"], log_type="stdout")
             return any(line["text"] == "up" for line in logs["lines"])
 
-        await eventually(is_up)
+        await until_async(is_up, "the process to print that it is up")
         # It ignores TERM, so stop_process waits out its timeout: the call is in flight when the server dies.
         in_flight = asyncio.ensure_future(
             client.call_tool("stop_process", {"process_id": process["id"], "timeout": 60_000})
@@ -76,7 +77,7 @@ async def test_a_call_cut_off_by_a_crash_says_it_may_not_have_happened(project: 
             status = await ok(client, "get_process_status", process_id=process["id"])
             return bool(status["state"] == "stopping")
 
-        await eventually(stopping)
+        await until_async(stopping, "the process to be stopping")
         orphan = (await ok(client, "get_process_status", process_id=process["id"]))["pid"]
         server_pid = running_pid(folder)
         assert server_pid is not None
@@ -92,4 +93,7 @@ async def test_a_call_cut_off_by_a_crash_says_it_may_not_have_happened(project: 
         assert "started it again" in text_of(status)
         assert (status.structured_content or {})["state"] != "stopping"
         assert running_pid(folder) not in (None, server_pid)
-        await eventually(lambda: not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie")
+        await until_async(
+            lambda: not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie",
+            "the orphaned process to end",
+        )

@@ -1,9 +1,10 @@
-"""Agents in one project share one instance; agents in different projects get their own (DESIGN §3)."""
+"""Agents in one project share one instance; agents in different projects get their own."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,7 +96,7 @@ async def test_ls_lists_the_project_instance_and_finds_it_by_name_and_id(project
     assert listing.returncode == 0, listing.stderr
     rows = json.loads(listing.stdout)
     assert [(r["id"], r["name"], r["status"], r["port"], r["data_dir"]) for r in rows] == [
-        (info["id"], "shop", "running", info["port"], str(project / ".murmuration"))
+        (info["id"], "shop", "running", info["port"], str(data_folder(project).path))
     ]
     for name in (info["id"], "shop"):
         url = await cli("url", name)
@@ -108,14 +109,15 @@ async def test_ls_lists_the_project_instance_and_finds_it_by_name_and_id(project
     assert not (elsewhere / ".murmuration").exists()
 
 
-async def test_a_vanished_project_is_no_longer_listed(project: Path) -> None:
+async def test_the_instance_of_a_deleted_project_keeps_its_knowledge_until_removed(project: Path) -> None:
     async with bridge(project) as client:
-        await ok(client, "ping")
+        await ok(client, "record_issue", title="Remember me")
     stopped = await cli("stop", "shop")
     assert stopped.returncode == 0, stopped.stderr
+    shutil.rmtree(project)
+    # Its data lives in the base folder, not in the project: deleting the project loses no knowledge.
     assert registry.managed_folders() == [data_folder(project)]
-    for path in sorted((project / ".murmuration").rglob("*"), reverse=True):
-        path.rmdir() if path.is_dir() else path.unlink()
-    (project / ".murmuration").rmdir()
+    removed = await cli("rm", "shop")
+    assert removed.returncode == 0, removed.stderr
     assert registry.managed_folders() == []
     assert "No instances yet" in (await cli("ls")).stdout

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.mcp_bridge.conftest import bridge, data_folder, eventually, ok, running_pid
+from tests.mcp_bridge.conftest import bridge, data_folder, ok, running_pid
+from tests.waiting import until_async
 
 
 async def test_issue_and_process_workflow(project: Path) -> None:
@@ -38,11 +39,13 @@ async def test_issue_and_process_workflow(project: Path) -> None:
             logs = await ok(client, "get_process_logs", process_id=process_id, log_type="stdout")
             return "serving on 4173" in [line["text"] for line in logs["lines"]]
 
-        await eventually(printed)
+        await until_async(printed, "the process's output")
         stopped = await ok(client, "stop_process", process_id=process_id, timeout=2000)
         assert stopped["state"] == "stopped"
         assert (await ok(client, "get_process_status", process_id=process_id))["state"] == "stopped"
-    # The bridge's server lives on for other agents (until idle); the project's data stays in the project.
+    # The bridge's server lives on for other agents (until idle); the project's data is in the base folder, and
+    # nothing was written into the project.
     assert running_pid(data_folder(project)) is not None
-    assert (project / ".murmuration" / "state.db").is_file()
-    assert (project / ".murmuration" / "logs" / "mcp-bridge.log").is_file()
+    assert (data_folder(project).path / "state.db").is_file()
+    assert (data_folder(project).path / "logs" / "mcp-bridge.log").is_file()
+    assert not (project / ".murmuration").exists()

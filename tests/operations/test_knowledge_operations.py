@@ -17,11 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from murmuration.client import InstanceClient, RpcError, socket_url
+from murmuration.contract import INVALID_PARAMS, NOT_FOUND
 from murmuration.core.fields import MAX_TEXT
 from murmuration.server.lifecycle import RunningInstance
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
 MESSAGE_TOO_BIG = 1009
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "knowledge"
 BAD_ISSUE_IDS = ["ISSUE_0", "ISSUE_-1", "ISSUE_abc", "issue_1", "ISSUE_99999999999999999999", "ISSUE_1.0", "ISSUE_ 1"]

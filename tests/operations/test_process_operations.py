@@ -1,6 +1,7 @@
-"""Process and queue operations through the real WebSocket API (DESIGN §6–7, issue 3), on real processes.
+"""Process and queue operations through the real WebSocket API, on real processes.
 
-One test per fault of the original (notes §5, faults 1–5) is named after it and fails on the original's behaviour.
+One test per fault of the original Murmuration (docs/ARCHITECTURE.md, "The original's faults", 1–5) is named
+after it and fails on the original's behaviour.
 Waiting is on events or polled conditions with deadlines; what must *not* happen is watched for a short window
 after the scheduler has demonstrably had its chance.
 """
@@ -23,16 +24,15 @@ import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import CONFLICT, INVALID_PARAMS, NOT_FOUND
 from murmuration.core.process_log import MAX_LINE
 from murmuration.core.processes import BATCH_LINES
 from murmuration.server.lifecycle import RunningInstance
+from tests.waiting import until_async
 
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
-CONFLICT = -32009
 FINAL = ("stopped", "failed", "interrupted", "cancelled")
 ACTIVE = ("starting", "running", "stopping")
-LOG_LINE = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err|sys) (.*)$", re.DOTALL)
+LOG_LINE = re.compile(rb"^\d+ (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (out|err|sys) (.*)$", re.DOTALL)
 
 IGNORE_TERM = (
     "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(120)\n"
@@ -93,18 +93,15 @@ class Watcher:
                 await self._task
 
     async def until(self, condition: Callable[[], Any], timeout: float = 15, what: str = "condition") -> Any:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"{what} not within {timeout} s; last events: {self.events[-5:]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        """Wait for `condition` over the events, asked again as each event arrives."""
+        return await until_async(
+            condition,
+            what,
+            timeout=timeout,
+            every=1.0,
+            wake=self._changed,
+            detail=lambda: f"last events: {self.events[-5:]}",
+        )
 
     def process_events(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("topic") == "process"]
@@ -168,14 +165,13 @@ async def status(client: InstanceClient, process_id: str) -> dict[str, Any]:
 
 async def settle(client: InstanceClient, process_id: str, states: tuple[str, ...] = FINAL, timeout: float = 20) -> Any:
     """The process's record once its state is one of `states` (polled, with a deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        record = await status(client, process_id)
-        if record["state"] in states:
-            return record
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{process_id} is still {record['state']!r} after {timeout} s, not in {states}")
-        await asyncio.sleep(0.02)
+    return await until_async(
+        lambda: status(client, process_id),
+        f"{process_id} to reach one of {states}",
+        timeout=timeout,
+        every=0.02,
+        done=lambda record: record["state"] in states,
+    )
 
 
 async def logs(client: InstanceClient, process_id: str, **params: Any) -> list[dict[str, str]]:
@@ -305,7 +301,7 @@ async def test_every_result_carries_a_web_url(instance: RunningInstance, client:
     assert (await client.call("resume_queue"))["web_url"] == f"{base}#/queue"
 
 
-# --- the original's faults, one test each (notes §5) ---------------------------------------------------------------
+# --- the original's faults, one test each (faults 1–5) ---------------------------------------------------------
 
 
 async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(
@@ -314,12 +310,14 @@ async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(
     await set_config(client, maxConcurrent=2)
     ids = [(await start(client, ["sleep", "0.4"]))["id"] for _ in range(5)]
     peak_polled = 0
-    deadline = time.monotonic() + 30
-    while not watch.all_final(ids):  # poll the queue's own count too, as the dashboard would
+
+    async def all_ended() -> bool:  # poll the queue's own count too, as the dashboard would
+        nonlocal peak_polled
         queue = await client.call("get_queue_status", {"include_entries": False})
         peak_polled = max(peak_polled, queue["running"])
-        assert time.monotonic() < deadline, "five short sleeps did not end within 30 s"
-        await asyncio.sleep(0.02)
+        return watch.all_final(ids)
+
+    await until_async(all_ended, "five short sleeps to end", timeout=30, every=0.02)
     assert [watch.state(i) for i in ids] == ["stopped"] * 5
     assert watch.peak_active(ids) == 2  # never more than the limit running, and the limit was used
     assert peak_polled <= 2
@@ -397,13 +395,13 @@ async def test_fault_3_retries_wait_with_exponential_backoff(client: InstanceCli
 async def test_fault_3_a_retry_waiting_its_turn_is_shown_and_counted(client: InstanceClient) -> None:
     await set_config(client, retryOnExit=True, retryDelay=5000, maxRetries=1)
     process = await start(client, ["false"])
-    deadline = time.monotonic() + 15
-    while True:
-        record = await status(client, process["id"])
-        if record["attempts"] == 1 and record["state"] == "queued":
-            break
-        assert time.monotonic() < deadline, record
-        await asyncio.sleep(0.02)
+    record = await until_async(
+        lambda: status(client, process["id"]),
+        "the failed process to be queued for its retry",
+        timeout=15,
+        every=0.02,
+        done=lambda r: r["attempts"] == 1 and r["state"] == "queued",
+    )
     assert record["next_attempt_at"] is not None
     assert 3.5 < when(record["next_attempt_at"]) - time.time() <= 5.0
     queue = await client.call("get_queue_status")
@@ -546,19 +544,24 @@ async def test_stopping_a_finished_process_changes_nothing(client: InstanceClien
 
 async def test_stop_ends_the_whole_process_group(client: InstanceClient) -> None:
     process = await start(client, ["sh", "-c", "sleep 300 & sleep 301; wait"], immediate=True)
-    deadline = time.monotonic() + 10
-    while len(children := psutil.Process(process["pid"]).children()) < 2:
-        assert time.monotonic() < deadline, "the shell did not start its two sleeps"
-        await asyncio.sleep(0.02)
+    children = await until_async(
+        lambda: psutil.Process(process["pid"]).children(),
+        "the shell to start its two sleeps",
+        timeout=10,
+        every=0.02,
+        done=lambda found: len(found) >= 2,
+    )
     assert os.getpgid(process["pid"]) == process["pid"]  # a group of its own…
     assert os.getpgid(process["pid"]) != os.getpgid(0)  # …not ours
     assert {os.getpgid(child.pid) for child in children} == {process["pid"]}
     stopped = await client.call("stop_process", {"process_id": process["id"]})
     assert stopped["state"] == "stopped"
-    deadline = time.monotonic() + 2
-    while not all(gone(child.pid) for child in children):
-        assert time.monotonic() < deadline, "the shell's background sleeps outlived the stop"
-        await asyncio.sleep(0.01)
+    await until_async(
+        lambda: all(gone(child.pid) for child in children),
+        "the shell's background sleeps to end",
+        timeout=2,
+        every=0.01,
+    )
 
 
 def gone(pid: int) -> bool:
@@ -570,10 +573,13 @@ def gone(pid: int) -> bool:
 
 
 async def until_text(client: InstanceClient, process_id: str, text: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in await texts(client, process_id, log_type="stdout"):
-        assert time.monotonic() < deadline, f"{text!r} not printed within {timeout} s"
-        await asyncio.sleep(0.02)
+    await until_async(
+        lambda: texts(client, process_id, log_type="stdout"),
+        f"{text!r} to be printed",
+        timeout=timeout,
+        every=0.02,
+        done=lambda printed: text in printed,
+    )
 
 
 async def test_list_processes_filters_before_the_limit_and_counts_every_match(
@@ -649,7 +655,7 @@ async def test_get_process_logs_tail_and_stream(client: InstanceClient) -> None:
     process = await start(client, py(code), immediate=True)
     await settle(client, process["id"])
     last = await logs(client, process["id"], lines=5)
-    assert last[-1] == {"time": last[-1]["time"], "stream": "system", "text": "exited with code 0"}
+    assert last[-1] == {"n": 62, "time": last[-1]["time"], "stream": "system", "text": "exited with code 0"}
     assert len(last) == 5
     assert await texts(client, process["id"], log_type="stdout", lines=3) == ["out 47", "out 48", "out 49"]
     assert await texts(client, process["id"], log_type="stderr", lines=100) == [f"err {i}" for i in range(10)]
@@ -673,10 +679,13 @@ async def test_get_process_logs_of_a_running_process_beyond_what_memory_holds(cl
         "time.sleep(60)\n"
     )
     process = await start(client, py(code), immediate=True)
-    deadline = time.monotonic() + 15
-    while await texts(client, process["id"], log_type="stdout", lines=1) != ["ready"]:
-        assert time.monotonic() < deadline, "'ready' not printed within 15 s"
-        await asyncio.sleep(0.001)
+    await until_async(
+        lambda: texts(client, process["id"], log_type="stdout", lines=1),
+        "'ready' to be printed",
+        timeout=15,
+        every=0.001,
+        done=lambda last: last == ["ready"],
+    )
     many = await texts(client, process["id"], log_type="stdout", lines=2500)
     assert many[-3:] == ["2998", "2999", "ready"]
     assert many == [str(i) for i in range(501, 3000)] + ["ready"]
@@ -806,7 +815,19 @@ async def test_a_million_lines_are_all_logged_in_order_while_the_server_answers_
         pytest.param({"command": ["sh"], "script_name": "sh"}, "command", id="command-and-script"),
         pytest.param({"command": ["sh"], "args": ["-c"]}, "args", id="command-and-args"),
         pytest.param({"title": "nothing to run"}, "command", id="neither"),
-        pytest.param({"command": "sh -c true"}, "command", id="command-as-string"),
+        pytest.param({"command": ""}, "command", id="empty-string"),
+        pytest.param({"command": "   \t\n "}, "command", id="whitespace-only-string"),
+        pytest.param({"command": "serve --port {port}"}, "port", id="port-placeholder-without-port"),
+        pytest.param({"command": "true", "wait_for": {"log": "(unclosed"}}, "wait_for", id="invalid-regex"),
+        pytest.param({"command": "true", "wait_for": {"log": "x", "timeout": 121}}, "wait_for", id="timeout-over-cap"),
+        pytest.param({"command": "true", "wait_for": {}}, "wait_for", id="wait-for-nothing"),
+        pytest.param({"command": "true", "wait_for": {"log": "x", "port": True}}, "wait_for", id="wait-for-both"),
+        pytest.param({"command": "true", "restart": "sometimes"}, "restart", id="restart-unknown"),
+        pytest.param({"command": "true", "port": 80}, "port", id="port-below-1024"),
+        pytest.param({"command": "true", "port": 65536}, "port", id="port-above-65535"),
+        pytest.param({"command": "true", "port": "3000"}, "port", id="port-as-text"),
+        pytest.param({"command": "true", "max_restarts": -1}, "max_restarts", id="negative-max-restarts"),
+        pytest.param({"command": "true", "tty": "yes"}, "tty", id="tty-as-text"),
         pytest.param({"command": ["true"], "cwd": "/no/such/folder"}, "cwd", id="cwd-missing"),
         pytest.param({"command": ["true"], "cwd": "/etc/hostname"}, "cwd", id="cwd-is-a-file"),
         pytest.param({"command": ["true"], "cwd": ""}, "cwd", id="cwd-empty"),

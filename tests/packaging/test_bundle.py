@@ -29,11 +29,11 @@ from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environmen
 
 pytestmark = pytest.mark.timeout(FROZEN_TIMEOUT)
 
-# The goals are 350 MB unpacked and 150 MB compressed; QtWebEngineCore alone is 204 MB (85 MB gzipped) and Qt's ICU
-# data 32 MB, so PySide6 6.11 cannot reach them on Linux. These ceilings catch a regression (an untrimmed Qt is
-# about 650 MB) while the report says where the floor is.
-UNPACKED_CEILING_MB = 420
-COMPRESSED_CEILING_MB = 180
+# The goals are 330 MB unpacked and 120 MB compressed. QtWebEngineCore alone is 204 MB and Qt's ICU data 32 MB (the
+# libraries QtCore links and cannot start without), so PySide6 6.11 stays near 390 MB unpacked on Linux; the ceiling
+# catches a regression (an untrimmed Qt is about 650 MB) and `make package` prints where the megabytes are.
+UNPACKED_CEILING_MB = 400
+COMPRESSED_CEILING_MB = 120
 
 
 def frozen(bundle: Bundle, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
@@ -64,17 +64,23 @@ def assert_served_by(folder: DataFolder, executable: Path) -> None:
 
 
 def size(output: str, what: str) -> float:
-    found = re.search(rf"^{what} size: ([0-9.]+) MB \((.+); goal ≤ \d+ MB\)$", output, re.MULTILINE)
+    found = re.search(rf"^{what} size: ([0-9.]+) MB \((.+); goal <= \d+ MB\)$", output, re.MULTILINE)
     assert found, f"no {what} size in:\n{output}"
     return float(found.group(1))
 
 
-def test_the_bundle_builds_packs_and_prints_its_sizes(bundle: Bundle, tmp_path: Path) -> None:
+def test_the_bundle_builds_on_a_cp1252_console_packs_and_prints_its_sizes(bundle: Bundle, tmp_path: Path) -> None:
+    # conftest.bundle built it with PYTHONIOENCODING=cp1252 and LANG=C: it got here, so that build succeeded.
     unpacked, compressed = size(bundle.output, "unpacked"), size(bundle.output, "compressed")
+    # The table of the largest parts, biggest first, so the next regression shows where it is.
+    table = re.findall(r"^ +([0-9.]+) MB +[0-9.]+ % +(\S+)$", bundle.output, re.MULTILINE)
+    assert len(table) == 15, bundle.output
+    assert table[0][1] == "_internal/PySide6/Qt/lib/libQt6WebEngineCore.so.6"
+    assert [float(mb) for mb, _ in table] == sorted((float(mb) for mb, _ in table), reverse=True)
     assert 0 < unpacked <= UNPACKED_CEILING_MB
     assert 0 < compressed <= COMPRESSED_CEILING_MB
     assert compressed < unpacked
-    archive = bundle.dist / f"murmuration-{__version__}-linux-x86_64.tar.gz"
+    archive = bundle.dist / f"murmuration-{__version__}-linux-x86_64.tar.xz"
     assert archive.is_file()
     assert abs(archive.stat().st_size / 1e6 - compressed) < 0.1
     # The desktop entry beside the folder and inside it, and the script that installs it for this user.
@@ -127,6 +133,19 @@ def test_the_bundle_carries_the_dashboard_and_icons_and_no_unused_qt(bundle: Bun
         assert unused not in names, unused
 
 
+def test_the_frozen_cli_prints_on_a_cp1252_console(bundle: Bundle) -> None:
+    env = {"PYTHONIOENCODING": "cp1252", "LANG": "C"}
+    created = subprocess.run(
+        [str(bundle.executable), "new", "Snowman \u2603"],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=headless_environment(**env),
+    )
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.decode("cp1252").startswith("Created 'Snowman ?' (id ")
+
+
 def test_frozen_version_answers_at_once(bundle: Bundle) -> None:
     started = time.monotonic()
     result = frozen(bundle, "--version")
@@ -147,7 +166,7 @@ def test_frozen_self_test_runs_headless(bundle: Bundle, scratch: Path) -> None:
 async def test_frozen_mcp_bridge_answers_and_its_server_is_the_frozen_executable(
     bundle: Bundle, tmp_path: Path
 ) -> None:
-    folder = DataFolder(tmp_path / "project" / ".murmuration")
+    folder = DataFolder(tmp_path / "project-data")
     params = StdioServerParameters(
         command=str(bundle.executable),
         args=["mcp", "--data-dir", str(folder.path)],

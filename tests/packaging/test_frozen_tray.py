@@ -13,14 +13,15 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 import pytest
 
 from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
+from tests.waiting import until
 from tests.xdisplay import end, tray_display
 
 TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo")
@@ -31,7 +32,6 @@ pytestmark = [
         reason="needs Xvfb, trayer, xdotool and x11-utils (packaging/debian-packages.txt)",
     ),
 ]
-T = TypeVar("T")
 
 
 def x(display: str, *command: str) -> str:
@@ -39,16 +39,6 @@ def x(display: str, *command: str) -> str:
         command, env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=30, check=False
     )
     return done.stdout
-
-
-def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -89,7 +79,9 @@ def test_the_frozen_tray_creates_an_instance_from_its_menu(bundle: Bundle, x_dis
         [str(bundle.executable)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        icon_x, icon_y = wait_for(lambda: tray.poll() is None and tray_icon(x_display), "tray icon in trayer")
+        icon_x, icon_y = until(
+            lambda: tray.poll() is None and tray_icon(x_display), "the tray icon in trayer", timeout=60, every=0.1
+        )
         assert time.monotonic() - started < 30, "cold start to the icon in the tray"
 
         def new_instance_dialog() -> str | None:
@@ -102,14 +94,14 @@ def test_the_frozen_tray_creates_an_instance_from_its_menu(bundle: Bundle, x_dis
             ids = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^New instance$").split()
             return ids[0] if ids else None
 
-        dialog = wait_for(new_instance_dialog, "New instance dialog", 60)
+        dialog = until(new_instance_dialog, "the New instance dialog", timeout=60, every=0.1)
         x(x_display, "xdotool", "windowfocus", "--sync", dialog, "key", "Return")  # the name it suggests
 
         def running() -> dict[str, Any] | None:
             rows = [r for r in frozen_ls(bundle, env) if r["status"] == "running"]
             return rows[0] if rows else None
 
-        row = wait_for(running, "a running instance", 60)
+        row = until(running, "a running instance", timeout=60, every=0.1)
         assert len(frozen_ls(bundle, env)) == 1
         server = psutil.Process(row["pid"])
         # The tray started it by re-launching the frozen executable, not a Python of this machine.

@@ -91,3 +91,11 @@ def test_headless_defaults_set_offscreen_and_no_sandbox_only_where_unset() -> No
 def test_the_timeout_comes_from_the_environment() -> None:
     assert timeout_setting({"MURMURATION_SELF_TEST_TIMEOUT": "42"}) == 42.0
     assert timeout_setting({}) > 0
+
+
+def test_the_line_says_when_the_environment_turned_the_sandbox_off() -> None:
+    # The macOS release build checks its line for this: an empty value turns the sandbox off as well.
+    env = {"DISPLAY": ":99", "QTWEBENGINE_DISABLE_SANDBOX": ""}
+    assert "WebEngine sandbox off: QTWEBENGINE_DISABLE_SANDBOX is set" in headless_defaults(env)
+    notes = headless_defaults({"DISPLAY": ":99"})
+    assert not any("sandbox off" in note for note in notes) or os.geteuid() == 0  # root turns it off, and says so

@@ -10,10 +10,10 @@ import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient, RpcError
+from murmuration.contract import DAMAGED, DISK_FULL
 from murmuration.core import backups
 from murmuration.core.errors import Damaged
 from murmuration.datafolder import DataFolder
-from murmuration.operations.table import DAMAGED, DISK_FULL
 from murmuration.server.lifecycle import RunningInstance
 from tests.conftest import Servers
 from tests.storage import digest, fill, fill_disk, overwrite_page, tiny_disk

@@ -1,4 +1,4 @@
-"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes (issue 3, DESIGN §7).
+"""Nothing orphaned, nothing lost, nothing run twice — with real `murmuration serve` processes.
 
 kill -9 of a server ends its processes and their grandchildren within two seconds (the reaper watchdog);
 SIGTERM ends them too; a restart keeps queued work queued under the same ids and records what was running as
@@ -8,7 +8,6 @@ only when pid *and* start time match, so a reused pid is never touched.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -31,6 +30,7 @@ from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
 from murmuration.datafolder import DataFolder
 from tests.conftest import ServeProcess, Servers
+from tests.waiting import until_async
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the 2 s guarantee is Linux's")
 
@@ -59,14 +59,15 @@ async def connect(data: Path) -> InstanceClient:
 
 async def family(pid: int, size: int, timeout: float = 10) -> list[int]:
     """`pid` and its descendants, once there are `size` processes in all."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def members() -> list[int]:
         with contextlib.suppress(psutil.NoSuchProcess):
-            members = [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
-            if len(members) >= size:
-                return members
-        assert time.monotonic() < deadline, f"process {pid} did not start its children"
-        await asyncio.sleep(0.02)
+            return [pid, *(p.pid for p in psutil.Process(pid).children(recursive=True))]
+        return []
+
+    return await until_async(
+        members, f"process {pid} to start its children", timeout=timeout, every=0.02, done=lambda m: len(m) >= size
+    )
 
 
 def watchdog_of(server: ServeProcess) -> list[int]:
@@ -80,20 +81,22 @@ def watchdog_of(server: ServeProcess) -> list[int]:
 
 
 async def until_gone(pids: list[int], deadline: float, what: str) -> None:
-    while not all(gone(pid) for pid in pids):
-        alive = [pid for pid in pids if not gone(pid)]
-        assert time.monotonic() < deadline, f"{what}: still alive {alive}"
-        await asyncio.sleep(0.01)
+    def alive() -> list[int]:
+        return [pid for pid in pids if not gone(pid)]
+
+    await until_async(alive, what, timeout=max(0.0, deadline - time.monotonic()), every=0.01, done=lambda a: not a)
 
 
 async def settle_all(client: InstanceClient, ids: list[str], timeout: float = 30) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        records = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
-        if all(r["state"] in FINAL for r in records.values()):
-            return records
-        assert time.monotonic() < deadline, {i: r["state"] for i, r in records.items()}
-        await asyncio.sleep(0.05)
+    async def records() -> dict[str, dict[str, Any]]:
+        return {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
+
+    return await until_async(
+        records,
+        "every process to reach a final state",
+        timeout=timeout,
+        done=lambda found: all(r["state"] in FINAL for r in found.values()),
+    )
 
 
 # --- the server dies: its processes die with it --------------------------------------------------------------
@@ -170,24 +173,29 @@ GATED = [
 ]
 
 
-@pytest.mark.parametrize("retries", [0, 1])
+@pytest.mark.parametrize("policy", ["no", "on-failure"])
 async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
-    servers: Servers, tmp_path: Path, retries: int
+    servers: Servers, tmp_path: Path, policy: str
 ) -> None:
+    """After kill -9, what ran is interrupted; only a restart policy starts it again (queue retries never do)."""
+    retries = policy != "no"
     data, marks, go = tmp_path / "data", tmp_path / "marks", tmp_path / "go"
     first = servers.start("--data-dir", str(data))
     pids: list[int] = []
     try:
         async with await connect(data) as client:
-            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": retries})
+            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": 3})
             ids = []
             for n in range(6):
                 env = {"N": str(n), "MARKS": str(marks), "GO": str(go)}
-                ids.append((await client.call("start_process", {"command": GATED, "env_vars": env}))["id"])
-            deadline = time.monotonic() + 15
-            while not (marks.exists() and len(marks.read_text().splitlines()) == 2):
-                assert time.monotonic() < deadline, "two processes did not start"
-                await asyncio.sleep(0.02)
+                params = {"command": GATED, "env_vars": env, "restart": policy}
+                ids.append((await client.call("start_process", params))["id"])
+            await until_async(
+                lambda: marks.exists() and len(marks.read_text().splitlines()) == 2,
+                "two processes to start",
+                timeout=15,
+                every=0.02,
+            )
             await client.call("pause_queue")
             before = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
         running = [i for i in ids if before[i]["state"] == "running"]
@@ -205,7 +213,7 @@ async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
             assert queue["paused"] is True  # the pause outlived the crash too
             after = {i: await client.call("get_process_status", {"process_id": i}) for i in ids}
             for i in running:
-                assert after[i]["error"].startswith("interrupted"), after[i]
+                assert after[i]["interrupted"].startswith("interrupted by the instance's crash"), after[i]
                 assert after[i]["attempts"] == 1
             if retries:
                 assert {i: after[i]["state"] for i in running} == dict.fromkeys(running, "queued")
@@ -245,9 +253,9 @@ def record_running(data: Path, rows: list[tuple[str, int, float]]) -> None:
     try:
         records = ProcessRecords(store, EventBus())
         for process_id, pid, started in rows:
-            request = StartRequest(argv=["true"], title=process_id, name=process_id, cwd=str(data), env={})
+            request = StartRequest(command=["true"], title=process_id, name=process_id, cwd=str(data), env={})
             records.insert(process_id, request, None)
-            # attempts beyond maxRetries: recorded interrupted, not run again.
+            # Restart policy "no" (the default): recorded interrupted, not run again.
             records.update(process_id, state="running", pid=pid, pid_started=started, attempts=9)
     finally:
         store.close()
@@ -287,3 +295,68 @@ async def test_a_survivor_is_ended_but_a_reused_pid_is_never_touched(servers: Se
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+# --- restart policies after a crash -------------------------------------------------------------------------------
+
+
+async def test_after_kill_9_always_brings_a_process_back_and_no_leaves_it_interrupted(
+    servers: Servers, tmp_path: Path
+) -> None:
+    data, marks = tmp_path / "data", tmp_path / "marks"
+    server = servers.start("--data-dir", str(data))
+    pids: list[int] = []
+    try:
+        async with await connect(data) as client:
+            ids = {}
+            for policy in ("no", "always"):
+                command = f"echo {policy} >> {marks}; echo run of {policy}; exec sleep 300"
+                params = {"command": command, "restart": policy, "immediate": True, "wait_for": {"log": "run of"}}
+                ids[policy] = (await client.call("start_process", params))["id"]
+            pids = [(await client.call("get_process_status", {"process_id": i}))["pid"] for i in ids.values()]
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        await until_gone(pids, time.monotonic() + 2.0, "processes after kill -9")
+
+        servers.start("--data-dir", str(data))
+        async with await connect(data) as client:
+            back = await client.call(
+                "wait_for_process", {"process_id": ids["always"], "log": "run of always", "timeout": 20}
+            )
+            assert back["wait"]["ready"] is True
+            assert back["state"] == "running"
+            assert back["attempts"] == 2
+            assert back["interrupted"].startswith("interrupted by the instance's crash")
+            pids.append(back["pid"])
+            page = await client.call("get_process_logs", {"process_id": ids["always"]})
+            texts = [line["text"] for line in page["lines"]]
+            crashes = [i for i, text in enumerate(texts) if text.startswith("interrupted by the instance's crash")]
+            assert len(crashes) == 1, texts
+            crash = crashes[0]
+            assert texts.index("run of always") < crash < len(texts) - 1 - texts[::-1].index("run of always")
+            left = await client.call("get_process_status", {"process_id": ids["no"]})
+            assert left["state"] == "interrupted"
+            assert left["error"].startswith("interrupted by the instance's crash")
+            await client.call("stop_process", {"process_id": ids["always"]})
+    finally:
+        kill_leftovers(pids)
+    assert Counter(marks.read_text().split()) == {"no": 1, "always": 2}
+
+
+async def test_kill_9_ends_thirteen_groups_that_ignore_term_within_2_s(servers: Servers, tmp_path: Path) -> None:
+    """The watchdog ends the groups in parallel: one grace period for all, not one each."""
+    data = tmp_path / "data"
+    server = servers.start("--data-dir", str(data))
+    pids: list[int] = []
+    async with await connect(data) as client:
+        await client.call("set_queue_config", {"maxConcurrent": 20})
+        for _ in range(13):
+            process = await client.call("start_process", {"command": IGNORING_TERM, "immediate": True})
+            pids += await family(process["pid"], 3)
+    try:
+        server.proc.kill()
+        killed = time.monotonic()
+        server.proc.wait(timeout=10)
+        await until_gone(pids, killed + 2.0, "13 groups ignoring TERM, 2 s after kill -9")
+    finally:
+        kill_leftovers(pids)

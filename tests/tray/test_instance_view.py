@@ -13,8 +13,8 @@ from PySide6.QtNetwork import QNetworkCookie
 from PySide6.QtTest import QTest
 
 from murmuration import registry
+from murmuration.client import InstanceClient
 from murmuration.control import start_instance
-from murmuration.server.security import cookie_name
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import Instance, InstanceState
 from murmuration.tray.instance_view import InstanceView
@@ -26,7 +26,7 @@ from .conftest import SCREENSHOTS
 async def open_dashboard(tray: Tray, home: Path, name: str) -> tuple[Instance, InstanceView]:
     """Create and start `name`, open its tab and wait until the dashboard shows its name.
 
-    The view's cookies are recorded from the start in `view.cookies_seen` (a list of QNetworkCookie).
+    The view's cookies are recorded from the start in `view.cookies_seen` (QNetworkCookies; there must be none).
     """
     folder = registry.create(name, home)
     instance_id = folder.read_info().id
@@ -38,7 +38,7 @@ async def open_dashboard(tray: Tray, home: Path, name: str) -> tuple[Instance, I
     assert instance is not None
     view = tray.window.open_instance(instance_id)
     assert view is not None
-    # Connected before the loop runs again, so before the sign-in sets its cookie.
+    # Connected before the loop runs again, so before the sign-in could set any cookie.
     seen: list[QNetworkCookie] = []
     view.profile.cookieStore().cookieAdded.connect(lambda cookie: seen.append(QNetworkCookie(cookie)))
     view.cookies_seen = seen  # type: ignore[attr-defined]
@@ -86,15 +86,17 @@ async def test_the_token_and_the_code_never_reach_the_address_or_the_history(tra
     assert len(view.history_urls()) <= 1
 
 
-async def test_two_tabs_do_not_share_cookies(tray: Tray, home: Path) -> None:
-    first, first_view = await open_dashboard(tray, home, "Left")
+async def test_two_tabs_share_no_session_and_no_tab_holds_a_cookie(tray: Tray, home: Path) -> None:
+    _, first_view = await open_dashboard(tray, home, "Left")
     second, second_view = await open_dashboard(tray, home, "Right")
 
     assert first_view.profile is not second_view.profile
     assert first_view.profile.isOffTheRecord()
     assert second_view.profile.isOffTheRecord()
-    assert cookie_names(first_view) == {cookie_name(first.id)}
-    assert cookie_names(second_view) == {cookie_name(second.id)}
+    # Signed in through the same one-time code exchange as a browser: a session in the origin's storage, no cookie.
+    assert cookie_names(first_view) == set()
+    assert cookie_names(second_view) == set()
+    assert await run_js(first_view.page, "typeof localStorage.getItem('murmuration.session')") == "string"
     # And the proof by use: the first tab's profile is not signed in to the second instance.
     loads: list[bool] = []
     first_view.page.loadFinished.connect(loads.append)
@@ -206,3 +208,18 @@ def test_addresses_shown_lose_their_query() -> None:
 
     url = QUrl("http://127.0.0.1:8080/login?code=secret#/issues")
     assert shown_address(url) == "http://127.0.0.1:8080/login#/issues"
+
+
+async def test_a_tab_signed_out_everywhere_shows_the_notice_and_reload_signs_it_in_again(
+    tray: Tray, home: Path
+) -> None:
+    instance, view = await open_dashboard(tray, home, "Revoked")
+    assert instance.runtime is not None
+    async with await InstanceClient.connect(instance.url or "", instance.runtime.token) as client:
+        assert (await client.call("revoke_sessions"))["revoked"] == 1
+    await until(lambda: view.page.title().startswith("Sign in"), view.page.titleChanged, what="the sign-in notice")
+    assert await run_js(view.page, "document.body.classList.contains('signin')") is True
+
+    view.reload_button.click()  # a fresh one-time code, exchanged for a fresh session
+    await dashboard_names(view, "Revoked")
+    assert await run_js(view.page, "document.body.classList.contains('signin')") is False

@@ -11,9 +11,9 @@ from typing import Any
 from murmuration import registry
 from murmuration.cli.errors import CommandError
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.control import StartFailed, start_instance, stop_instance
+from murmuration.control import StartFailed, login_url, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
-from murmuration.lock import FolderLock, FolderLocked
+from murmuration.lock import FolderLocked
 from murmuration.status import State, check, probe
 
 
@@ -107,15 +107,38 @@ def url(args: argparse.Namespace) -> int:
     status = probe(folder)
     if status.state is not State.RUNNING or status.runtime is None:
         raise CommandError(f"{args.name} is not running; start it with `murmuration start {args.name}`.")
+    if args.sessions:
+        try:
+            listed = asyncio.run(_call(folder, "list_sessions"))
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not list the browser sessions of {args.name}: {exc}") from None
+        print(
+            f"{_sessions(listed['count'])} signed in to {args.name}"
+            + (f"; last use {listed['last_used']}." if listed["last_used"] else ".")
+        )
+        for each in listed["sessions"]:
+            print(f"  signed in {each['created']}, last use {each['last_used']}")
+        return 0
+    if args.revoke:
+        try:
+            revoked = asyncio.run(_call(folder, "revoke_sessions"))["revoked"]
+        except (InstanceUnavailable, RpcError) as exc:
+            raise CommandError(f"Could not sign the browsers out of {args.name}: {exc}") from None
+        print(f"Signed out {_sessions(revoked)} of {args.name}; open dashboards need a new sign-in link.")
+        return 0
     if not args.login:
         print(status.runtime.url)
         return 0
     try:
-        result = asyncio.run(_call(folder, "create_login_code"))
-    except (InstanceUnavailable, RpcError) as exc:
+        link = asyncio.run(login_url(status.runtime))
+    except (InstanceUnavailable, RpcError, OSError) as exc:
         raise CommandError(f"Could not get a sign-in code from {args.name}: {exc}") from None
-    print(result["login_url"])
+    print(link)
     return 0
+
+
+def _sessions(count: int) -> str:
+    return "1 browser session" if count == 1 else f"{count} browser sessions"
 
 
 async def _call(folder: DataFolder, method: str, params: dict[str, Any] | None = None) -> Any:
@@ -130,16 +153,11 @@ def rm(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.name} is running (pid {status.runtime.pid}); stop it first with `murmuration stop {args.name}`."
         )
-    lock = FolderLock(folder.lock_file)
     try:
-        lock.acquire()
+        remove_instance(folder)
     except FolderLocked:
         raise CommandError(
             f"{args.name} is starting or running; stop it first with `murmuration stop {args.name}`."
         ) from None
-    try:
-        registry.remove(folder)  # with the lock held, no server can start on it meanwhile
-    finally:
-        lock.release()
     print(f"Removed {args.name} and its data folder {folder.path}.")
     return 0

@@ -20,7 +20,7 @@ from murmuration.lock import FolderLock, FolderLocked
 def doctor(args: argparse.Namespace) -> int:
     """One line per finding (with what to do); with --repair, the safe fixes done. Exit 1 while any is left."""
     folders = [find(args.name)] if args.name else registry.managed_folders()
-    findings = examine(folders)
+    findings = examine(folders, every_lease=not args.name)
     left = 0
     for finding in findings:
         if args.repair and finding.repair is not None:

@@ -1,7 +1,7 @@
 """`import-knowledge` and `export-knowledge`: move an issue board between an instance and a `.knowledge/` folder.
 
-A running instance does the work itself, so its dashboard sees the change at once; a stopped one is
-opened here, under its data-folder lock, so no server can start half-way through.
+A running instance does the work itself, so its dashboard sees the change at once; on a stopped one the
+same operation runs here, under its data-folder lock, so no server can start half-way through.
 """
 
 from __future__ import annotations
@@ -15,37 +15,24 @@ from typing import Any
 from murmuration.cli.commands import find
 from murmuration.cli.errors import CommandError
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.core.errors import Invalid
-from murmuration.core.events import EventBus
-from murmuration.core.knowledge import KnowledgeBase
-from murmuration.core.knowledge_folder import export_folder, import_folder
 from murmuration.core.store import StoreError
-from murmuration.datafolder import DataFolder
-from murmuration.lock import FolderLock, FolderLocked
+from murmuration.datafolder import DataFolder, DataFolderError
+from murmuration.lock import FolderLocked
+from murmuration.operations import OperationError
+from murmuration.operations.offline import run_offline
 
 
 def _run(folder: DataFolder, method: str, path: Path) -> dict[str, Any]:
-    lock = FolderLock(folder.lock_file)
     try:
-        lock.acquire()
+        return asyncio.run(run_offline(folder, method, {"path": str(path)}))
     except FolderLocked:
         return _through_server(folder, method, path)
-    try:
-        kb = KnowledgeBase.open(folder.state_db, EventBus())
-    except StoreError as exc:
-        lock.release()
-        raise CommandError(str(exc)) from None
-    try:
-        if method == "import_knowledge":
-            return import_folder(kb, path).as_dict()
-        return export_folder(kb, path)
-    except Invalid as exc:
+    except OperationError as exc:
         raise CommandError(exc.message) from None
+    except (StoreError, DataFolderError) as exc:
+        raise CommandError(str(exc)) from None
     except sqlite3.Error as exc:
         raise CommandError(f"The instance's database could not be written ({exc}); nothing was changed.") from None
-    finally:
-        kb.close()
-        lock.release()
 
 
 def _through_server(folder: DataFolder, method: str, path: Path) -> dict[str, Any]:

@@ -1,16 +1,16 @@
-"""`murmuration …`: parse the command line and run one command; exit codes per DESIGN §9."""
+"""`murmuration …`: parse the command line and run one command; its exit codes are contract.py's."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
-from murmuration import __version__
+from murmuration import __version__, login_path
 from murmuration.cli.errors import CommandError, say
-
-EXIT_ERROR = 1
+from murmuration.contract import DEFAULT_MCP_CLIENT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MCP_CLIENTS
 
 
 class Parser(argparse.ArgumentParser):
@@ -63,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     url = sub.add_parser("url", help="print an instance's dashboard URL")
     url.add_argument("name", metavar="NAME")
-    url.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    which = url.add_mutually_exclusive_group()
+    which.add_argument("--login", action="store_true", help="a one-time sign-in link instead")
+    which.add_argument("--sessions", action="store_true", help="how many browsers are signed in, and their last use")
+    which.add_argument(
+        "--revoke", action="store_true", help="sign every browser out of the dashboard (open pages are disconnected)"
+    )
     url.set_defaults(run="murmuration.cli.commands:url")
 
     rm = sub.add_parser("rm", help="delete a stopped instance and its data")
@@ -95,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     exports.add_argument("--instance", metavar="NAME", required=True)
     exports.set_defaults(run="murmuration.cli.knowledge:export_knowledge")
 
+    # Its help lists the operations of the table, which is built only when `call` runs (cli/call.py).
+    call = sub.add_parser(
+        "call", help="run any agent operation on an instance (`murmuration call --help` lists them)", add_help=False
+    )
+    call.add_argument("operation", metavar="NAME", nargs="?")
+    # key=value words, and the options given after NAME: cli/call.py reads them, in any order.
+    call.add_argument("words", nargs=argparse.REMAINDER)
+    call.add_argument("--params", metavar="JSON")
+    call.add_argument("--instance", metavar="NAME")
+    call.add_argument("-h", "--help", action="store_true")
+    call.set_defaults(run="murmuration.cli.call:call")
+
     mcp = sub.add_parser("mcp", help="stdio MCP server for agents (default: this project's instance)")
     mcp_where = mcp.add_mutually_exclusive_group()
     mcp_where.add_argument("--instance", metavar="NAME", help="an existing instance by name or id")
@@ -105,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mcp_config = sub.add_parser("mcp-config", help="print what wires an agent's MCP client to an instance")
     mcp_config.add_argument("name", metavar="NAME")
-    clients = ("claude-desktop", "claude-code", "vscode")  # mcp_bridge/client_config.py writes each
-    mcp_config.add_argument("--client", choices=clients, default="claude-desktop", help="default: claude-desktop")
+    mcp_config.add_argument(
+        "--client", choices=MCP_CLIENTS, default=DEFAULT_MCP_CLIENT, help=f"default: {DEFAULT_MCP_CLIENT}"
+    )
     mcp_config.set_defaults(run="murmuration.mcp_bridge.commands:mcp_config")
 
     tray = sub.add_parser("tray", help="the desktop tray app (also: `murmuration` with no command)")
@@ -134,7 +152,7 @@ def reap(args: argparse.Namespace) -> int:
     from murmuration.core import reaper
 
     reaper.run(sys.stdin)
-    return 0
+    return EXIT_OK
 
 
 def run_command(handler: str, args: argparse.Namespace) -> int:
@@ -143,7 +161,20 @@ def run_command(handler: str, args: argparse.Namespace) -> int:
     return int(getattr(importlib.import_module(module), function)(args))
 
 
+def tolerant_stdio() -> None:
+    """Never fail to print because the console's encoding lacks a character (cp1252 on Windows, ASCII under LANG=C).
+
+    The character shows as "?" instead. Programs that read us get JSON, which is ASCII, and the MCP bridge writes its
+    protocol as UTF-8 through its own wrapper of the byte stream, so neither can lose anything here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    tolerant_stdio()
+    login_path.adopt()  # macOS, started from Finder or a login item: the user's PATH, for the instances' processes
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.self_test:
@@ -151,14 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--self-test takes no command")
         args.run = "murmuration.selftest:main"  # imported only here: the self-test loads Qt
     elif args.command is None:
-        args = parser.parse_args(["tray"])  # `murmuration` alone is the tray (DESIGN §9)
+        args = parser.parse_args(["tray"])  # `murmuration` alone is the tray
     try:
         return int(run_command(args.run, args))
     except CommandError as exc:
         print(say(str(exc)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `murmuration ls | head`: the reader left, which is no error of ours
         sys.stderr.close()
-        return 0
+        return EXIT_OK

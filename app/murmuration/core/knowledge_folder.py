@@ -7,6 +7,7 @@ that already had it), plus `GOAL.md` for the milestone, whose body is its descri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -16,13 +17,14 @@ from typing import Any
 
 import yaml
 
-from murmuration.atomicfile import write_atomic
 from murmuration.core import clock
 from murmuration.core.errors import Invalid
 from murmuration.core.issues import ISSUE_ID, MAX_NUMBER, STATUSES
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.plain_folder import NotPlain, PlainFolder
 
 MAX_FILE = 1 << 20  # bytes; a bigger issue file is not something the original wrote
+GOAL = "GOAL.md"
 KNOWN_ISSUE_KEYS = {"id", "type", "status", "timestamp", "lastUpdated", "tags", "title", "priority"}
 KNOWN_ISSUE_KEYS |= {"assignee", "dueDate", "relatedIds"}
 KNOWN_GOAL_KEYS = {"timestamp", "lastUpdated", "title", "targetDate", "progress", "relatedIssueIds"}
@@ -54,11 +56,8 @@ class ImportReport:
         }
 
 
-def split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
+def split_front_matter(raw: bytes) -> tuple[dict[str, Any], str]:
     """The YAML front matter (parsed by PyYAML's safe loader) and the body of one markdown file."""
-    raw = path.read_bytes()
-    if len(raw) > MAX_FILE:
-        raise BadFile(f"larger than {MAX_FILE // 1024} KiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -125,15 +124,16 @@ def _string_list(value: Any, key: str) -> list[str]:
     return [str(v) for v in value]
 
 
-def read_issue(path: Path, status: str) -> tuple[int, dict[str, Any], str, str]:
+def read_issue(column: PlainFolder, name: str, status: str) -> tuple[int, dict[str, Any], str, str]:
     """One issue file as (number, checked-later values, created_at, updated_at); BadFile says why not."""
-    match = ISSUE_ID.fullmatch(path.stem)
+    stem = name.removesuffix(".md")
+    match = ISSUE_ID.fullmatch(stem)
     if match is None:
         raise BadFile("the file name is not ISSUE_<n>.md")
     if int(match.group(1)) > MAX_NUMBER:
         raise BadFile(f"its number is above {MAX_NUMBER:,}, the largest an imported issue may have")
-    meta, body = split_front_matter(path)
-    if str(meta.get("id", path.stem)) != path.stem:
+    meta, body = split_front_matter(_read(column, name))
+    if str(meta.get("id", stem)) != stem:
         raise BadFile(f"its id {meta.get('id')!r} does not match the file name")
     given = meta.get("title")
     if given is not None and not isinstance(given, str):
@@ -158,44 +158,86 @@ def read_issue(path: Path, status: str) -> tuple[int, dict[str, Any], str, str]:
     return int(match.group(1)), values, created, updated
 
 
+def _read(folder: PlainFolder, name: str) -> bytes:
+    try:
+        return folder.read(name, MAX_FILE)
+    except NotPlain as exc:
+        raise BadFile(str(exc)) from None
+    except OSError as exc:
+        raise BadFile(f"it cannot be read ({exc.strerror or exc})") from None
+
+
 def _plain(value: Any) -> Any:
     """A YAML value as JSON can hold it (dates become ISO strings)."""
     return json.loads(json.dumps(value, default=str))
 
 
-def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
-    """Import issues and the milestone from `folder`, keeping ids and times, in one transaction.
+@dataclass
+class FolderContents:
+    """What a `.knowledge` folder holds, read and checked, before anything is written."""
 
-    Issues whose id is already here are left alone, so a second import adds nothing. A file that cannot be
-    read is skipped and reported; an unexpected failure rolls everything back.
+    issues: dict[int, tuple[dict[str, Any], str, str]] = field(default_factory=dict)
+    goal: tuple[dict[str, Any], str, str] | None = None
+    report: ImportReport = field(default_factory=ImportReport)
+
+
+def read_folder(kb: KnowledgeBase, folder: Path) -> FolderContents:
+    """Read and check every issue file and GOAL.md in `folder`, touching no database (it may run in a thread).
+
+    Only regular files in the folder's own status sub-folders are read: a link (to a file, a folder or a
+    device), a FIFO, a device or a file over MAX_FILE is skipped with its reason, and none of them blocks.
     """
     if not folder.is_absolute():
         raise Invalid(f"The path {str(folder)[:200]!r} must be absolute.", "path")
-    if not folder.is_dir():
-        raise Invalid(f"{folder} is not a folder.", "path")
-    report = ImportReport()
+    try:
+        top = PlainFolder.open(folder)
+    except OSError:
+        raise Invalid(f"{folder} is not a folder.", "path") from None
+    contents = FolderContents()
+    report = contents.report
     versions: dict[int, list[tuple[str, dict[str, Any], str, str]]] = {}
-    for status in STATUSES:
-        for path in sorted((folder / status).glob("*.md")) if (folder / status).is_dir() else []:
-            where = f"{status}/{path.name}"
+    with top:
+        for status in STATUSES:
             try:
-                number, values, created, updated = read_issue(path, status)
-                checked = kb.issues.checked(values)
-                versions.setdefault(number, []).append((where, checked, created, updated))
-            except BadFile as exc:
-                report.skipped.append(Skipped(where, str(exc)))
-            except Invalid as exc:
-                report.skipped.append(Skipped(where, exc.message))
-    found = {}
+                column = top.folder(status)
+            except NotPlain as exc:
+                report.skipped.append(Skipped(f"{status}/", str(exc)))
+                continue
+            if column is None:
+                continue
+            with column:
+                for name in column.names():
+                    if not name.endswith(".md"):
+                        continue
+                    where = f"{status}/{name}"
+                    try:
+                        number, values, created, updated = read_issue(column, name, status)
+                        checked = kb.issues.checked(values)
+                        versions.setdefault(number, []).append((where, checked, created, updated))
+                    except BadFile as exc:
+                        report.skipped.append(Skipped(where, str(exc)))
+                    except Invalid as exc:
+                        report.skipped.append(Skipped(where, exc.message))
+        contents.goal = _read_goal(kb, top, report)
     for number, copies in versions.items():
         # The same id in two columns: the original moved a card by writing the new file before deleting the old.
         *older, newest = sorted(copies, key=lambda c: c[3])
         report.skipped += [Skipped(c[0], f"ISSUE_{number} is also in {newest[0]}, which is newer") for c in older]
-        found[number] = newest
-    goal = _read_goal(kb, folder / "GOAL.md", report)
+        contents.issues[number] = newest[1:]
+    return contents
+
+
+def import_contents(kb: KnowledgeBase, contents: FolderContents) -> ImportReport:
+    """Write what `read_folder` found, keeping ids and times, in one transaction.
+
+    Issues whose id is already here are left alone, so a second import adds nothing; an unexpected failure
+    rolls everything back.
+    """
+    report = contents.report
+    goal = contents.goal
     with kb.store.transaction() as db:
-        for number in sorted(found):
-            _, values, created, updated = found[number]
+        for number in sorted(contents.issues):
+            values, created, updated = contents.issues[number]
             if kb.issues.exists(db, number):
                 report.already_present.append(f"ISSUE_{number}")
                 continue
@@ -213,12 +255,17 @@ def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
     return report
 
 
-def _read_goal(kb: KnowledgeBase, path: Path, report: ImportReport) -> tuple[dict[str, Any], str, str] | None:
+def import_folder(kb: KnowledgeBase, folder: Path) -> ImportReport:
+    """Import issues and the milestone from `folder`: `read_folder`, then `import_contents`."""
+    return import_contents(kb, read_folder(kb, folder))
+
+
+def _read_goal(kb: KnowledgeBase, top: PlainFolder, report: ImportReport) -> tuple[dict[str, Any], str, str] | None:
     """The milestone's checked columns and times from GOAL.md, or None (reported) when it cannot be used."""
-    if not path.is_file():
+    if GOAL not in top.names():
         return None
     try:
-        meta, body = split_front_matter(path)
+        meta, body = split_front_matter(_read(top, GOAL))
         title = meta.get("title")
         if not isinstance(title, str) or not title.strip():
             raise BadFile("the milestone has no title")
@@ -265,66 +312,118 @@ def _front_matter(meta: dict[str, Any], body: str) -> bytes:
     return f"---\n{text}---\n\n{body}\n".encode()
 
 
+@dataclass
+class Board:
+    """What an export writes: every issue row, the milestone and its kept keys, as read from the database."""
+
+    rows: list[dict[str, Any]]
+    milestone: dict[str, Any] | None
+    milestone_extra: dict[str, Any]
+
+
+def read_board(kb: KnowledgeBase) -> Board:
+    """Everything `write_folder` writes, read from the database at once."""
+    return Board(kb.issues.export_rows(), kb.milestone.get(), kb.milestone.extra())
+
+
 def export_folder(kb: KnowledgeBase, folder: Path) -> dict[str, Any]:
-    """Write every issue and the milestone to `folder` in the original's layout.
+    """Write every issue and the milestone to `folder`: `read_board`, then `write_folder`."""
+    return write_folder(read_board(kb), folder)
+
+
+def write_folder(board: Board, folder: Path) -> dict[str, Any]:
+    """Write `board` to `folder` in the original's layout, touching no database (it may run in a thread).
 
     An issue's file left in another status folder (the card moved) is removed; no other file is touched.
+    Nothing is written through a link or outside `folder`: a status folder that is a link is refused before
+    anything is written, and a link where a file goes is replaced by the file, never followed.
     """
     if not folder.is_absolute():
         raise Invalid(f"The path {str(folder)[:200]!r} must be absolute.", "path")
-    written: list[str] = []
-    keep: set[Path] = set()
-    for row in kb.issues.export_rows():
-        meta: dict[str, Any] = {
-            "id": row["id"],
-            "type": "issue",
-            "status": row["status"],
-            "timestamp": _Quoted(row["created_at"]),
-            "lastUpdated": _Quoted(row["updated_at"]),
-            "tags": row["tags"],
-            "title": row["title"],
-            "priority": row["priority"],
-        }
-        if row["assignee"] is not None:
-            meta["assignee"] = row["assignee"]
-        if row["due_date"] is not None:
-            meta["dueDate"] = _Quoted(f"{row['due_date']}T00:00:00.000Z")
-        if row["related_ids"]:
-            meta["relatedIds"] = row["related_ids"]
-        meta.update({k: v for k, v in row["extra"].items() if k not in meta})
-        body = f"# {row['title']}\n\n{row['content']}".rstrip()
-        path = folder / row["status"] / f"{row['id']}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, _front_matter(meta, body), mode=0o644)
-        keep.add(path)
-        written.append(f"{row['status']}/{path.name}")
-    # A card that moved leaves its old file behind in the column it left: remove exactly those files.
-    removed = []
-    for path in sorted(keep):
-        for status in STATUSES:
-            old = folder / status / path.name
-            if old != path and old.is_file():
-                old.unlink()
-                removed.append(f"{status}/{path.name}")
-    milestone = kb.milestone.get()
-    if milestone is not None:
-        extra = kb.milestone.extra()
-        meta = {
-            "id": extra.get("id", "MILESTONE_1"),
-            "type": "milestone",
-            "status": extra.get("status", "open"),
-            "timestamp": _Quoted(milestone["created_at"]),
-            "lastUpdated": _Quoted(milestone["updated_at"]),
-            "tags": extra.get("tags", []),
-            "title": milestone["title"],
-        }
-        if milestone["target_date"]:
-            meta["targetDate"] = _Quoted(f"{milestone['target_date']}T00:00:00.000Z")
-        meta["progress"] = milestone["progress"]
-        if milestone["related_issues"]:
-            meta["relatedIssueIds"] = milestone["related_issues"]
-        meta.update({k: v for k, v in extra.items() if k not in meta})
+    rows = [row for row in board.rows if ISSUE_ID.fullmatch(row["id"]) and row["status"] in STATUSES]
+    milestone = board.milestone
+    if not rows and milestone is None:
+        return {"written": [], "removed": []}
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / "GOAL.md", _front_matter(meta, milestone["description"]), mode=0o644)
-        written.append("GOAL.md")
+        top = PlainFolder.open(folder)
+    except OSError as exc:
+        raise Invalid(f"{folder} cannot be written to ({exc.strerror or exc}).", "path") from None
+    with top, contextlib.ExitStack() as stack:
+        # Every column is made and checked before the first file is written, so a refusal changes nothing.
+        columns: dict[str, PlainFolder] = {}
+        for status in STATUSES:
+            try:
+                column = top.folder(status, create=any(row["status"] == status for row in rows))
+            except NotPlain as exc:
+                raise Invalid(f"{folder / status} {exc}; an export writes into real folders only.", "path") from None
+            if column is not None:
+                columns[status] = stack.enter_context(column)
+        written: list[str] = []
+        for row in rows:
+            name = f"{row['id']}.md"
+            _write(columns[row["status"]], name, _front_matter(_issue_meta(row), _issue_body(row)))
+            written.append(f"{row['status']}/{name}")
+        # A card that moved leaves its old file behind in the column it left: remove exactly those files.
+        removed = []
+        for row in sorted(rows, key=lambda r: (r["status"], f"{r['id']}.md")):
+            name = f"{row['id']}.md"
+            for status, column in columns.items():
+                if status != row["status"] and column.remove(name):
+                    removed.append(f"{status}/{name}")
+        if milestone is not None:
+            meta = _goal_meta(milestone, board.milestone_extra)
+            _write(top, GOAL, _front_matter(meta, milestone["description"]))
+            written.append(GOAL)
     return {"written": written, "removed": removed}
+
+
+def _write(folder: PlainFolder, name: str, data: bytes) -> None:
+    try:
+        folder.write(name, data, mode=0o644)
+    except NotPlain as exc:
+        raise Invalid(f"{folder.path / name} {exc}; move it away and export again.", "path") from None
+
+
+def _issue_body(row: dict[str, Any]) -> str:
+    return f"# {row['title']}\n\n{row['content']}".rstrip()
+
+
+def _issue_meta(row: dict[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "id": row["id"],
+        "type": "issue",
+        "status": row["status"],
+        "timestamp": _Quoted(row["created_at"]),
+        "lastUpdated": _Quoted(row["updated_at"]),
+        "tags": row["tags"],
+        "title": row["title"],
+        "priority": row["priority"],
+    }
+    if row["assignee"] is not None:
+        meta["assignee"] = row["assignee"]
+    if row["due_date"] is not None:
+        meta["dueDate"] = _Quoted(f"{row['due_date']}T00:00:00.000Z")
+    if row["related_ids"]:
+        meta["relatedIds"] = row["related_ids"]
+    meta.update({k: v for k, v in row["extra"].items() if k not in meta})
+    return meta
+
+
+def _goal_meta(milestone: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "id": extra.get("id", "MILESTONE_1"),
+        "type": "milestone",
+        "status": extra.get("status", "open"),
+        "timestamp": _Quoted(milestone["created_at"]),
+        "lastUpdated": _Quoted(milestone["updated_at"]),
+        "tags": extra.get("tags", []),
+        "title": milestone["title"],
+    }
+    if milestone["target_date"]:
+        meta["targetDate"] = _Quoted(f"{milestone['target_date']}T00:00:00.000Z")
+    meta["progress"] = milestone["progress"]
+    if milestone["related_issues"]:
+        meta["relatedIssueIds"] = milestone["related_issues"]
+    meta.update({k: v for k, v in extra.items() if k not in meta})
+    return meta

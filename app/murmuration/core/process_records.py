@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,17 +20,24 @@ STATES = ("queued", *ACTIVE, *FINAL)
 _ACTIVE_SQL = "state IN ('starting', 'running', 'stopping')"
 
 
+RESTART_POLICIES = ("no", "on-failure", "always")
+
+
 @dataclass
 class StartRequest:
     """What `start_process` asks for, checked."""
 
-    argv: list[str]
+    command: str | list[str]  # a string runs in the platform's shell, a list as argv exactly
     title: str
     name: str
     cwd: str
     env: dict[str, str]
     priority: int = 5
     immediate: bool = False
+    tty: bool = True
+    port: int | None = None  # None: no port; 0: any free port; N: exactly N
+    restart: str = "no"
+    max_restarts: int = 5
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -39,6 +47,7 @@ def _iso(epoch: float | None) -> str | None:
 
 
 def as_dict(row: Any) -> dict[str, Any]:
+    """A process as clients see it (a running process's discovered `urls` are added by the manager)."""
     return {
         "id": row["id"],
         "title": row["title"],
@@ -47,6 +56,12 @@ def as_dict(row: Any) -> dict[str, Any]:
         "cwd": row["cwd"],
         "env_vars": sorted(json.loads(row["env"])),  # names only: values may be secrets
         "priority": row["priority"],
+        "tty": bool(row["tty"]),
+        "port": row["port"],
+        "restart": row["restart"],
+        "max_restarts": row["max_restarts"],
+        "restarts": row["restarts"],
+        "interrupted": row["interrupted"],
         "state": row["state"],
         "attempts": row["attempts"],
         "next_attempt_at": _iso(row["next_attempt_at"]),
@@ -66,6 +81,10 @@ class ProcessRecords:
     def __init__(self, store: Store, events: EventBus) -> None:
         self.store = store
         self.events = events
+        # Called with the record whenever a process reaches a final state (reservations tied to it end, say).
+        self.on_final: list[Callable[[dict[str, Any]], None]] = []
+        # Adds what only the running server knows (a process's URLs) to the record an event carries.
+        self.decorate: Callable[[dict[str, Any]], dict[str, Any]] = lambda record: record
 
     def row(self, process_id: str, field: str = "process_id") -> Any:
         row = self.store.db.execute("SELECT * FROM processes WHERE id = ?", (process_id,)).fetchone()
@@ -80,12 +99,15 @@ class ProcessRecords:
         assignments = ", ".join(f"{k} = ?" for k in values)
         with self.store.transaction() as db:
             db.execute(f"UPDATE processes SET {assignments} WHERE id = ?", (*values.values(), process_id))
-        record = self.get(process_id)
+        record = self.decorate(self.get(process_id))
         self.events.publish("process", action="state", id=process_id, state=record["state"], process=record)
+        if "state" in values and record["state"] in FINAL:
+            for listener in self.on_final:
+                listener(record)
         return record
 
     def insert(self, process_id: str, request: StartRequest, max_queued: int | None) -> dict[str, Any]:
-        """Record a new queued process; Conflict when `max_queued` are already waiting."""
+        """Record a new queued process (an immediate one as starting); Conflict when `max_queued` are waiting."""
         with self.store.transaction() as db:
             queued = db.execute("SELECT COUNT(*) FROM processes WHERE state = 'queued'").fetchone()[0]
             if max_queued is not None and queued >= max_queued:
@@ -95,21 +117,27 @@ class ProcessRecords:
                     "immediate",
                 )
             db.execute(
-                "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at, tty, want_port, "
+                "restart, max_restarts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     process_id,
                     request.title,
                     request.name,
-                    json.dumps(request.argv),
+                    json.dumps(request.command),
                     request.cwd,
                     json.dumps(request.env),
                     request.priority,
+                    # An immediate start is never left queued: if it fails, nothing may pick it up later.
+                    "starting" if request.immediate else "queued",
                     clock.now(),
+                    int(request.tty),
+                    request.port,
+                    request.restart,
+                    request.max_restarts,
                 ),
             )
-        record = self.get(process_id)
-        self.events.publish("process", action="queued", id=process_id, state="queued", process=record)
+        record = self.decorate(self.get(process_id))
+        self.events.publish("process", action="queued", id=process_id, state=record["state"], process=record)
         return record
 
     def query(self, state: str | None, name: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
@@ -170,3 +198,14 @@ class ProcessRecords:
             (time.time(), limit),
         ).fetchall()
         return [as_dict(r) for r in rows]
+
+    def set_aside_found_work(self) -> int:
+        """Cancel every process that has not ended, untouched: work found in a data folder that this user's
+        Murmuration did not make is never run, resumed or signalled. Returns how many were set aside."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE processes SET state = 'cancelled', pid = NULL, pid_started = NULL, next_attempt_at = NULL, "
+                "ended_at = coalesce(ended_at, ?), error = ? WHERE state NOT IN ('stopped', 'failed', 'cancelled')",
+                (clock.now(), "set aside: found in a data folder this user's Murmuration did not make"),
+            )
+        return cursor.rowcount

@@ -21,6 +21,7 @@ class QueueConfig:
     retry_max_delay_ms: int = 60_000  # and never longer than this
     retry_on_exit: bool = False  # retry a process that exits non-zero, not only one that fails to spawn
     paused: bool = False
+    max_log_bytes: int = 100 * 1024 * 1024  # each process's log on disk is cut (oldest first) beyond this
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number `attempt` (1 for the first retry)."""

@@ -13,27 +13,62 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import IO
 
 GRACE = 0.7  # seconds between TERM and KILL; the whole clean-up stays well under two seconds
 
 
 def end_group(pgid: int, grace: float = GRACE) -> None:
-    """TERM a process group, then KILL whatever is left of it after `grace` seconds."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
+    """TERM a process group (Windows: the process tree), then KILL whatever is left of it after `grace` seconds."""
+    end_groups([pgid], grace)
+
+
+def end_groups(pgids: Iterable[int], grace: float = GRACE) -> None:
+    """End many groups in parallel: TERM to all, one shared grace period, then KILL to the ones left."""
+    if sys.platform == "win32":
+        _end_trees(list(pgids), grace)
         return
+    alive = []
+    for pgid in pgids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+            alive.append(pgid)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
+    while alive and time.monotonic() < deadline:
         time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        alive = [pgid for pgid in alive if _group_exists(pgid)]
+    for pgid in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_exists(pgid: int) -> bool:
+    if sys.platform == "win32":
+        return False  # no process groups there (end_groups never gets here on Windows)
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _end_trees(pids: list[int], grace: float) -> None:
+    """Windows has no process groups to signal: end each process and its descendants through psutil."""
+    import psutil
+
+    members: list[psutil.Process] = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            leader = psutil.Process(pid)
+            members += [leader, *leader.children(recursive=True)]
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            member.terminate()
+    _, alive = psutil.wait_procs(members, timeout=grace)
+    for member in alive:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
 
 
 def run(commands: IO[str]) -> None:
@@ -45,8 +80,7 @@ def run(commands: IO[str]) -> None:
         line = line.strip()
         if line[:1] in ("+", "-") and line[1:].isdigit():
             (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
-    for pgid in sorted(groups):
-        end_group(pgid)
+    end_groups(sorted(groups))
 
 
 class Reaper:

@@ -128,4 +128,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO queue_config (id) VALUES (1);
     """,
+    # processes the way agents run them: a shell string or argv (argv holds a JSON string or list), a pseudo-terminal,
+    # a port lease, a restart policy; and the cap on each process's log on disk.
+    """
+    ALTER TABLE processes ADD COLUMN tty INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE processes ADD COLUMN want_port INTEGER;  -- NULL: none; 0: any free port; N: exactly N
+    ALTER TABLE processes ADD COLUMN port INTEGER;       -- the port leased to the current run
+    ALTER TABLE processes ADD COLUMN restart TEXT NOT NULL DEFAULT 'no'
+        CHECK (restart IN ('no', 'on-failure', 'always'));
+    ALTER TABLE processes ADD COLUMN max_restarts INTEGER NOT NULL DEFAULT 5;
+    ALTER TABLE processes ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;  -- quick restarts in a row
+    ALTER TABLE processes ADD COLUMN interrupted TEXT;   -- why and when an earlier run was cut short, if one was
+    ALTER TABLE queue_config ADD COLUMN max_log_bytes INTEGER NOT NULL DEFAULT 104857600;
+    """,
 )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from murmuration.core import backups
 from murmuration.core.errors import Damaged, DiskFull, storage_failure
+from murmuration.privatefiles import create_private
 
 log = logging.getLogger("murmuration.store")
 
@@ -38,11 +39,13 @@ class Store:
         self.damage: str | None = None
         # Told once when the store turns read-only (the server publishes it to the dashboard).
         self.on_damage: Callable[[str], None] = lambda reason: None
-        _create_private(self.path)
         try:
+            # Made ours and 0600 before SQLite makes it (its WAL files take the database file's mode).
+            os.close(create_private(self.path))
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open {path}: {exc}.") from exc
+        except (sqlite3.Error, OSError) as exc:
+            full = storage_failure(exc, self.path.parent)
+            raise StoreError(full.message if isinstance(full, DiskFull) else f"Cannot open {path}: {exc}.") from exc
         self.db.row_factory = sqlite3.Row
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -64,6 +67,7 @@ class Store:
             return
         try:
             self._migrate()
+            self._check_schema()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(f"{path} could not be upgraded ({exc}); `murmuration doctor` says what to do.") from exc
@@ -95,6 +99,22 @@ class Store:
                 for statement in _statements(self.migrations[version]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version={version + 1}")
+
+    def _check_schema(self) -> None:
+        """Refuse a database holding a table, trigger, view or index that the migrations did not make.
+
+        A state.db can come from elsewhere (a `--data-dir` someone else filled): a trigger planted in it could
+        rewrite every command started later. Only the exact schema our migrations make is used.
+        """
+        expected = _schema_of(self.migrations)
+        for kind, name, _ in sorted(_schema(self.db) - expected):
+            raise StoreError(
+                f"{self.path} holds a {kind} {name!r} that Murmuration did not make, so it may come from someone "
+                "else; move state.db aside to start afresh."
+            )
+        missing = sorted(name for _, name, _ in expected - _schema(self.db))
+        if missing:
+            raise StoreError(f"{self.path} lacks {missing[0]!r}, which Murmuration needs; it is damaged.")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -163,7 +183,24 @@ def _statements(script: str) -> Iterator[str]:
         yield buffer.strip()
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file readable by its owner only (SQLite gives its WAL files the same mode)."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+def _schema(db: sqlite3.Connection) -> set[tuple[str, str, str]]:
+    rows = db.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master").fetchall()
+    return {(str(kind), str(name), " ".join(str(sql).split())) for kind, name, sql in rows}
+
+
+_EXPECTED: dict[tuple[str, ...], set[tuple[str, str, str]]] = {}
+
+
+def _schema_of(migrations: Sequence[str]) -> set[tuple[str, str, str]]:
+    """The schema that `migrations` make, from an empty database in memory (once per process)."""
+    key = tuple(migrations)
+    if key not in _EXPECTED:
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            for script in migrations:
+                for statement in _statements(script):
+                    db.execute(statement)
+            _EXPECTED[key] = _schema(db)
+        finally:
+            db.close()
+    return _EXPECTED[key]

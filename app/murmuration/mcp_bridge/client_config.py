@@ -10,23 +10,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from murmuration.contract import MCP_CLIENTS
 from murmuration.home import HOME_ENV, base_folder
-from murmuration.selfcommand import self_command
-
-CLIENTS = ("claude-desktop", "claude-code", "vscode")
+from murmuration.installation import check_lasting
+from murmuration.selfcommand import console_command
 
 
 def bridge_command(instance_id: str) -> list[str]:
     """The command an MCP client runs for the bridge of `instance_id`, with absolute paths.
 
-    Absolute, because MCP clients (Claude Desktop above all) do not start from the user's shell and its PATH.
+    Absolute, because MCP clients (Claude Desktop above all) do not start from the user's shell and its PATH; the
+    console executable, because the client talks to it on stdio. Raises VanishingInstallation when that path will
+    not last (the app runs from a disk image, say).
     """
     args = ["mcp", "--instance", instance_id]
+    command = console_command(*args)
     if not getattr(sys, "frozen", False):
         script = Path(sys.executable).parent / ("murmuration.exe" if sys.platform == "win32" else "murmuration")
         if script.is_file():
-            return [str(script), *args]
-    return self_command(*args)
+            command = [str(script), *args]
+    check_lasting(Path(command[0]))
+    return command
 
 
 def bridge_env() -> dict[str, str]:
@@ -55,13 +59,13 @@ def snippet(client: str, instance_id: str) -> str:
         return json.dumps({"servers": {name: {"type": "stdio", **entry}}}, indent=2)
     if client == "claude-desktop":  # claude_desktop_config.json
         return json.dumps({"mcpServers": {name: entry}}, indent=2)
-    raise ValueError(f"Unknown MCP client {client!r}; choose one of {', '.join(CLIENTS)}.")
+    raise ValueError(f"Unknown MCP client {client!r}; choose one of {', '.join(MCP_CLIENTS)}.")
 
 
 def where_it_goes(client: str) -> str:
     """One line saying where the snippet belongs."""
     return {
-        "claude-desktop": "Add this to claude_desktop_config.json (Settings → Developer → Edit Config), then "
+        "claude-desktop": "Add this to claude_desktop_config.json (Settings > Developer > Edit Config), then "
         "restart Claude Desktop.",
         "claude-code": "Run this line in your project folder.",
         "vscode": "Add this to .vscode/mcp.json in your workspace (or to your user MCP configuration).",

@@ -10,6 +10,7 @@ from pathlib import Path
 from murmuration.cli.commands import find
 from murmuration.cli.errors import CommandError
 from murmuration.datafolder import DataFolderError
+from murmuration.installation import VanishingInstallation
 from murmuration.mcp_bridge.client_config import snippet, where_it_goes
 from murmuration.mcp_bridge.project import NoSuchInstance, bridge_folder
 
@@ -18,12 +19,13 @@ def mcp(args: argparse.Namespace) -> int:
     """Serve MCP on stdin/stdout for one agent, until it closes stdin."""
     from murmuration.mcp_bridge.bridge import run
     from murmuration.mcp_bridge.link import InstanceLink, idle_exit_setting
-    from murmuration.mcp_bridge.logs import close_bridge_log, open_bridge_log
+    from murmuration.mcp_bridge.logs import close_bridge_log, held_lines, open_bridge_log
     from murmuration.operations import build_table
 
     try:
-        folder = bridge_folder(args.instance, args.data_dir, Path.cwd())
-        handler = open_bridge_log(folder)
+        with held_lines() as held:
+            folder = bridge_folder(args.instance, args.data_dir, Path.cwd())
+        handler = open_bridge_log(folder, held)
     except NoSuchInstance as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:
@@ -50,6 +52,10 @@ def mcp_config(args: argparse.Namespace) -> int:
         instance_id = folder.read_info().id
     except DataFolderError as exc:
         raise CommandError(str(exc)) from None
-    print(snippet(args.client, instance_id))
+    try:
+        text = snippet(args.client, instance_id)
+    except VanishingInstallation as exc:
+        raise CommandError(str(exc)) from None
+    print(text)
     print(where_it_goes(args.client), file=sys.stderr)
     return 0

@@ -21,6 +21,7 @@ import psutil
 from websockets.exceptions import ConnectionClosed
 
 from murmuration.client import InstanceClient, InstanceUnavailable
+from murmuration.contract import EXIT_LOCKED
 from murmuration.control import START_TIMEOUT, StartFailed, start_instance
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.status import State, probe
@@ -30,7 +31,6 @@ log = logging.getLogger("murmuration.mcp.link")
 IDLE_EXIT_ENV = "MURMURATION_IDLE_EXIT"
 DEFAULT_IDLE_EXIT = 15 * 60.0
 IDLE_EXIT_FLAG = "--idle-exit"
-EXIT_LOCKED = 3  # `serve` exit code when another server owns the folder (DESIGN §9)
 CONNECT_PATIENCE = 5.0  # seconds to keep trying a server that says it runs but does not answer yet
 
 T = TypeVar("T")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+from collections.abc import Iterator
 
 from murmuration.datafolder import DataFolder
+from murmuration.privatefiles import PrivateRotatingLog
 
 MAX_BYTES = 1 << 20
 BACKUPS = 3
@@ -13,14 +16,32 @@ BACKUPS = 3
 LOGGERS = {"murmuration": logging.INFO, "mcp": logging.WARNING}
 
 
-def open_bridge_log(folder: DataFolder) -> logging.Handler:
-    """Send the bridge's and the MCP SDK's loggers to `logs/mcp-bridge.log` in `folder`."""
+@contextlib.contextmanager
+def held_lines() -> Iterator[logging.handlers.MemoryHandler]:
+    """Keep what is logged while the bridge chooses its data folder, for the log file it opens there afterwards."""
+    held = logging.handlers.MemoryHandler(capacity=1000, flushLevel=logging.CRITICAL + 1)
+    logger = logging.getLogger("murmuration")
+    level = logger.level
+    logger.addHandler(held)
+    logger.setLevel(logging.INFO)
+    try:
+        yield held
+    finally:
+        logger.removeHandler(held)
+        logger.setLevel(level)
+
+
+def open_bridge_log(folder: DataFolder, held: logging.handlers.MemoryHandler | None = None) -> logging.Handler:
+    """Send the bridge's and the MCP SDK's loggers to `logs/mcp-bridge.log` in `folder`, after the `held` lines."""
     folder.ensure_layout()
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingLog(
         folder.log_folder / "mcp-bridge.log", maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
     )
     # Several agents may run a bridge on one instance: the pid tells their lines apart.
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    if held is not None:
+        held.setTarget(handler)
+        held.close()  # flushes the held lines to the file
     for name, level in LOGGERS.items():
         logger = logging.getLogger(name)
         logger.addHandler(handler)

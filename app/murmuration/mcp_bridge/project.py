@@ -1,4 +1,7 @@
-"""Which instance a bridge serves: a named one, a data folder, or by default the project's own instance."""
+"""Which instance a bridge serves: a named one, a data folder, or by default the project's own instance.
+
+The project's own instance lives in the user's base folder (`registry.open_project`), never in the project.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ from pathlib import Path
 
 from murmuration import registry
 from murmuration.datafolder import DataFolder
-
-DATA_FOLDER_NAME = ".murmuration"
 
 
 class NoSuchInstance(Exception):
@@ -24,11 +25,6 @@ def project_root(cwd: Path) -> Path:
     return cwd
 
 
-def project_folder(cwd: Path) -> Path:
-    """Where the project's instance keeps its data: `<git root, else cwd>/.murmuration/`."""
-    return project_root(cwd) / DATA_FOLDER_NAME
-
-
 def bridge_folder(instance: str | None, data_dir: str | None, cwd: Path) -> DataFolder:
     """The data folder of the instance a bridge serves, created and registered when it is a new project's."""
     if instance is not None:
@@ -38,5 +34,9 @@ def bridge_folder(instance: str | None, data_dir: str | None, cwd: Path) -> Data
             raise NoSuchInstance(
                 f"No instance is named {instance!r}; `murmuration ls` lists them and `murmuration new` makes one."
             ) from None
-    path = Path(data_dir) if data_dir is not None else project_folder(cwd)
-    return registry.open_project(path if path.is_absolute() else cwd / path)
+    if data_dir is not None:
+        path = Path(data_dir)
+        folder = registry.open_data_dir(path if path.is_absolute() else cwd / path)
+        registry.register(folder)  # so `ls` and the tray list the folder an agent is using
+        return folder
+    return registry.open_project(project_root(cwd))

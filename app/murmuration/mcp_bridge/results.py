@@ -8,9 +8,8 @@ from typing import Any
 import mcp_types as types
 
 from murmuration.client import RpcError
+from murmuration.contract import CALLER_ERRORS
 
-# JSON-RPC codes whose message is already a sentence about the caller's own request.
-CALLER_CODES = {-32602: "invalid_params", -32004: "not_found", -32009: "conflict"}
 # A refusal can quote the offending value whole; an agent needs the gist, not a megabyte of it back.
 MAX_SENTENCE = 600
 
@@ -40,7 +39,7 @@ def failure(sentence: str, kind: str = "unavailable", details: dict[str, Any] | 
 
 def refused(exc: RpcError, log_hint: str) -> types.CallToolResult:
     """The instance's refusal of a call: its own sentence, naming the bad field where it did."""
-    kind = CALLER_CODES.get(exc.code)
+    kind = CALLER_ERRORS.get(exc.code)
     details: dict[str, Any] = {"code": exc.code}
     if exc.data is not None:
         details["data"] = _shortened(exc.data)

@@ -11,6 +11,7 @@ from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
+from murmuration.sessions import Sessions
 
 VIEWS = ("overview", "processes", "queue", "issues", "knowledge")
 
@@ -28,6 +29,7 @@ class InstanceContext:
     processes: ProcessManager
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
+    sessions: Sessions = field(default_factory=Sessions)
     request_shutdown: Callable[[], None] = lambda: None
 
     @property

@@ -78,6 +78,24 @@ def declare(table: OperationTable) -> None:
         }
 
     @table.operation(
+        "list_sessions",
+        "Tell how many browsers are signed in to the dashboard and when each last used it.",
+        params_schema({}),
+        for_agents=False,
+    )
+    async def list_sessions(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {**ctx.sessions.summary(), "web_url": ctx.web_url()}
+
+    @table.operation(
+        "revoke_sessions",
+        "Sign every browser out of the dashboard at once; their open pages are disconnected and must sign in again.",
+        params_schema({}),
+        for_agents=False,
+    )
+    async def revoke_sessions(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {"revoked": ctx.sessions.revoke_all(), "web_url": ctx.web_url()}
+
+    @table.operation(
         "shutdown",
         "Stop this instance gracefully.",
         params_schema({}),

@@ -151,9 +151,10 @@ def declare(table: OperationTable) -> None:
 
 def declare_folder_exchange(table: OperationTable) -> None:
     """Import from and export to the original Murmuration's `.knowledge/` layout (for people's tools)."""
+    import asyncio
     from pathlib import Path
 
-    from murmuration.core.knowledge_folder import export_folder, import_folder
+    from murmuration.core.knowledge_folder import import_contents, read_board, read_folder, write_folder
 
     folder = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "An absolute folder path."}
 
@@ -164,7 +165,10 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def import_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        report = import_folder(ctx.knowledge, Path(params["path"]))
+        # Reading files is the slow part (a folder on a network share, thousands of files): it runs in a thread
+        # so the server keeps answering; the one transaction that writes them runs here, with every other write.
+        contents = await asyncio.to_thread(read_folder, ctx.knowledge, Path(params["path"]))
+        report = import_contents(ctx.knowledge, contents)
         return {**report.as_dict(), "web_url": ctx.web_url("issues")}
 
     @table.operation(
@@ -174,4 +178,5 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def export_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {**export_folder(ctx.knowledge, Path(params["path"])), "web_url": ctx.web_url("issues")}
+        written = await asyncio.to_thread(write_folder, read_board(ctx.knowledge), Path(params["path"]))
+        return {**written, "web_url": ctx.web_url("issues")}

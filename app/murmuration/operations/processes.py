@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
+from murmuration.contract import INVALID_PARAMS
+from murmuration.core.log_reader import LogQuery
 from murmuration.core.process_log import STREAMS
-from murmuration.core.process_records import STATES, StartRequest
+from murmuration.core.process_records import RESTART_POLICIES, STATES, StartRequest
+from murmuration.core.processes import WaitFor
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import INVALID_PARAMS, OperationError, OperationTable, params_schema
+from murmuration.operations.table import OperationError, OperationTable, params_schema
 
 PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "The process's id."}
+MAX_WAIT = 120
+WAIT_TIMEOUT = {
+    "type": "number",
+    "exclusiveMinimum": 0,
+    "maximum": MAX_WAIT,
+    "default": 30,
+    "description": f"Seconds to wait at most (default 30, at most {MAX_WAIT}); the process keeps running after.",
+}
+WAIT_LOG = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1000,
+    "description": "A regular expression a line must match.",
+}
+WAIT_FOR_START = {
+    "type": "object",
+    "description": "Return once it is ready: {'log': REGEX} (a line matches) or {'port': true} (it listens).",
+    "properties": {
+        "log": WAIT_LOG,
+        "port": {"type": "boolean", "const": True, "description": "Ready once it listens on a TCP port."},
+        "timeout": WAIT_TIMEOUT,
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
 ARG = {"type": "string", "maxLength": 32_768}
 CONFIG_FIELDS = {
     "maxConcurrent": ("max_concurrent", {"type": "integer", "minimum": 1, "maximum": 50}),
@@ -19,7 +49,62 @@ CONFIG_FIELDS = {
     "retryFactor": ("retry_factor", {"type": "number", "minimum": 1, "maximum": 10}),
     "retryMaxDelay": ("retry_max_delay_ms", {"type": "integer", "minimum": 100, "maximum": 3_600_000}),
     "retryOnExit": ("retry_on_exit", {"type": "boolean"}),
+    "maxLogSize": (
+        "max_log_bytes",
+        {
+            "type": "integer",
+            "minimum": 1 << 20,
+            "maximum": 1 << 40,
+            "description": "Bytes of each process's log kept on disk (default 100 MB); older lines are cut first.",
+        },
+    ),
 }
+
+
+def pattern(text: str, field: str) -> re.Pattern[str]:
+    """A compiled regular expression, or an error naming `field`."""
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise OperationError(
+            f"Invalid parameter {field!r}: {text[:80]!r} is not a regular expression ({exc}).",
+            INVALID_PARAMS,
+            {"field": field},
+        ) from None
+
+
+def wait_spec(spec: dict[str, Any], field: str) -> WaitFor:
+    """What to wait for, from a wait_for object (log or port, with a timeout)."""
+    if ("log" in spec) == ("port" in spec):
+        raise OperationError(
+            f"{field} needs exactly one of 'log' (a regular expression) or 'port': true.",
+            INVALID_PARAMS,
+            {"field": field},
+        )
+    log = pattern(spec["log"], f"{field}.log") if "log" in spec else None
+    return WaitFor(log=log, port=bool(spec.get("port")), timeout=float(spec.get("timeout", 30)))
+
+
+def utc_stamp(text: str) -> str:
+    """An ISO time in the log's own form (UTC, milliseconds, Z), so it compares with the log's stamps as text."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise OperationError(
+            f"Invalid parameter 'since': {text[:64]!r} is not an ISO 8601 time such as 2026-01-01T10:00:00Z.",
+            INVALID_PARAMS,
+            {"field": "since"},
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # a time without a zone is the user's local time
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def port_request(value: bool | int | None) -> int | None:
+    """None for no port, 0 for any free port, N for exactly N."""
+    if value is None or value is False:
+        return None
+    return 0 if value is True else int(value)
 
 
 def config_view(config: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +117,7 @@ def declare(table: OperationTable) -> None:
     """Add the process and queue operations to `table`."""
 
     def with_link(ctx: InstanceContext, process: dict[str, Any]) -> dict[str, Any]:
-        return {**process, "web_url": ctx.web_url("processes", process["id"])}
+        return {**ctx.processes.with_urls(process), "web_url": ctx.web_url("processes", process["id"])}
 
     def queue_summary(ctx: InstanceContext) -> dict[str, Any]:
         manager = ctx.processes
@@ -50,31 +135,95 @@ def declare(table: OperationTable) -> None:
     @table.operation(
         "start_process",
         "Start a command: queued by priority (1–10, highest first) until the concurrency limit has room, or at "
-        "once with immediate. Give the command as an argv list ('command'), or as 'script_name' plus 'args'. "
-        "It runs in the instance's working directory unless 'cwd' says otherwise.",
+        "once with immediate. 'command' is a shell string (run by /bin/sh -c, or cmd /c on Windows) or an argv "
+        "list run exactly; the original's 'script_name' plus 'args' also work. It runs in the instance's working "
+        "directory unless 'cwd' says otherwise. Output arrives as it is printed. 'port': true leases a free port "
+        "(PORT=N in its environment, {port} in a string command); 'wait_for' returns once it is ready; 'restart' "
+        "brings it back when it ends. Listening ports show up as 'urls'.",
         params_schema(
             {
-                "command": {"type": "array", "items": ARG, "minItems": 1, "maxItems": 1000},
-                "script_name": {"type": "string", "minLength": 1, "maxLength": 4096},
-                "args": {"type": "array", "items": ARG, "maxItems": 1000},
-                "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                "cwd": {"type": "string", "minLength": 1, "maxLength": 4096},
+                "command": {
+                    "description": "A shell command string, or an argv list (the program, then its arguments).",
+                    "oneOf": [
+                        {"type": "string", "minLength": 1, "maxLength": 32_768},
+                        {"type": "array", "items": ARG, "minItems": 1, "maxItems": 1000},
+                    ],
+                },
+                "script_name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 4096,
+                    "description": "The program to run (the original's form; give its arguments in 'args').",
+                },
+                "args": {
+                    "type": "array",
+                    "items": ARG,
+                    "maxItems": 1000,
+                    "description": "Arguments for 'script_name'.",
+                },
+                "title": {"type": "string", "minLength": 1, "maxLength": 200, "description": "A title to show."},
+                "name": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 200,
+                    "description": "A short name to find it by.",
+                },
+                "cwd": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 4096,
+                    "description": "Working directory, relative to the instance's own.",
+                },
                 "env_vars": {
                     "type": "object",
                     "additionalProperties": {"type": "string", "maxLength": 32_768},
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
                     "maxProperties": 200,
+                    "description": "Environment variables on top of the instance's (values are never shown again).",
                 },
-                "priority": {"type": "integer", "minimum": 1, "maximum": 10, "default": 5},
-                "immediate": {"type": "boolean", "default": False},
+                "priority": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10,
+                    "default": 5,
+                    "description": "Queue priority, 10 first.",
+                },
+                "immediate": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Start now, past the queue; a start that fails is never retried later.",
+                },
+                "tty": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "stdout on a pseudo-terminal (POSIX) so output is live and coloured; false: pipes.",
+                },
+                "port": {
+                    "description": "true: lease a free TCP port (PORT=N, {port}); a number: exactly that port.",
+                    "oneOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1024, "maximum": 65535}],
+                },
+                "wait_for": WAIT_FOR_START,
+                "restart": {
+                    "type": "string",
+                    "enum": list(RESTART_POLICIES),
+                    "default": "no",
+                    "description": "Start it again when it ends: never (no), after a failure, or always.",
+                },
+                "max_restarts": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 100,
+                    "default": 5,
+                    "description": "Restarts in a row (each run under 5 minutes) before it is left failed.",
+                },
             }
         ),
     )
     async def start_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if ("command" in params) == ("script_name" in params):
             raise OperationError(
-                "Give either 'command' (an argv list) or 'script_name' (with optional 'args'), not both or neither.",
+                "Give either 'command' (a shell string or an argv list) or 'script_name' (with optional 'args'), "
+                "not both or neither.",
                 INVALID_PARAMS,
                 {"field": "command"},
             )
@@ -82,20 +231,30 @@ def declare(table: OperationTable) -> None:
             raise OperationError(
                 "'args' goes with 'script_name'; put them in 'command'.", INVALID_PARAMS, {"field": "args"}
             )
-        argv = params.get("command") or [params["script_name"], *params.get("args", [])]
+        command = params["command"] if "command" in params else [params["script_name"], *params.get("args", [])]
+        wait = wait_spec(params["wait_for"], "wait_for") if "wait_for" in params else None
+        port = port_request(params.get("port"))
         env = params.get("env_vars", {})
-        argv, cwd = ctx.processes.check(argv, params.get("cwd"), env)
-        title = params.get("title") or " ".join(argv)[:200]
+        command, cwd = ctx.processes.check(command, params.get("cwd"), env, port)
+        shown = command if isinstance(command, str) else " ".join(command)
+        first_word = command.split()[0] if isinstance(command, str) else command[0]
         request = StartRequest(
-            argv=argv,
-            title=title,
-            name=params.get("name") or argv[0][:200],
+            command=command,
+            title=params.get("title") or shown[:200],
+            name=params.get("name") or first_word[:200],
             cwd=cwd,
             env=env,
             priority=params.get("priority", 5),
             immediate=params.get("immediate", False),
+            tty=params.get("tty", True),
+            port=port,
+            restart=params.get("restart", "no"),
+            max_restarts=params.get("max_restarts", 5),
         )
-        return with_link(ctx, await ctx.processes.submit(request))
+        record = await ctx.processes.submit(request)
+        if wait is not None:
+            record = await ctx.processes.wait(record["id"], wait)
+        return with_link(ctx, record)
 
     @table.operation(
         "list_processes",
@@ -124,7 +283,8 @@ def declare(table: OperationTable) -> None:
     @table.operation(
         "get_process_status",
         "Get one process: its state (queued, starting, running, stopping, stopped, failed, interrupted, "
-        "cancelled), pid, exit code or signal, attempts and times.",
+        "cancelled), pid, exit code or signal, attempts and times, its leased port, the URLs it listens on, its "
+        "restart policy, and whether an instance crash interrupted an earlier run.",
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
     )
     async def get_process_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -151,24 +311,104 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_logs",
-        "Get the last lines a process printed (default 100), optionally of one stream: stdout, stderr or "
-        "system (Murmuration's own notes: starts, exits, signals). The whole output is kept.",
+        "Get numbered lines a process printed: the last ones (default 100), or with 'after' (the 'next' of an "
+        "earlier result) only newer ones — a poll on a quiet process returns none —, or from a time with 'since'. "
+        "'grep' keeps lines matching a regular expression (with 'context' lines around them); 'log_type' keeps one "
+        "stream: stdout, stderr or system (Murmuration's own notes: starts, exits, signals). 'first' is the oldest "
+        "line still kept (the log on disk is capped; older lines were cut).",
         params_schema(
             {
                 "process_id": PROCESS_ID,
-                "lines": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 100},
-                "log_type": {"type": "string", "enum": list(STREAMS)},
+                "lines": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 10_000,
+                    "default": 100,
+                    "description": "How many lines (or matches, with grep) at most.",
+                },
+                "log_type": {"type": "string", "enum": list(STREAMS), "description": "Only this stream."},
+                "after": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "A cursor: only lines numbered above it (pass the 'next' of the last result).",
+                },
+                "since": {
+                    "type": "string",
+                    "format": "date-time",
+                    "maxLength": 64,
+                    "description": "Only lines printed at or after this time (ISO 8601, e.g. 2026-01-01T10:00:00Z).",
+                },
+                "grep": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "A regular expression."},
+                "context": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 100,
+                    "default": 0,
+                    "description": "Lines to show before and after each grep match.",
+                },
             },
             required=("process_id",),
         ),
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        lines = ctx.processes.logs(params["process_id"], params.get("lines", 100), params.get("log_type"))
-        return {
+        query = LogQuery(
+            count=params.get("lines", 100),
+            stream=params.get("log_type"),
+            after=params.get("after"),
+            since=utc_stamp(params["since"]) if "since" in params else None,
+            pattern=pattern(params["grep"], "grep") if "grep" in params else None,
+            context=params.get("context", 0),
+        )
+        page = await ctx.processes.logs(params["process_id"], query)
+        max_bytes = ctx.processes.config.max_log_bytes
+        result: dict[str, Any] = {
             "process_id": params["process_id"],
-            "lines": [line.as_dict() for line in lines],
+            "lines": [
+                {**line.as_dict(), "match": True} if line.n in page.matches else line.as_dict() for line in page.lines
+            ],
+            "next": page.next,
+            "first": page.first,
             "web_url": ctx.web_url("processes", params["process_id"]),
         }
+        if page.first > 1:
+            result["cut"] = (
+                f"Lines before {page.first} were cut to keep this log under {max_bytes / 2**20:g} MB on disk."
+            )
+        if page.more:
+            result["more"] = "The search stopped at its read limit; call again with after = next to go on."
+        return result
+
+    @table.operation(
+        "wait_for_process",
+        "Wait for a process (already running, or queued) to be ready or to end: 'log' (a line matches a regular "
+        "expression, earlier lines of its current run included), 'port' (it listens on a TCP port) or 'exit' (it "
+        "ends; the result has its exit code and last lines — run a test suite and read the verdict in one call). "
+        "Returns at the timeout too, saying it is still running.",
+        params_schema(
+            {
+                "process_id": PROCESS_ID,
+                "log": WAIT_LOG,
+                "port": {"type": "boolean", "const": True, "description": "Wait until it listens on a TCP port."},
+                "exit": {"type": "boolean", "const": True, "description": "Wait until it ends."},
+                "timeout": WAIT_TIMEOUT,
+            },
+            required=("process_id",),
+        ),
+    )
+    async def wait_for_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        if sum(key in params for key in ("log", "port", "exit")) != 1:
+            raise OperationError(
+                "Give exactly one of 'log' (a regular expression), 'port': true or 'exit': true.",
+                INVALID_PARAMS,
+                {"field": "log"},
+            )
+        what = WaitFor(
+            log=pattern(params["log"], "log") if "log" in params else None,
+            port=bool(params.get("port")),
+            exit=bool(params.get("exit")),
+            timeout=float(params.get("timeout", 30)),
+        )
+        return with_link(ctx, await ctx.processes.wait(params["process_id"], what))
 
     @table.operation(
         "get_queue_status",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from murmuration.contract import CONFLICT, DAMAGED, DISK_FULL, INVALID_PARAMS, NOT_FOUND, SERVER_ERROR
 from murmuration.core.errors import Conflict, Damaged, DiskFull, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -23,18 +24,11 @@ Handler = Callable[["InstanceContext", dict[str, Any]], Awaitable[dict[str, Any]
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 
-# JSON-RPC 2.0 error codes (the spec's, then ours in the server-error range).
-INVALID_PARAMS = -32602
-NOT_FOUND = -32004
-CONFLICT = -32009
-DAMAGED = -32010  # the instance's data is damaged: it is read-only until repaired
-DISK_FULL = -32011  # the disk holding the data folder is full: nothing was done, retry once there is room
-
 
 class OperationError(Exception):
     """A failure the caller can act on: a sentence, a JSON-RPC code and, where it helps, the field."""
 
-    def __init__(self, message: str, code: int = -32000, data: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, code: int = SERVER_ERROR, data: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code

@@ -17,9 +17,7 @@ from websockets.http11 import Request, Response
 from murmuration.operations import InstanceContext
 from murmuration.server import security
 from murmuration.server.static import Asset
-
-COOKIE_MAX_AGE = 30 * 24 * 3600
-MAX_CONNECTIONS = 64
+from murmuration.sessions import IDLE_LIFETIME
 
 
 def respond(status: int, body: bytes, content_type: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
@@ -54,11 +52,6 @@ class HttpGate:
     ctx: InstanceContext
     token: str
     assets: dict[str, Asset]
-    open_connections: int = 0
-
-    @property
-    def cookie_name(self) -> str:
-        return security.cookie_name(self.ctx.info.id)
 
     def route(self, request: Request) -> Response | None:
         host = single(request, "Host")
@@ -72,11 +65,13 @@ class HttpGate:
         if url.path == "/healthz":
             body = {"ok": True, "instance": self.ctx.info.id, "version": self.ctx.version}
             return respond(200, json.dumps(body).encode(), "application/json")
+        if url.path == "/session":
+            return self._session(request, host)
         if url.path == "/login":
             return self._login(url.query)
         if url.path == "/":
-            page = "/assets/index.html" if self._has_session(request) else "/assets/signin.html"
-            return self._asset(page)
+            # The shell holds no data: it asks for data over the socket with its session, or says how to sign in.
+            return self._asset("/assets/index.html")
         if url.path in self.assets:
             return self._asset(url.path)
         return text(404, "Not found.")
@@ -87,36 +82,55 @@ class HttpGate:
             return text(404, "Not found.")
         return respond(200, asset.body, asset.content_type)
 
-    def _has_session(self, request: Request) -> bool:
-        value = security.cookie_value(single(request, "Cookie"), self.cookie_name)
-        return value is not None and security.secret_matches(value, security.session_value(self.token))
-
     def _login(self, query: str) -> Response:
+        """The dashboard shell: its script trades the code in the address for a session and removes it from there."""
         try:
             fields = parse_qs(query, max_num_fields=4)
         except ValueError:
-            fields = {}
-        token = fields.get("token", [""])[0]
-        code = fields.get("code", [""])[0]
-        if (token and security.secret_matches(token, self.token)) or (code and self.ctx.login_codes.redeem(code)):
-            cookie = (
-                f"{self.cookie_name}={security.session_value(self.token)}; "
-                f"Path=/; HttpOnly; SameSite=Strict; Max-Age={COOKIE_MAX_AGE}"
-            )
-            return respond(303, b"", "text/plain; charset=utf-8", (("Location", "/"), ("Set-Cookie", cookie)))
-        return text(
-            403,
-            "This sign-in link is wrong, used or expired; "
-            f"run `murmuration url {self.ctx.info.name} --login` for a new one.",
-        )
+            return text(400, "This is not a sign-in link; " + self._new_link_hint())
+        if "token" in fields:
+            return text(410, "Sign-in links that carry the token no longer work; " + self._new_link_hint())
+        return self._asset("/assets/index.html")
+
+    def _session(self, request: Request, host: str) -> Response:
+        """Trade a one-time code (header Murmuration-Code) for a session, or tell whether a session is still valid.
+
+        Both travel in custom headers, so a page of another origin cannot even send the request (it would need a
+        CORS preflight, which this server never grants).
+        """
+        code = single(request, "Murmuration-Code")
+        if code is not None:
+            if not self.ctx.login_codes.redeem(code):
+                return text(403, "This sign-in link is wrong, used or expired; " + self._new_link_hint())
+            body = {"session": self.ctx.sessions.create(host), "idle_lifetime": IDLE_LIFETIME}
+            return respond(200, json.dumps(body).encode(), "application/json")
+        secret = single(request, "Murmuration-Session")
+        if secret is not None and self.ctx.sessions.find(secret, host) is not None:
+            return respond(200, b'{"signed_in": true}', "application/json")
+        return text(401, "This browser is not signed in to this instance; " + self._new_link_hint())
+
+    def _new_link_hint(self) -> str:
+        return f"run `murmuration url {self.ctx.info.name} --login` for a new one."
+
+    def session_of(self, request: Request) -> str | None:
+        """The id of the live session an accepted upgrade signed in with; None for a bearer connection."""
+        if request.headers.get("Authorization") is not None:
+            return None
+        host = single(request, "Host") or ""
+        secret = security.offered_session(request.headers.get_all("Sec-WebSocket-Protocol"))
+        return self.ctx.sessions.find(secret, host) if secret is not None else None
 
     def _upgrade_gate(self, request: Request, host: str) -> Response | None:
         if len(request.headers.get_all("Origin")) > 1 or len(request.headers.get_all("Authorization")) > 1:
             return text(403, "Forbidden: send one Origin and one Authorization header at most.")
         origin = single(request, "Origin")
         bearer = security.bearer_token(single(request, "Authorization"))
-        # A bearer header, when present, decides alone: a wrong token is not rescued by a cookie.
-        authorised = security.secret_matches(bearer, self.token) if bearer is not None else self._has_session(request)
+        # A bearer header, when present, decides alone: a wrong token is not rescued by a session.
+        # Cookies are never read: any port on this machine can set one, and every port receives them.
+        if bearer is not None:
+            authorised = security.secret_matches(bearer, self.token)
+        else:
+            authorised = self.session_of(request) is not None
         if not authorised:
             return text(401, "Unauthorized: sign in first, or send 'Authorization: Bearer <token>'.")
         # A browser always sends Origin; only a non-browser client with the bearer token may omit it.
@@ -124,8 +138,6 @@ class HttpGate:
             return text(403, "Forbidden: a browser connection must carry its Origin.")
         if origin is not None and not security.origin_allowed(origin, host):
             return text(403, "Forbidden: this socket accepts pages from its own origin only.")
-        if self.open_connections >= MAX_CONNECTIONS:
-            return text(503, "Too many connections; close some and retry.")
         return None
 
 

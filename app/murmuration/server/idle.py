@@ -12,16 +12,16 @@ import time
 from collections.abc import Callable
 
 from murmuration.core.processes import ProcessManager
-from murmuration.server.http import HttpGate
+from murmuration.server.connections import Connections
 
 log = logging.getLogger("murmuration.idle")
 
 BUSY_STATES = ("queued", "starting", "running", "stopping")
 
 
-def is_idle(gate: HttpGate, processes: ProcessManager) -> bool:
+def is_idle(connections: Connections, processes: ProcessManager) -> bool:
     """True when no client is connected and no process runs or waits."""
-    if gate.open_connections > 0:
+    if connections.open > 0:
         return False
     counts = processes.records.counts()
     return not any(counts[state] for state in BUSY_STATES)

@@ -15,26 +15,30 @@ from dataclasses import dataclass, replace
 
 import psutil
 
-from murmuration import __version__, registry
+from murmuration import __version__, provenance, registry
+from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
+from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
 from murmuration.core.store import StoreError
-from murmuration.datafolder import DataFolder, Runtime, now_iso
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
+from murmuration.home import base_folder
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
 from murmuration.server.backup_schedule import back_up_regularly, backup_interval
+from murmuration.server.connections import Budget, open_files_limit, raise_open_files_limit
 from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
 from murmuration.server.static import load_assets
+from murmuration.sessions import SessionRecord, Sessions, load_sessions, save_sessions
 from murmuration.status import is_alive
 
 log = logging.getLogger("murmuration.lifecycle")
 
-EXIT_OK, EXIT_ERROR, EXIT_PORT, EXIT_LOCKED = 0, 1, 2, 3
 OWNER_WAIT = 3.0  # seconds to wait for a just-started owner to say who it is
 
 
@@ -61,18 +65,34 @@ async def running_instance(
     With `idle_exit`, the instance stops itself after that many idle seconds (see server/idle.py).
     Raises FolderLocked or PortUnavailable before anything is published.
     """
-    folder.ensure_layout()
+    folder.secure()
     lock = FolderLock(folder.lock_file)
     lock.acquire()
     try:
         info = folder.read_info()
-        token = folder.load_or_create_token()
+        made_here = provenance.made_here(folder, info)
+        # Renewed under the lock only: a server that loses the race for the folder must not change its token.
+        token = folder.load_or_create_token(renew=not made_here)
+        if not made_here:
+            folder.sessions_file.unlink(missing_ok=True)  # sessions found with the folder are nobody's of ours
+        sessions = open_sessions(folder)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
+        leases = PortLeases(base_folder(), instance=info.name)
         processes = ProcessManager(
-            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap")
+            knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
         try:
+            # A damaged store takes no writes: its found work stays unsealed and is set aside on the first sound start.
+            if not made_here and knowledge.store.damage is None:
+                set_aside = processes.records.set_aside_found_work()
+                log.warning(
+                    "%s was not made by this user's Murmuration: its token was replaced and %d unfinished "
+                    "process(es) in it were cancelled, never run",
+                    folder.path,
+                    set_aside,
+                )
+                info = provenance.seal(folder, info)
             lease = lease_port(fixed_port, info.last_port, port_range)
             stopping = asyncio.Event()
             ctx = InstanceContext(
@@ -84,9 +104,10 @@ async def running_instance(
                 knowledge=knowledge,
                 processes=processes,
                 events=events,
+                sessions=sessions,
                 request_shutdown=stopping.set,
             )
-            server = InstanceServer(ctx, build_table(), token, load_assets())
+            server = InstanceServer(ctx, build_table(), token, load_assets(), Budget.for_files(open_files_limit()))
             if knowledge.store.damage is None:
                 await processes.open()
             else:
@@ -96,7 +117,7 @@ async def running_instance(
             watch = None
             if idle_exit:
                 watch = asyncio.create_task(
-                    stop_when_idle(idle_exit, lambda: is_idle(server.gate, processes), stopping.set)
+                    stop_when_idle(idle_exit, lambda: is_idle(server.connections, processes), stopping.set)
                 )
             backing_up = asyncio.create_task(back_up_regularly(knowledge.store, backup_interval()))
             try:
@@ -121,16 +142,30 @@ async def running_instance(
                 folder.remove_runtime()
                 await server.close()
                 await processes.close()
+                _save_sessions(folder, sessions.records())  # the last uses, saved only coarsely while serving
         finally:
             knowledge.close()
     finally:
         lock.release()
 
 
+def open_sessions(folder: DataFolder) -> Sessions:
+    """The folder's saved sessions, kept saved as they change: a signed-in tab survives a restart of its instance."""
+    return Sessions(records=load_sessions(folder.sessions_file), on_change=lambda r: _save_sessions(folder, r))
+
+
+def _save_sessions(folder: DataFolder, records: list[SessionRecord]) -> None:
+    try:
+        save_sessions(folder.sessions_file, records)
+    except OSError as exc:
+        # Sessions still work from memory; a restart would only ask browsers to sign in again.
+        log.warning("could not save the dashboard sessions to %s: %s", folder.sessions_file, exc.strerror or exc)
+
+
 def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None = None) -> int:
     """Run the instance in `folder` until SIGINT, SIGTERM, `shutdown` or (with `idle_exit`) idleness.
 
-    The exit code follows DESIGN §9.
+    The exit code is one of contract.py's EXIT_ codes.
     """
     try:
         return asyncio.run(_serve(folder, fixed_port, port_range, idle_exit))
@@ -140,16 +175,21 @@ def serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_ex
     except PortUnavailable as exc:
         print(port_message(exc.port), file=sys.stderr)
         return EXIT_PORT
-    except StoreError as exc:
+    except (StoreError, DataFolderError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR
 
 
 async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range, idle_exit: float | None) -> int:
-    folder.ensure_layout()
-    handler = open_server_log(folder.server_log, [folder.load_or_create_token()])
+    folder.secure()
+    # The token joins the log's redactions once the server owns the folder (it may be renewed then).
+    handler, redact = open_server_log(folder.server_log, [])
+    # Each connection is a file descriptor: the usual soft limit (often 1024) would let a flood of idle
+    # connections make accept() fail for everyone.
+    raise_open_files_limit()
     try:
         async with running_instance(folder, fixed_port, port_range, idle_exit) as instance:
+            redact.secrets.append(instance.token)
             _on_stop_signals(instance.stopping)
             ctx = instance.ctx
             info = ctx.info

@@ -11,16 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from murmuration.contract import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationError, OperationTable
 
 log = logging.getLogger("murmuration.rpc")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
 MAX_BATCH = 100
 
 Message = dict[str, Any]

@@ -1,9 +1,14 @@
-"""The checks every request passes: Host, Origin, token and session cookie (DESIGN §5)."""
+"""The checks every request passes: Host, Origin, the token and the session a page offers (ARCHITECTURE.md,
+"Security")."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+
+from websockets.exceptions import InvalidHeader
+from websockets.headers import parse_subprotocol
+
+from murmuration.sessions import PROTOCOL, SESSION_PREFIX
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SECURITY_HEADERS = (
@@ -25,16 +30,6 @@ def origin_allowed(origin: str, host: str) -> bool:
     return origin.lower() == f"http://{host.lower()}"
 
 
-def cookie_name(instance_id: str) -> str:
-    """The session cookie's name; it carries the instance id because cookies do not separate ports."""
-    return "murmuration_" + "".join(c if c.isalnum() or c in "-_" else "_" for c in instance_id)
-
-
-def session_value(token: str) -> str:
-    """The cookie's value: derived from the token, so it survives restarts but reveals nothing of it."""
-    return hmac.new(token.encode(), b"murmuration session cookie", hashlib.sha256).hexdigest()
-
-
 def secret_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
@@ -47,12 +42,16 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def cookie_value(cookie_header: str | None, name: str) -> str | None:
-    """The value of cookie `name` in a `Cookie` header, or None."""
-    if not cookie_header:
+def offered_session(protocol_headers: list[str]) -> str | None:
+    """The session secret a page offered as a WebSocket subprotocol, or None.
+
+    It counts only beside our protocol's name and alone: two sessions in one request is not a page of ours.
+    """
+    try:
+        offered = [value for header in protocol_headers for value in parse_subprotocol(header)]
+    except InvalidHeader:
         return None
-    for pair in cookie_header.split(";"):
-        key, sep, value = pair.strip().partition("=")
-        if sep and key == name:
-            return value
-    return None
+    carried = [value[len(SESSION_PREFIX) :] for value in offered if value.startswith(SESSION_PREFIX)]
+    if PROTOCOL not in offered or len(carried) != 1 or not carried[0]:
+        return None
+    return carried[0]

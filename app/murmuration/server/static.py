@@ -24,6 +24,9 @@ CONTENT_TYPES = {
 }
 
 
+PRELOAD_MARKER = b"<!-- modulepreload:"
+
+
 @dataclass(frozen=True)
 class Asset:
     body: bytes
@@ -35,9 +38,9 @@ def dashboard_root() -> Traversable:
     return resources.files("murmuration.resources") / "dashboard"
 
 
-def load_assets(root: Traversable | None = None) -> dict[str, Asset]:
-    """Map `/assets/<relative path>` to each file under `root`, and `/` to its index page."""
-    root = root if root is not None else dashboard_root()
+def load_assets() -> dict[str, Asset]:
+    """Map `/assets/<relative path>` to each file of the dashboard, and `/` to its index page."""
+    root = dashboard_root()
     table: dict[str, Asset] = {}
 
     def walk(folder: Traversable, prefix: str) -> None:
@@ -50,4 +53,22 @@ def load_assets(root: Traversable | None = None) -> dict[str, Asset]:
                 table[f"/assets/{prefix}{entry.name}"] = Asset(entry.read_bytes(), CONTENT_TYPES[suffix])
 
     walk(root, "")
+    index = table.get("/assets/index.html")
+    if index is not None:
+        modules = sorted(path for path, asset in table.items() if path.endswith(".js") and path != "/assets/app.js")
+        table["/assets/index.html"] = Asset(with_preloads(index.body, modules), index.content_type)
     return table
+
+
+def with_preloads(page: bytes, modules: list[str]) -> bytes:
+    """`page` with a modulepreload link for each of `modules` where it says so.
+
+    Generated rather than written by hand, so a new module (a new view, say) is fetched at once with the others
+    without anyone remembering to list it.
+    """
+    head, marker, tail = page.partition(PRELOAD_MARKER)
+    if not marker:
+        return page
+    end = tail.index(b"-->") + len(b"-->")
+    links = "".join(f'<link rel="modulepreload" href="{path}">\n' for path in modules).encode()
+    return head + links + tail[end:].lstrip(b"\n")

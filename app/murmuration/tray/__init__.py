@@ -1,4 +1,4 @@
-"""The desktop tray app: creates, watches and opens every instance on this machine (DESIGN §8).
+"""The desktop tray app: creates, watches and opens every instance on this machine (ARCHITECTURE.md, "The tray").
 
 It is a client like the CLI: it reaches instances through `murmuration.client`, `murmuration.control`,
 `murmuration.registry` and `murmuration.status`, never through `murmuration.core` or `murmuration.server`.

@@ -64,7 +64,7 @@ def open_tray_log() -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Start the tray, or hand our arguments to the one that runs; the exit code follows DESIGN §9."""
+    """Start the tray, or hand our arguments to the one that runs; the exit code is one of contract.py's."""
     forward = tray_arguments(args)
     guard = SingleInstance()
     if not guard.claim():

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from murmuration.home import HOME_ENV
-from murmuration.selfcommand import self_command
+from murmuration.installation import check_lasting
+from murmuration.selfcommand import windowed_command
 
 LABEL = "org.murmuration.tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -22,7 +23,7 @@ def tray_command() -> list[str]:
         script = Path(sys.executable).parent / ("murmuration.exe" if sys.platform == "win32" else "murmuration")
         if script.is_file():
             return [str(script), "tray"]
-    return self_command("tray")
+    return windowed_command("tray")  # on Windows the twin without a console window
 
 
 def _environment() -> dict[str, str]:
@@ -50,8 +51,10 @@ def is_enabled() -> bool:
 
 
 def set_enabled(enabled: bool) -> None:
-    """Register (or remove) the tray as a login item for this user."""
+    """Register (or remove) the tray as a login item for this user (VanishingInstallation: not from there)."""
     command = tray_command()
+    if enabled:
+        check_lasting(Path(command[0]))
     if sys.platform == "darwin":
         _set_launch_agent(enabled, command)
     elif sys.platform == "win32":

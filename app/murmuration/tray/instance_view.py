@@ -94,7 +94,7 @@ class InstanceView(QWidget):
             self.page_shown.emit(which)
 
     def _show_address(self, url: QUrl) -> None:
-        # The query is never shown: a sign-in code lives there for one redirect.
+        # The query is never shown: a sign-in code lives there until the page trades it for a session.
         self.address.setText(desktop.shown_address(url))
 
     def _instance_changed(self, instance_id: str) -> None:
@@ -164,7 +164,7 @@ class InstanceView(QWidget):
         self._awaiting_dashboard = False
         url = self.page.url()
         if ok and self.page.allows(url) and url.path() in ("", "/") and not url.hasQuery():
-            # The sign-in redirect is over: forget it, so Back can never return to the code.
+            # The page has traded the code for a session and left /login: forget it, so Back never returns there.
             self.page.history().clear()
             self._show("dashboard")
             self.signed_in.emit()

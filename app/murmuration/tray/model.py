@@ -8,7 +8,6 @@ so the GUI thread never waits on a disk or a process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -17,17 +16,14 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from murmuration import registry, status
-from murmuration.client import InstanceClient, InstanceUnavailable
-from murmuration.control import NotResponding, StartFailed, start_instance, stop_instance
-from murmuration.datafolder import DataFolder, DataFolderError, Runtime
-from murmuration.lock import FolderLock
+from murmuration.client import InstanceUnavailable
+from murmuration.contract import EXIT_LOCKED
+from murmuration.control import NotResponding, StartFailed, login_url, remove_instance, start_instance, stop_instance
+from murmuration.datafolder import DataFolderError, Runtime
 from murmuration.tray.instance import Instance, InstanceState, OverallState
 from murmuration.tray.scan import Observation, scan
 
 log = logging.getLogger(__name__)
-
-EXIT_LOCKED = 3  # DESIGN §9: the data folder is already served
-PING_TIMEOUT = status.PING_TIMEOUT
 
 
 @dataclass
@@ -226,7 +222,7 @@ class InstanceModel(QObject):
     async def _adopt(self, slot: _Slot, runtime: Runtime) -> None:
         """A running server we did not know: believe it only when it answers an authenticated ping."""
         generation = slot.generation
-        answered = await ping(runtime)
+        answered = await status.ping(runtime) is not None
         instance = slot.instance
         if slot.generation != generation or slot.lock.locked() or instance.id not in self._slots:
             return
@@ -279,7 +275,7 @@ class InstanceModel(QObject):
             if runtime is None:
                 return self._start_failed(instance, f"{instance.name} stopped right after it started.", user)
             instance.runtime = runtime
-            answered = await ping(runtime)
+            answered = await status.ping(runtime) is not None
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
             self._watched.add(instance.id)
             if answered:
@@ -355,7 +351,7 @@ class InstanceModel(QObject):
         await self.stop(instance_id, user=False)
         async with slot.lock:
             slot.generation += 1
-            await asyncio.to_thread(remove_folder, slot.instance.folder)
+            await asyncio.to_thread(remove_instance, slot.instance.folder)
             self._slots.pop(instance_id, None)
             self._watched.discard(instance_id)
         self.instance_removed.emit(instance_id)
@@ -381,9 +377,7 @@ class InstanceModel(QObject):
         runtime = instance.runtime if instance else None
         if instance is None or runtime is None:
             raise InstanceUnavailable(f"{instance.name if instance else instance_id} is not running.")
-        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=PING_TIMEOUT) as client:
-            result = await client.call("create_login_code")
-        return str(result["login_url"])
+        return await login_url(runtime)
 
     # --- told by the supervisor --------------------------------------------------------------------------------
 
@@ -406,19 +400,3 @@ class InstanceModel(QObject):
         instance.message = message
         self.instance_changed.emit(instance.id)
         self.changed.emit()
-
-
-async def ping(runtime: Runtime) -> bool:
-    """True when the server at `runtime` answers `ping` with its own token (so it is really ours)."""
-    return await status.ping(runtime, PING_TIMEOUT) is not None
-
-
-def remove_folder(folder: DataFolder) -> None:
-    """Delete a stopped instance's data folder, holding its lock so no server can start on it meanwhile."""
-    lock = FolderLock(folder.lock_file)
-    lock.acquire()
-    try:
-        registry.remove(folder)
-    finally:
-        with contextlib.suppress(OSError):
-            lock.release()

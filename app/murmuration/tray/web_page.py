@@ -1,4 +1,4 @@
-"""The web page of one dashboard tab: its own cookie jar, its own origin only, other links to the system browser."""
+"""The web page of one dashboard tab: its own storage, its own origin only, other links to the system browser."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def origin(url: QUrl) -> tuple[str, str, int]:
 
 
 def private_profile(parent: QObject | None = None) -> QWebEngineProfile:
-    """An off-the-record profile for one instance: cookies live in memory, in this profile alone."""
+    """An off-the-record profile for one instance: its storage (the dashboard's session) lives in memory, here alone."""
     profile = QWebEngineProfile(parent)  # no storage name: off the record
     profile.setHttpCacheType(QWebEngineProfile.HttpCacheType.MemoryHttpCache)
     profile.setPersistentCookiesPolicy(QWebEngineProfile.PersistentCookiesPolicy.NoPersistentCookies)

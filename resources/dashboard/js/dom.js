@@ -20,6 +20,20 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Text a person or an agent wrote (a title, a name), shown so that it cannot reorder what is around it: a
+ * right-to-left override (U+202E) or any other bidi control inside stays inside. `userText` is an element
+ * (<bdi>, isolated with its own direction); `isolate` is the same for text inside a sentence or an attribute,
+ * between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE.
+ */
+export function userText(text, attrs = {}) {
+  return h("bdi", attrs, text);
+}
+
+export function isolate(text) {
+  return `\u2068${text}\u2069`;
+}
+
 /** Append children (nodes, strings, arrays, falsy values skipped) to `el`. */
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {

@@ -75,7 +75,7 @@ function blocks(lines, depth) {
       out.push(codeBlock(body.join("\n"), match[2]));
       continue;
     }
-    if ((match = INDENTED.exec(line))) {
+    if (INDENTED.test(line)) {
       const body = [];
       while (i < lines.length && (INDENTED.test(lines[i]) || isBlank(lines[i]))) {
         body.push(lines[i].replace(/^( {4}|\t)/, ""));
@@ -110,7 +110,7 @@ function blocks(lines, depth) {
       out.push(quote);
       continue;
     }
-    if ((match = ITEM.exec(line))) {
+    if (ITEM.test(line)) {
       i = list(lines, i, depth, out);
       continue;
     }
@@ -183,8 +183,8 @@ function list(lines, start, depth, out) {
   if (!loose) {
     // A tight list shows its items' text without paragraph spacing.
     for (const item of listEl.children) {
-      const first = item.querySelector(":scope > p");
-      if (first && item.querySelectorAll(":scope > p").length === 1) first.replaceWith(...first.childNodes);
+      const paragraph = item.querySelector(":scope > p");
+      if (paragraph && item.querySelectorAll(":scope > p").length === 1) paragraph.replaceWith(...paragraph.childNodes);
     }
   }
   out.push(listEl);

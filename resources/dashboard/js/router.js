@@ -1,14 +1,13 @@
-// Hash routes: #/, #/processes[/<id>], #/queue, #/issues[/<id>], #/knowledge[/<id>].
-// The operations' web_url values link to exactly these.
+// Hash routes: #/ (the overview), #/<view> and #/<view>/<item id>, for the views js/views/registry.js lists.
+// The operations' web_url values link to exactly these. The router knows no view by name but the overview:
+// it is told which views exist, so the view modules (which use href and go) never import their own registry.
 
-export const VIEWS = ["overview", "processes", "queue", "issues", "knowledge"];
-
-/** The route a hash names: {view, id}; an unknown view is {view: "missing"}. */
-export function parse(hash) {
+/** The route a hash names among `views` (names): {view, id}; an unknown view is {view: "missing"}. */
+export function parse(hash, views) {
   const path = (hash || "").replace(/^#\/?/, "");
   const [first, ...rest] = path.split("/");
   const view = first ? first : "overview";
-  if (!VIEWS.includes(view)) return { view: "missing", id: null, path };
+  if (!views.includes(view)) return { view: "missing", id: null, path };
   let id = rest.length ? rest.join("/") : null;
   if (id !== null) {
     try {
@@ -35,9 +34,9 @@ export function go(view, id = null, { replace = false } = {}) {
   if (replace) window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 
-/** Call `handler(route)` now and on every hash change; returns a function that stops it. */
-export function watch(handler) {
-  const listener = () => handler(parse(location.hash));
+/** Call `handler(route)` now and on every hash change, routes among `views`; returns a function that stops it. */
+export function watch(views, handler) {
+  const listener = () => handler(parse(location.hash, views));
   window.addEventListener("hashchange", listener);
   listener();
   return () => window.removeEventListener("hashchange", listener);

@@ -2,7 +2,10 @@
 //
 // Requests are matched to answers by id; server events arrive as `event` notifications after `subscribe`.
 // When the socket drops, it reconnects by itself with capped exponential backoff, subscribes again and
-// tells listeners ("reconnected") so the visible view can load fresh data.
+// tells listeners ("reconnected") so the visible view can load fresh data. The browser's session rides in the
+// handshake (see session.js); once the server has ended it, the client stops in the state "signed-out".
+
+import { CLOSE_SIGNED_OUT, sessionValid, socketProtocols } from "./session.js";
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_CAP_MS = 5000;
@@ -23,10 +26,9 @@ export class RpcClient {
   constructor(url, topics = ["*"]) {
     this.url = url;
     this.topics = topics;
-    this.state = "connecting"; // connecting | open | reconnecting
+    this.state = "connecting"; // connecting | open | reconnecting | signed-out
     this.attempt = 0;
     this.nextRetryAt = null;
-    this.refused = false; // the server answers HTTP but not this socket: the session is no longer valid
     this.everOpened = false;
     this._socket = null;
     this._ids = 0;
@@ -46,6 +48,9 @@ export class RpcClient {
 
   /** Call `method` with `params`; resolves with its result or rejects with an RpcError. */
   call(method, params = {}) {
+    if (this.state === "signed-out") {
+      return Promise.reject(new RpcError("This browser is signed out of the instance; sign in again.", -3));
+    }
     if (this.state !== "open" && this.everOpened) {
       return Promise.reject(new RpcError("Not connected to the instance; reconnecting…", -1));
     }
@@ -98,7 +103,7 @@ export class RpcClient {
     this.nextRetryAt = null;
     let socket;
     try {
-      socket = new WebSocket(this.url);
+      socket = new WebSocket(this.url, socketProtocols());
     } catch (error) {
       this._scheduleRetry();
       return;
@@ -112,14 +117,13 @@ export class RpcClient {
       const reconnected = this.everOpened || this.attempt > 0;
       this.everOpened = true;
       this.attempt = 0;
-      this.refused = false;
       this._setState("open");
       for (const text of this._queued.splice(0)) socket.send(text);
       this.call("subscribe", { topics: this.topics }).catch(() => {});
       if (reconnected) for (const handler of this._reconnectHandlers) handler();
     });
     socket.addEventListener("message", (event) => this._receive(event.data));
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (this._socket !== socket) return;
       this._socket = null;
       for (const [id, pending] of this._pending) {
@@ -127,9 +131,20 @@ export class RpcClient {
         pending.reject(new RpcError("The connection to the instance dropped; reconnecting…", -1));
         this._pending.delete(id);
       }
-      if (!opened) this._checkRefusal();
+      if (event.code === CLOSE_SIGNED_OUT) {
+        this._signedOut();
+        return;
+      }
       this._scheduleRetry();
+      if (!opened) this._checkSession();
     });
+  }
+
+  _signedOut() {
+    clearTimeout(this._retryTimer);
+    this.nextRetryAt = null;
+    this._queued.length = 0; // their callers were told when the socket closed
+    this._setState("signed-out");
   }
 
   _scheduleRetry() {
@@ -142,16 +157,9 @@ export class RpcClient {
     this._setState("reconnecting");
   }
 
-  async _checkRefusal() {
-    // A socket that fails while /healthz answers means the server is up but refuses this page's session.
-    if (this.attempt < 2) return;
-    try {
-      const answer = await fetch("/healthz", { cache: "no-store" });
-      this.refused = answer.ok;
-    } catch {
-      this.refused = false;
-    }
-    if (this.state === "reconnecting") this._setState("reconnecting");
+  async _checkSession() {
+    // A refused handshake looks like a dropped one to a page; the server tells which it was.
+    if ((await sessionValid()) === false && this.state === "reconnecting") this._signedOut();
   }
 
   _receive(text) {

@@ -1,7 +1,7 @@
 // One fragment in the knowledge view's detail pane: read it, its links (add, remove), edit, delete;
 // or write a new one.
 
-import { h, replace, field, select, uniqueId, debounce } from "../dom.js";
+import { h, replace, field, select, uniqueId, debounce, userText, isolate } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { href, go } from "../router.js";
 import { priorityBadge, tagList, errorText, notify, busy, showFieldError, confirmAction, emptyState } from "../ui.js";
@@ -80,7 +80,7 @@ export class FragmentDetail {
     replace(this.pane,
       h("article", { class: "fragment", dataset: { id: f.id } },
         h("header", { class: "detail-title" },
-          h("h2", {}, f.title),
+          h("h2", {}, userText(f.title)),
           h("div", { class: "actions" },
             h("button", { type: "button", class: "primary", onclick: () => this.renderForm() }, "Edit"), remove)),
         h("div", { class: "fragment-meta" },
@@ -135,7 +135,7 @@ export class FragmentDetail {
     return h("li", { class: `link-row ${link.direction}` },
       h("span", { class: "link-dir", "aria-label": outgoing ? "outgoing" : "incoming" }, outgoing ? "→" : "←"),
       h("span", { class: "badge" }, outgoing ? link.link_type : INVERSE[link.link_type] || link.link_type),
-      h("a", { href: href("knowledge", other) }, this.titles.get(other) || other),
+      h("a", { href: href("knowledge", other) }, userText(this.titles.get(other) || other)),
       remove);
   }
 
@@ -155,7 +155,7 @@ export class FragmentDetail {
         const query = filter.value.trim();
         const answer = await this.rpc.call("list_fragments", { limit: 100, ...(query ? { search: query } : {}) });
         const options = answer.fragments.filter((f) => f.id !== this.id);
-        replace(target, options.length ? options.map((f) => h("option", { value: f.id }, `${f.title} (${f.type})`))
+        replace(target, options.length ? options.map((f) => h("option", { value: f.id }, `${isolate(f.title)} (${f.type})`))
           : h("option", { value: "" }, "No other fragment matches"));
       } catch (error) {
         replace(target, h("option", { value: "" }, errorText(error)));
@@ -225,7 +225,7 @@ export class FragmentDetail {
           this.renderView();
         } else {
           const created = await busy(save, this.rpc.call("record_fragment", values));
-          notify(`Recorded “${created.title}”.`);
+          notify(`Recorded “${isolate(created.title)}”.`);
           go("knowledge", created.id);
         }
       } catch (error) {
@@ -238,11 +238,11 @@ export class FragmentDetail {
 
   async remove(button) {
     const f = this.fragment;
-    if (!(await confirmAction(`Delete “${f.title}” and its links for good?`, "Delete", { danger: true }))) return;
+    if (!(await confirmAction(`Delete “${isolate(f.title)}” and its links for good?`, "Delete", { danger: true }))) return;
     this.deleting = true;
     try {
       await busy(button, this.rpc.call("delete_fragment", { id: f.id }));
-      notify(`Deleted “${f.title}”.`);
+      notify(`Deleted “${isolate(f.title)}”.`);
       go("knowledge");
     } catch (error) {
       this.deleting = false;

@@ -1,7 +1,7 @@
 // One issue in a modal dialog: read it (markdown rendered safely), change its column, edit or delete it;
 // or write a new one.
 
-import { h, replace, field, select, uniqueId } from "../dom.js";
+import { h, replace, field, select, uniqueId, userText, isolate } from "../dom.js";
 import { renderMarkdown } from "../markdown.js";
 import { markdownField } from "./markdown-field.js";
 import { priorityBadge, tagList, errorText, notify, busy, showFieldError, confirmAction } from "../ui.js";
@@ -104,7 +104,7 @@ export class IssueDialog {
     const statusId = uniqueId("status");
     status.id = statusId;
     replace(this.body,
-      this.header(issue.title),
+      this.header(userText(issue.title)),
       h("div", { class: "issue-meta" },
         h("code", { class: "issue-id" }, issue.id),
         priorityBadge(issue.priority),
@@ -198,7 +198,7 @@ export class IssueDialog {
 
   async remove(button) {
     const issue = this.issue;
-    if (!(await confirmAction(`Delete ${issue.id} “${issue.title}” for good?`, "Delete", { danger: true }))) return;
+    if (!(await confirmAction(`Delete ${issue.id} “${isolate(issue.title)}” for good?`, "Delete", { danger: true }))) return;
     this.deleting = true;
     try {
       await busy(button, this.rpc.call("delete_issue", { issue_id: issue.id }));

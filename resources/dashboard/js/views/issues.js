@@ -1,7 +1,7 @@
 // Issues: a kanban of four columns. Cards move by drag and drop, or from the keyboard with Alt+→ / Alt+←
 // on a focused card (or the Column menu of an opened card). Filters: text, priority and tags.
 
-import { h, replace, debounce, select, uniqueId } from "../dom.js";
+import { h, replace, debounce, select, uniqueId, userText } from "../dom.js";
 import { go, href } from "../router.js";
 import { priorityBadge, tagList, errorText, notify } from "../ui.js";
 import { ago, when } from "../format.js";
@@ -237,7 +237,7 @@ export class IssuesView extends View {
   card(issue) {
     const link = h("a", {
       href: href("issues", issue.id), class: "card-link", draggable: "false", "aria-describedby": this.hintId,
-    }, issue.title);
+    }, userText(issue.title));
     link.addEventListener("keydown", (event) => this.onCardKey(event, issue.id));
     const item = h("li", { class: "issue-card", draggable: "true", dataset: { id: issue.id, priority: issue.priority } },
       h("div", { class: "card-top" }, h("span", { class: "issue-id" }, issue.id), priorityBadge(issue.priority)),

@@ -1,7 +1,7 @@
 // Knowledge: fragments by type, full-text search with the matches highlighted, and one fragment at a
 // time with its links.
 
-import { h, replace, debounce, keepFocus } from "../dom.js";
+import { h, replace, debounce, keepFocus, userText } from "../dom.js";
 import { href } from "../router.js";
 import { tagList, errorText, emptyState, notify } from "../ui.js";
 import { ago } from "../format.js";
@@ -166,7 +166,7 @@ export class KnowledgeView extends View {
       : h("p", { class: "snippet muted" }, firstLine(fragment.body));
     return h("li", { dataset: { id: fragment.id } },
       h("a", { href: href("knowledge", fragment.id), class: "fragment-row" },
-        h("span", { class: "row-title" }, fragment.title),
+        h("span", { class: "row-title" }, userText(fragment.title)),
         h("span", { class: `badge type-${fragment.type}` }, fragment.type),
         preview,
         h("span", { class: "row-time muted" }, `updated ${ago(fragment.updated_at)}`),

@@ -1,6 +1,6 @@
 // Overview: what runs, what waits, what failed; where the issues stand; the milestone; this instance.
 
-import { h, replace, debounce, keepFocus } from "../dom.js";
+import { h, replace, debounce, keepFocus, userText } from "../dom.js";
 import { href } from "../router.js";
 import { renderMarkdown } from "../markdown.js";
 import { stateBadge, errorText, emptyState } from "../ui.js";
@@ -74,7 +74,7 @@ export class OverviewView extends View {
         recent.processes.length
           ? recent.processes.map((p) =>
               h("li", { dataset: { id: p.id } },
-                h("a", { href: href("processes", p.id) }, p.title),
+                h("a", { href: href("processes", p.id) }, userText(p.title)),
                 " ", stateBadge(p.state), " ",
                 h("span", { class: "muted" }, ago(p.started_at || p.queued_at))))
           : emptyState("No process has run yet."),
@@ -118,7 +118,7 @@ export class OverviewView extends View {
     const progress = Math.max(0, Math.min(100, milestone.progress || 0));
     replace(
       this.els.milestone,
-      h("h3", { class: "milestone-title" }, milestone.title),
+      h("h3", { class: "milestone-title" }, userText(milestone.title)),
       h("div", { class: "progress-row" },
         h("progress", { max: "100", value: String(progress), "aria-label": "Milestone progress" }),
         h("span", { class: "progress-value" }, `${progress}%`)),
@@ -139,7 +139,7 @@ export class OverviewView extends View {
     const connection = { open: "connected", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
     replace(
       this.els.instance,
-      fact("Name", info ? info.name : "…"),
+      fact("Name", info ? userText(info.name) : "…"),
       fact("Address", info ? h("a", { href: info.url }, info.url) : "…"),
       fact("Connection", h("span", { class: `conn conn-${state}`, "data-testid": "overview-connection" }, connection)),
       fact("Version", info ? info.version : "…"),

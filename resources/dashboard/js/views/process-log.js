@@ -1,7 +1,7 @@
 // A process's live output: stdout, stderr and system lines told apart, ANSI colours, follow / pause,
 // stream filters and search with highlighted matches.
 
-import { h, replace, debounce, uniqueId } from "../dom.js";
+import { h, replace, debounce, uniqueId, isolate } from "../dom.js";
 import { ansiToNodes, stripAnsi } from "../ansi.js";
 import { timeOfDay } from "../format.js";
 import { errorText } from "../ui.js";
@@ -39,7 +39,7 @@ export class LogPanel {
       return h("label", { for: id, class: `stream-toggle stream-${stream}` }, box, ` ${stream}`);
     });
     this.log = h("div", {
-      class: "log", role: "log", tabindex: "0", "aria-label": `Output of ${process.title}`, "aria-live": "off",
+      class: "log", role: "log", tabindex: "0", "aria-label": `Output of ${isolate(process.title)}`, "aria-live": "off",
       dataset: { processId: process.id },
     });
     this.status = h("p", { class: "log-status muted" }, "Loading output…");
@@ -87,6 +87,7 @@ export class LogPanel {
       this.loading = false;
       replace(this.log);
       this.lineCount = 0;
+      this.cut = answer.cut || "";
       this.appendLines(answer.lines);
       this.lastLoaded = answer.lines.length ? answer.lines[answer.lines.length - 1] : null;
       for (const event of this.early.splice(0)) this.onOutput(event, answer.lines);
@@ -105,9 +106,9 @@ export class LogPanel {
     }
     let lines = event.lines || [];
     if (loaded && loaded.length) {
-      const last = loaded[loaded.length - 1].time;
-      const seen = new Set(loaded.filter((l) => l.time === last).map((l) => `${l.stream}\u0000${l.text}`));
-      lines = lines.filter((l) => l.time > last || (l.time === last && !seen.has(`${l.stream}\u0000${l.text}`)));
+      // Lines are numbered: what the first fetch already showed is skipped exactly.
+      const last = loaded[loaded.length - 1].n;
+      lines = lines.filter((l) => l.n > last);
     }
     if (event.skipped) {
       lines = [...lines, {
@@ -179,9 +180,10 @@ export class LogPanel {
 
   updateStatus() {
     const count = this.lineCount;
-    this.status.textContent = count
-      ? `${count} line${count === 1 ? "" : "s"} shown${this.trimmed ? ` (the last ${MAX_LINES}; the log file keeps everything)` : ""}`
+    const shown = count
+      ? `${count} line${count === 1 ? "" : "s"} shown${this.trimmed ? ` (the last ${MAX_LINES}; the log file keeps the rest)` : ""}`
       : "No output yet.";
+    this.status.textContent = this.cut ? `${shown} ${this.cut}` : shown;
   }
 
   runSearch() {

@@ -1,7 +1,7 @@
 // The "Start a process" dialog: command (split like a shell, or one argument per line), title, folder,
 // priority, environment, and whether it waits in the queue or starts at once.
 
-import { h, field, uniqueId, replace } from "../dom.js";
+import { h, field, uniqueId, replace, isolate } from "../dom.js";
 import { shellSplit, linesSplit, SplitError } from "../shell.js";
 import { busy, showFieldError, notify } from "../ui.js";
 
@@ -9,6 +9,7 @@ import { busy, showFieldError, notify } from "../ui.js";
 export function openStartDialog(rpc, onStarted, initial = {}) {
   const modeShell = uniqueId("mode");
   const modeLines = uniqueId("mode");
+  const modeSh = uniqueId("mode");
   const whenQueue = uniqueId("when");
   const whenNow = uniqueId("when");
   const commandInput = h("textarea", {
@@ -31,12 +32,23 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
   cwd.value = initial.cwd || "";
   const priority = h("input", { name: "priority", type: "number", min: "1", max: "10", step: "1", value: "5" });
   if (initial.priority) priority.value = String(initial.priority);
+  const port = h("input", { type: "checkbox", name: "port" });
+  const restart = h("select", { name: "restart" },
+    h("option", { value: "no" }, "Never"),
+    h("option", { value: "on-failure" }, "When it fails"),
+    h("option", { value: "always" }, "Always"));
   const env = h("textarea", {
     name: "env_vars", rows: "3", spellcheck: "false", class: "mono", placeholder: "NAME=value, one per line",
   });
 
-  const mode = () => (form.querySelector(`#${modeLines}`).checked ? "lines" : "shell");
-  const argv = () => (mode() === "lines" ? linesSplit(commandInput.value) : shellSplit(commandInput.value.trim()));
+  const mode = () => {
+    if (form.querySelector(`#${modeSh}`).checked) return "sh";
+    return form.querySelector(`#${modeLines}`).checked ? "lines" : "shell";
+  };
+  const argv = () => {
+    if (mode() === "sh") return commandInput.value.trim() ? ["/bin/sh", "-c", commandInput.value.trim()] : [];
+    return mode() === "lines" ? linesSplit(commandInput.value) : shellSplit(commandInput.value.trim());
+  };
   const updatePreview = () => {
     try {
       const words = argv();
@@ -55,10 +67,12 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
     h("fieldset", { class: "command-field field" },
       h("legend", {}, "Command"),
       h("div", { class: "radio-row", role: "radiogroup", "aria-label": "How the command is split into arguments" },
-        h("label", { for: modeShell }, h("input", { type: "radio", name: "split", id: modeShell, checked: true }),
+        h("label", { for: modeShell }, h("input", { type: "radio", name: "split", id: modeShell, checked: !initial.shell }),
           " Split like a shell"),
         h("label", { for: modeLines }, h("input", { type: "radio", name: "split", id: modeLines }),
-          " One argument per line")),
+          " One argument per line"),
+        h("label", { for: modeSh }, h("input", { type: "radio", name: "split", id: modeSh, checked: !!initial.shell }),
+          " Run in the shell (pipes, variables, {port})")),
       commandInput,
       h("small", { class: "hint" },
         "Like a shell: spaces separate arguments; quotes and backslashes keep them together. Nothing is " +
@@ -69,6 +83,9 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
     h("div", { class: "field-row" },
       field("Working folder", cwd),
       field("Priority (1–10)", priority, "Higher starts first.")),
+    h("div", { class: "field-row" },
+      h("label", { class: "inline" }, port, " Lease a free port (PORT=N, {port} in a shell command)"),
+      field("Restart", restart, "Start it again when it ends; a stop never restarts it.")),
     h("details", {}, h("summary", {}, "Environment variables"), field("Extra variables", env)),
     h("fieldset", { class: "field" },
       h("legend", {}, "When"),
@@ -85,6 +102,10 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
   for (const radio of form.querySelectorAll("input[name=split]")) {
     radio.addEventListener("change", () => {
       // Switching keeps the arguments: each becomes a line, or the lines are quoted back into one.
+      if (mode() === "sh") {
+        updatePreview();
+        return;
+      }
       try {
         const words = mode() === "lines" ? shellSplit(commandInput.value.trim()) : linesSplit(commandInput.value);
         commandInput.value = mode() === "lines" ? words.join("\n") : words.map(shellQuote).join(" ");
@@ -115,7 +136,13 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
       showFieldError(form, { message: "Give the program to run.", data: { field: "command" } });
       return;
     }
-    const params = { command: words, priority: Number(priority.value || 5), immediate: form.querySelector(`#${whenNow}`).checked };
+    const params = {
+      command: mode() === "sh" ? commandInput.value.trim() : words,
+      priority: Number(priority.value || 5),
+      immediate: form.querySelector(`#${whenNow}`).checked,
+    };
+    if (port.checked) params.port = true;
+    if (restart.value !== "no") params.restart = restart.value;
     if (title.value.trim()) params.title = title.value.trim();
     if (cwd.value.trim()) params.cwd = cwd.value.trim();
     const envVars = {};
@@ -131,7 +158,7 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
     try {
       const process = await busy(submit, rpc.call("start_process", params));
       dialog.close();
-      notify(params.immediate ? `Started “${process.title}”.` : `Queued “${process.title}”.`);
+      notify(params.immediate ? `Started “${isolate(process.title)}”.` : `Queued “${isolate(process.title)}”.`);
       onStarted(process);
     } catch (error) {
       showFieldError(form, error);
@@ -150,6 +177,11 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
   updatePreview();
   commandInput.focus();
   return dialog;
+}
+
+/** A process's command as one line: a shell string as given, an argv list quoted word by word. */
+export function commandText(command) {
+  return typeof command === "string" ? command : command.map(shellQuote).join(" ");
 }
 
 /** `word` quoted for a POSIX shell when it needs it. */

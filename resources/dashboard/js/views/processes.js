@@ -1,10 +1,10 @@
 // Processes: every process with its state; start one; open one to read its live output and stop it.
 
-import { h, replace, debounce, select, uniqueId, keepFocus } from "../dom.js";
+import { h, replace, debounce, select, uniqueId, keepFocus, userText, isolate } from "../dom.js";
 import { go, href } from "../router.js";
 import { stateBadge, errorText, emptyState, notify, busy, confirmAction } from "../ui.js";
 import { ago, duration, timeElement, when } from "../format.js";
-import { openStartDialog, shellQuote } from "./process-start.js";
+import { openStartDialog, commandText } from "./process-start.js";
 import { LogPanel } from "./process-log.js";
 import { View } from "./view.js";
 
@@ -120,9 +120,9 @@ export class ProcessesView extends View {
     const current = process.id === this.selectedId;
     return h("li", { dataset: { id: process.id }, class: current ? "selected" : "" },
       h("a", { href: href("processes", process.id), class: "process-row", "aria-current": current ? "true" : null },
-        h("span", { class: "row-title" }, process.title),
+        h("span", { class: "row-title" }, userText(process.title)),
         stateBadge(process.state),
-        h("span", { class: "row-command mono" }, process.command.map(shellQuote).join(" ")),
+        h("span", { class: "row-command mono" }, commandText(process.command)),
         h("span", { class: "row-time muted" }, rowTime(process))));
   }
 
@@ -226,7 +226,9 @@ export class ProcessesView extends View {
       actions.push(h("button", {
         type: "button",
         "data-action": "again",
-        onclick: () => this.openStart({ command: p.command.map(shellQuote).join(" "), title: p.title, cwd: p.cwd, priority: p.priority }),
+        onclick: () => this.openStart({
+          command: commandText(p.command), shell: typeof p.command === "string", title: p.title, cwd: p.cwd, priority: p.priority,
+        }),
       }, "Run again…"));
     }
     const outcome = p.exit_code !== null && p.exit_code !== undefined
@@ -234,11 +236,11 @@ export class ProcessesView extends View {
       : p.signal ? `signal ${p.signal}` : null;
     keepFocus(this.header, () => replace(this.header,
       h("div", { class: "detail-title" },
-        h("h2", {}, p.title),
+        h("h2", {}, userText(p.title)),
         stateBadge(p.state),
         h("div", { class: "actions" }, actions)),
       h("dl", { class: "facts inline" },
-        fact("Command", h("code", { class: "mono" }, p.command.map(shellQuote).join(" "))),
+        fact("Command", h("code", { class: "mono" }, commandText(p.command))),
         fact("Folder", h("code", { class: "mono" }, p.cwd)),
         fact("Id", h("code", {}, p.id)),
         p.pid ? fact("Pid", String(p.pid)) : null,
@@ -249,14 +251,19 @@ export class ProcessesView extends View {
         p.started_at ? fact(p.ended_at ? "Ran for" : "Running for", duration(p.started_at, p.ended_at)) : null,
         p.ended_at ? fact("Ended", h("span", { title: when(p.ended_at) }, ago(p.ended_at))) : null,
         outcome ? fact("Outcome", outcome) : null,
-        p.error ? fact("Error", p.error) : null,
+        p.urls && p.urls.length ? fact("Listening", h("span", { class: "urls" },
+          p.urls.map((url) => h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "mono" }, url)))) : null,
+        p.port ? fact("Port", String(p.port)) : null,
+        p.restart && p.restart !== "no" ? fact("Restart", `${p.restart} (${p.restarts} of ${p.max_restarts} in a row)`) : null,
+        p.interrupted ? fact("Interrupted", p.interrupted) : null,
+        p.error && p.error !== p.interrupted ? fact("Error", p.error) : null,
         p.env_vars && p.env_vars.length ? fact("Environment", p.env_vars.join(", ")) : null)));
   }
 
   async stop(button, force) {
     try {
       const process = await busy(button, this.rpc.call("stop_process", { process_id: this.selectedId, force }));
-      notify(`“${process.title}” is ${process.state}.`);
+      notify(`“${isolate(process.title)}” is ${process.state}.`);
     } catch (error) {
       notify(`Could not stop it: ${errorText(error)}`, "error");
     }

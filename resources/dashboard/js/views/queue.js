@@ -1,7 +1,7 @@
 // Queue: what runs, what waits (and for what: room, or a retry's backoff), pause / resume, cancel,
 // and the queue's settings, which apply at once.
 
-import { h, replace, debounce, field, uniqueId, keepFocus } from "../dom.js";
+import { h, replace, debounce, field, uniqueId, keepFocus, userText, isolate } from "../dom.js";
 import { href } from "../router.js";
 import { stateBadge, errorText, emptyState, notify, busy, showFieldError } from "../ui.js";
 import { ago, duration, timeElement } from "../format.js";
@@ -108,12 +108,12 @@ export class QueueView extends View {
 
   entry(p, cancellable) {
     const cancel = cancellable
-      ? h("button", { type: "button", class: "small danger", "data-action": "cancel", "aria-label": `Cancel ${p.title}` }, "Cancel")
+      ? h("button", { type: "button", class: "small danger", "data-action": "cancel", "aria-label": `Cancel ${isolate(p.title)}` }, "Cancel")
       : null;
     cancel?.addEventListener("click", async () => {
       try {
         await busy(cancel, this.rpc.call("cancel_queued_process", { queue_id: p.id }));
-        notify(`Cancelled “${p.title}”.`);
+        notify(`Cancelled “${isolate(p.title)}”.`);
       } catch (error) {
         notify(errorText(error), "error");
       }
@@ -125,7 +125,7 @@ export class QueueView extends View {
       : null;
     return h("li", { class: "entry", dataset: { id: p.id, state: p.state } },
       h("div", { class: "entry-main" },
-        h("a", { href: href("processes", p.id), class: "entry-title", "data-action": "open" }, p.title),
+        h("a", { href: href("processes", p.id), class: "entry-title", "data-action": "open" }, userText(p.title)),
         stateBadge(p.state),
         h("span", { class: "badge priority-n", title: "priority" }, `P${p.priority}`)),
       h("div", { class: "entry-meta muted" },

@@ -1,0 +1,33 @@
+"""One list of dashboard views: the registry the browser loads is the list the server links into, and the
+navigation, the routes and the titles all come from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from murmuration.operations.context import VIEWS
+from tests.dashboard.conftest import Dashboard, goto
+
+REGISTRY = "async () => (await import('/assets/js/views/registry.js')).VIEWS.map(v => [v.name, v.title])"
+
+
+def test_the_registry_names_the_views_web_url_links_to(page: Any) -> None:
+    registry = page.evaluate(REGISTRY)
+    assert [name for name, _ in registry] == list(VIEWS)
+
+
+def test_the_navigation_and_every_route_are_built_from_the_registry(page: Any, dashboard: Dashboard) -> None:
+    registry = page.evaluate(REGISTRY)
+    links = page.locator("nav.tabs a")
+    expect(links).to_have_count(len(registry))
+    assert [(a.get_attribute("data-view"), a.inner_text()) for a in links.all()] == [tuple(v) for v in registry]
+    for name, title in registry:
+        link = dashboard.rpc("get_web_ui_url", {"view": name})["web_url"]
+        page.goto(link)
+        expect(page.locator(f"nav.tabs a[data-view='{name}']")).to_have_attribute("aria-current", "page")
+        expect(page).to_have_title(f"{title} · {dashboard.rpc('get_instance_info')['name']}")
+    goto(page, dashboard, "#/nowhere")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.locator("nav.tabs a[aria-current]")).to_have_count(0)
