@@ -22,6 +22,7 @@ from murmuration.atomicfile import write_json
 from murmuration.core import backups
 from murmuration.core.port_leases import PortLeases, list_leases
 from murmuration.core.schema import MIGRATIONS
+from murmuration.core.store import schema_problem
 from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, Runtime, now_iso, read_private_json
 from murmuration.home import base_folder, instances_folder, projects_folder
 from murmuration.lock import FolderLock, FolderLocked
@@ -191,7 +192,9 @@ class Examination:
                         f"{len(MIGRATIONS)}); update Murmuration to use this instance."
                     )
                 ]
-            return []
+            # An older one is upgraded (and checked) by its next start; a current one must have our schema exactly.
+            foreign = schema_problem_of(state_db) if version == len(MIGRATIONS) else None
+            return [] if foreign is None else [self.finding(foreign)]
         start = f"state.db is damaged ({found})"
         good = self.newest_good_backup()
         if good is None:
@@ -351,6 +354,17 @@ def active_processes(state_db: Path) -> list[tuple[str, str, int | None, float |
     finally:
         db.close()
     return [(str(r[0]), str(r[1]), r[2], r[3]) for r in rows]
+
+
+def schema_problem_of(state_db: Path) -> str | None:
+    """What a start would refuse in the schema of `state_db` (read-only), or None."""
+    db = sqlite3.connect(f"{state_db.absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        return schema_problem(db, state_db, MIGRATIONS)
+    except sqlite3.Error:
+        return None  # unreadable: the integrity check above has said so
+    finally:
+        db.close()
 
 
 def rebuilt_info(folder: DataFolder) -> InstanceInfo:

@@ -196,6 +196,19 @@ def test_doctor_finds_processes_left_by_a_dead_instance(home: Path) -> None:
     assert "process 'ghost' (p-ghost) is recorded as running but is gone" in text
 
 
+def test_doctor_names_a_trigger_planted_in_state_db_as_a_start_would(home: Path) -> None:
+    ok("new", "planted")
+    folder = registry.find("planted")
+    Store(folder.state_db, MIGRATIONS).close()
+    db = sqlite3.connect(folder.state_db)
+    db.execute("CREATE TRIGGER rewrite AFTER INSERT ON issues BEGIN UPDATE issues SET title = 'x'; END")
+    db.commit()
+    db.close()
+    code, lines = doctor("planted")
+    assert code == 1
+    assert f"planted: {folder.state_db} holds a trigger 'rewrite' that Murmuration did not make" in "\n".join(lines)
+
+
 def test_doctor_finds_a_port_lease_left_by_a_dead_server_and_repair_gives_it_back(home: Path) -> None:
     ok("new", "leaser")
     # A real server-side lease table entry, made by a process that then ends without releasing it.

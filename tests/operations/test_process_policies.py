@@ -1,4 +1,4 @@
-"""Restart policies (issue 12) on real processes: on-failure restarts with growing delays up to its limit, always
+"""Restart policies on real processes: on-failure restarts with growing delays up to its limit, always
 restarts whatever the exit, and a process stopped by a person or an agent is never restarted."""
 
 from __future__ import annotations

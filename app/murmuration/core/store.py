@@ -101,20 +101,9 @@ class Store:
                 db.execute(f"PRAGMA user_version={version + 1}")
 
     def _check_schema(self) -> None:
-        """Refuse a database holding a table, trigger, view or index that the migrations did not make.
-
-        A state.db can come from elsewhere (a `--data-dir` someone else filled): a trigger planted in it could
-        rewrite every command started later. Only the exact schema our migrations make is used.
-        """
-        expected = _schema_of(self.migrations)
-        for kind, name, _ in sorted(_schema(self.db) - expected):
-            raise StoreError(
-                f"{self.path} holds a {kind} {name!r} that Murmuration did not make, so it may come from someone "
-                "else; move state.db aside to start afresh."
-            )
-        missing = sorted(name for _, name, _ in expected - _schema(self.db))
-        if missing:
-            raise StoreError(f"{self.path} lacks {missing[0]!r}, which Murmuration needs; it is damaged.")
+        problem = schema_problem(self.db, self.path, self.migrations)
+        if problem is not None:
+            raise StoreError(problem)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -181,6 +170,25 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
     if buffer.strip():
         yield buffer.strip()
+
+
+def schema_problem(db: sqlite3.Connection, path: Path, migrations: Sequence[str]) -> str | None:
+    """What is wrong with the schema of `db` (fully migrated) beside what `migrations` make, or None.
+
+    A state.db can come from elsewhere (a `--data-dir` someone else filled): a trigger planted in it could
+    rewrite every command started later. Only the exact schema our migrations make is used: a table, trigger,
+    view or index they did not make is refused, and so is one of theirs that is missing.
+    """
+    expected = _schema_of(migrations)
+    for kind, name, _ in sorted(_schema(db) - expected):
+        return (
+            f"{path} holds a {kind} {name!r} that Murmuration did not make, so it may come from someone "
+            "else; move state.db aside to start afresh."
+        )
+    missing = sorted(name for _, name, _ in expected - _schema(db))
+    if missing:
+        return f"{path} lacks {missing[0]!r}, which Murmuration needs; it is damaged."
+    return None
 
 
 def _schema(db: sqlite3.Connection) -> set[tuple[str, str, str]]:
