@@ -15,7 +15,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port and URL.",
+        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
+        "folder its processes run in (cwd).",
         params_schema({}),
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def declare(table: OperationTable) -> None:
             "started_at": ctx.started_at,
             # The sentence to show while the data is damaged (the instance is read-only then), else null.
             "damaged": Damaged.sentence(ctx.info.id) if ctx.knowledge.store.damage is not None else None,
+            "cwd": ctx.info.cwd,
             "web_url": ctx.web_url(),
         }
 

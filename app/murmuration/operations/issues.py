@@ -23,20 +23,36 @@ TAGS = {
 OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
 DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "A date like 2026-12-31."}
 ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100}
+BLOCKED_BY = {
+    **ISSUE_IDS,
+    "description": "The issues this one waits on (replacing any it waited on before); it is ready once all of "
+    "them are completed. [] waits on none.",
+}
+
+
+def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
+    """An issue as an answer shows it: whether its assignee is connected now, and its dashboard link."""
+    assignee = issue["assignee"]
+    connected = None if assignee is None else assignee in ctx.agents.names()
+    return {**issue, "assignee_connected": connected, "web_url": ctx.web_url("issues", issue["id"])}
 
 
 def declare(table: OperationTable) -> None:
     """Add the issue and milestone operations to `table`."""
-
-    def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
-        return {**issue, "web_url": ctx.web_url("issues", issue["id"])}
 
     @table.operation(
         "record_issue",
         "Record a new issue on this instance's kanban board (it starts in 'open'). Returns the issue with its id "
         "(ISSUE_<n>) and a link to it on the dashboard.",
         params_schema(
-            {"title": TITLE, "content": CONTENT, "tags": TAGS, "priority": PRIORITY, "status": STATUS},
+            {
+                "title": TITLE,
+                "content": CONTENT,
+                "tags": TAGS,
+                "priority": PRIORITY,
+                "status": STATUS,
+                "blocked_by": BLOCKED_BY,
+            },
             required=("title",),
         ),
     )
@@ -47,6 +63,8 @@ def declare(table: OperationTable) -> None:
             priority=params.get("priority", "medium"),
             tags=params.get("tags"),
             status=params.get("status", "open"),
+            blocked_by=params.get("blocked_by"),
+            by=ctx.caller.name,
         )
         return with_link(ctx, issue)
 
@@ -68,6 +86,11 @@ def declare(table: OperationTable) -> None:
                 "priority": PRIORITY,
                 "tags": TAGS,
                 "text": {"type": "string", "maxLength": 200},
+                "ready": {
+                    "type": "boolean",
+                    "description": "Only the issues you could take up now: open, waiting on no unfinished issue, and "
+                    "held by nobody else connected — highest priority first, then oldest.",
+                },
                 "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
                 "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
             }
@@ -79,6 +102,7 @@ def declare(table: OperationTable) -> None:
             priority=params.get("priority"),
             tags=tuple(params.get("tags", ())),
             text=params.get("text"),
+            ready_for=(ctx.caller, ctx.agents.names()) if params.get("ready") else None,
             limit=params.get("limit", 50),
             offset=params.get("offset", 0),
         )
@@ -92,7 +116,7 @@ def declare(table: OperationTable) -> None:
     @table.operation(
         "update_issue",
         "Change an issue: only the fields given change (the title stays unless a new one is given). "
-        "A new status moves the card to that column.",
+        "A new status moves the card to that column; completing an issue you hold releases it.",
         params_schema(
             {
                 "issue_id": ISSUE_ID,
@@ -101,16 +125,22 @@ def declare(table: OperationTable) -> None:
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "assignee": OPTIONAL_TEXT,
+                "assignee": {
+                    **OPTIONAL_TEXT,
+                    "description": "Who works on it (null for nobody). Only a person may take an issue from another "
+                    "connected agent; agents use claim_issue and release_issue.",
+                },
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
+                "blocked_by": BLOCKED_BY,
             },
             required=("issue_id",),
         ),
     )
     async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in params.items() if k != "issue_id"}
-        return with_link(ctx, ctx.knowledge.issues.update(params["issue_id"], changes))
+        issue = ctx.knowledge.issues.update(params["issue_id"], changes, ctx.caller, ctx.agents.names())
+        return with_link(ctx, issue)
 
     @table.operation(
         "delete_issue",
@@ -146,7 +176,7 @@ def declare(table: OperationTable) -> None:
     async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
         changes = {names.get(k, k): v for k, v in params.items()}
-        return {"milestone": ctx.knowledge.milestone.set(changes), "web_url": ctx.web_url()}
+        return {"milestone": ctx.knowledge.milestone.set(changes, ctx.caller.name), "web_url": ctx.web_url()}
 
 
 def declare_folder_exchange(table: OperationTable) -> None:

@@ -46,7 +46,7 @@ def declare(table: OperationTable) -> None:
         params_schema(FRAGMENT_FIELDS, required=("title", "body", "type")),
     )
     async def record_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.knowledge.fragments.record(_changes(params)))
+        return with_link(ctx, ctx.knowledge.fragments.record(_changes(params), ctx.caller.name))
 
     @table.operation(
         "get_fragment",
@@ -95,7 +95,7 @@ def declare(table: OperationTable) -> None:
         params_schema({"id": FRAGMENT_ID, **FRAGMENT_FIELDS}, required=("id",)),
     )
     async def update_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params)))
+        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params), ctx.caller.name))
 
     @table.operation(
         "delete_fragment",

@@ -63,7 +63,8 @@ class Operation:
         except Invalid as exc:
             raise OperationError(exc.message, INVALID_PARAMS, {"field": exc.field}) from None
         except Conflict as exc:
-            raise OperationError(exc.message, CONFLICT, {"field": exc.field} if exc.field else None) from None
+            data = {**({"field": exc.field} if exc.field else {}), **exc.details}
+            raise OperationError(exc.message, CONFLICT, data or None) from None
         except Exception as exc:
             # A read can meet a corrupt page and any write a full disk: the store says what that means.
             failure = ctx.knowledge.store.failure(exc)
