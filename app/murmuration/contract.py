@@ -18,6 +18,8 @@ INTERNAL_ERROR = -32603
 SERVER_ERROR = -32000  # an operation refused for a reason without a code of its own
 NOT_FOUND = -32004  # the issue, fragment, process … named does not exist
 CONFLICT = -32009  # the request is well-formed but clashes with the current state
+DAMAGED = -32010  # the instance's data is damaged: it is read-only until repaired
+DISK_FULL = -32011  # the disk holding the data folder is full: nothing was done, retry once there is room
 
 # The codes whose message is a sentence about the caller's own request (the caller can fix it), by the
 # kind an MCP tool error reports; any other code is the instance's trouble.

@@ -24,15 +24,13 @@ from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.lock import FolderLock
 from murmuration.privatefiles import create_private
-from murmuration.selfcommand import self_command
-from murmuration.status import State, probe
+from murmuration.selfcommand import PROGRAM_PREFIX, self_command
+from murmuration.status import State, not_responding_message, ping, probe
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 ASK_TIMEOUT = 2.0  # seconds to wait for a polite shutdown to be acknowledged
 KILL_WAIT = 3.0
-EXIT_WAIT = 10.0  # seconds for a server that closed its output to finish exiting
-PING_TIMEOUT = 3.0  # an instance that does not answer a ping this fast is "not responding"
 CONNECT_TIMEOUT = 5.0
 
 
@@ -42,6 +40,10 @@ class StartFailed(Exception):
     def __init__(self, message: str, exit_code: int | None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NotResponding(StartFailed):
+    """The instance's server lives and holds its data folder but does not answer: starting another cannot help."""
 
 
 @dataclass
@@ -69,6 +71,8 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     if status.state is State.RUNNING and status.runtime is not None:
         info = folder.read_info()
         runtime = status.runtime
+        if asyncio.run(ping(runtime)) is None:
+            raise NotResponding(not_responding_message(info.name, info.id, runtime.pid), 1)
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
     try:
@@ -91,17 +95,24 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     reader.start()
     reader.join(timeout)
     if not line or not line[0]:
-        try:
-            # An empty line is the end of its output: the server is exiting, though perhaps not reaped yet.
-            code = proc.wait(timeout=EXIT_WAIT if line else 0)
-        except subprocess.TimeoutExpired:
+        # Silent for `timeout` (the reader still waits), or its stdout closed: it is exiting, so wait for its code.
+        if reader.is_alive() or _still_running(proc):
             proc.kill()
             raise StartFailed(
                 f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None
-            ) from None
+            )
+        code = proc.wait()
         raise StartFailed(_last_error(folder, errors_from) or f"The server exited with code {code}.", code)
     proc.stdout.close()
     return Started(json.loads(line[0]), already_running=False)
+
+
+def _still_running(proc: subprocess.Popen[bytes], grace: float = 10.0) -> bool:
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        return True
+    return False
 
 
 def _last_error(folder: DataFolder, offset: int) -> str:
@@ -111,7 +122,8 @@ def _last_error(folder: DataFolder, offset: int) -> str:
             lines = f.read().decode(errors="replace").strip().splitlines()
     except OSError:
         return ""
-    return lines[-1] if lines else ""
+    # The server's own sentence, without the program name it printed it with: the caller adds its own.
+    return lines[-1].removeprefix(PROGRAM_PREFIX) if lines else ""
 
 
 def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
@@ -137,6 +149,8 @@ def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
     except (InstanceUnavailable, RpcError, OSError, TimeoutError):
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()  # psutil refuses to signal a pid that now names another process
+            # A frozen server (SIGSTOP, a debugger) sees SIGTERM only once it runs again: let it, so it exits cleanly.
+            process.resume()
     if not _wait_ended(process, deadline):
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
@@ -163,16 +177,6 @@ def _wait_ended(process: psutil.Process, deadline: float) -> bool:
 async def _ask_to_shut_down(folder: DataFolder) -> None:
     async with await InstanceClient.for_folder(folder) as client:
         await client.call("shutdown")
-
-
-async def ping(runtime: Runtime, timeout: float = PING_TIMEOUT) -> bool:
-    """True when the server at `runtime` answers `ping` with its own token (so it is really ours)."""
-    try:
-        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
-            await asyncio.wait_for(client.call("ping"), timeout)
-    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
-        return False
-    return True
 
 
 async def login_url(runtime: Runtime, timeout: float = CONNECT_TIMEOUT) -> str:

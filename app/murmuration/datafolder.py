@@ -25,6 +25,9 @@ from murmuration.privatefiles import (
 TOKEN_BYTES = 32
 LOOPBACK_URL = "http://127.0.0.1:{port}/"
 
+# The way out of a broken instance.json, said by every error about one (doctor keeps the broken file).
+REBUILD = "run `murmuration doctor --repair` to rebuild it from what is left."
+
 
 class DataFolderError(Exception):
     """A data folder whose files cannot be used as they are."""
@@ -76,14 +79,14 @@ class InstanceInfo:
             if key not in raw:
                 if key in ("last_port", "autostart", "seal"):
                     continue
-                raise DataFolderError(f"{where} has no {key!r}; restore it or remove the file to start afresh.")
+                raise DataFolderError(f"{where} has no {key!r}; {REBUILD}")
             value = raw[key]
             wrong_type = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
             if wrong_type or (key == "last_port" and value is not None and not 0 < value < 65536):
-                raise DataFolderError(f"{where} has a bad {key!r} ({value!r}); fix or remove that field.")
+                raise DataFolderError(f"{where} has a bad {key!r} ({value!r}); fix that field, or {REBUILD}")
             values[key] = value
         if not values["id"] or not values["name"]:
-            raise DataFolderError(f"{where} has an empty id or name; fix or remove the file.")
+            raise DataFolderError(f"{where} has an empty id or name; {REBUILD}")
         return cls(**values)
 
 
@@ -174,7 +177,7 @@ class DataFolder:
         """The instance's identity; raises DataFolderError when the file is missing, broken or not ours."""
         raw = read_private_json(self.instance_file)
         if raw is None:
-            raise DataFolderError(f"{self.instance_file} is missing or is not a JSON object.")
+            raise DataFolderError(f"{self.instance_file} is missing or is not a JSON object; {REBUILD}")
         return InstanceInfo.from_json(raw, self.instance_file)
 
     def write_info(self, info: InstanceInfo) -> None:

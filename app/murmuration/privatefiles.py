@@ -34,11 +34,18 @@ class UnsafePath(OSError):
     """A path of a data folder that is a link, not a regular file or folder, or another user's; the message says."""
 
 
-def _owner_is_us(st: os.stat_result) -> bool:
+def owner_is_us(st: os.stat_result) -> bool:
+    """True when the entry `st` describes belongs to the user Murmuration runs as."""
     return not POSIX or st.st_uid == os.getuid()
 
 
-def _what(st: os.stat_result) -> str:
+def wanted_mode(st: os.stat_result) -> int | None:
+    """The mode an entry of a data folder must have (0700 folders, 0600 files); None for a link or a special file."""
+    return FOLDER_MODE if stat.S_ISDIR(st.st_mode) else FILE_MODE if stat.S_ISREG(st.st_mode) else None
+
+
+def what(st: os.stat_result) -> str:
+    """What kind of entry `st` describes, in a few words ("a symbolic link", "a FIFO" …)."""
     mode = st.st_mode
     if stat.S_ISLNK(mode):
         return "a symbolic link"
@@ -57,10 +64,8 @@ def check_folder(path: Path) -> None:
     """Raise UnsafePath unless `path` is a real folder (not a link) that this user owns."""
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePath(
-            f"{path} is {_what(st)}, not a folder; Murmuration keeps its data only in a real folder there."
-        )
-    if not _owner_is_us(st):
+        raise UnsafePath(f"{path} is {what(st)}, not a folder; Murmuration keeps its data only in a real folder there.")
+    if not owner_is_us(st):
         raise UnsafePath(f"{path} belongs to another user; Murmuration uses only folders of the user it runs as.")
 
 
@@ -107,8 +112,8 @@ def private_folder(path: Path) -> Path:
 def _checked_file(fd: int, path: Path) -> os.stat_result:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafePath(f"{path} is {_what(st)}, not a regular file; Murmuration will not read it.")
-    if not _owner_is_us(st):
+        raise UnsafePath(f"{path} is {what(st)}, not a regular file; Murmuration will not read it.")
+    if not owner_is_us(st):
         raise UnsafePath(f"{path} belongs to another user; Murmuration will not use it.")
     return st
 
@@ -149,7 +154,7 @@ def is_private_file(path: Path) -> bool:
         st = os.lstat(path)
     except OSError:
         return False
-    if not stat.S_ISREG(st.st_mode) or not _owner_is_us(st):
+    if not stat.S_ISREG(st.st_mode) or not owner_is_us(st):
         return False
     return not POSIX or stat.S_IMODE(st.st_mode) == FILE_MODE
 
@@ -189,9 +194,9 @@ def repair_modes(folder: Path) -> None:
                 st = os.lstat(path)
             except FileNotFoundError:
                 continue
-            if not _owner_is_us(st):
+            if not owner_is_us(st):
                 continue
-            wanted = FOLDER_MODE if stat.S_ISDIR(st.st_mode) else FILE_MODE if stat.S_ISREG(st.st_mode) else None
+            wanted = wanted_mode(st)
             if wanted is not None and stat.S_IMODE(st.st_mode) != wanted:
                 os.chmod(path, wanted)
 

@@ -10,6 +10,10 @@ from pathlib import Path
 CONSOLE_EXE = "murmuration.exe"
 WINDOWED_EXE = "murmuration-tray.exe"
 
+# How the command line starts each error sentence it prints (cli/errors.py); a sentence handed on from a
+# child's stderr is stripped of it, so the program name is said once.
+PROGRAM_PREFIX = "murmuration: "
+
 
 def self_command(*args: str) -> list[str]:
     """The command line that runs `murmuration ARGS` with this very installation (and this very executable)."""

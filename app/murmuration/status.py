@@ -1,10 +1,16 @@
-"""Whether an instance runs: read from its runtime file and checked against the live process."""
+"""Whether an instance runs: read from its runtime file, checked against the live process and, where it
+matters, an authenticated ping.
+
+These states and their words are the one vocabulary of `ls`, `start`, `doctor` and the tray.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
 
@@ -16,6 +22,12 @@ class State(enum.StrEnum):
     STOPPED = "stopped"
     # A runtime file left by a server that died without cleaning up (kill -9, power loss).
     STALE = "stale"
+    # Its process lives (and holds the data folder) but does not answer a ping within PING_TIMEOUT: stopped by
+    # SIGSTOP or a debugger, or stuck on a hung disk.
+    NOT_RESPONDING = "not responding"
+
+
+PING_TIMEOUT = 3.0  # seconds a live server has to answer an authenticated ping
 
 
 @dataclass
@@ -55,6 +67,38 @@ def probe(folder: DataFolder) -> InstanceStatus:
             return InstanceStatus(State.STALE, None)
         return InstanceStatus(State.STOPPED, None)
     return InstanceStatus(State.RUNNING if is_alive(runtime) else State.STALE, runtime)
+
+
+async def ping(runtime: Runtime, timeout: float = PING_TIMEOUT) -> dict[str, Any] | None:
+    """The answer of the server at `runtime` to `ping` with its own token (who it is), or None within `timeout`."""
+    from murmuration.client import InstanceClient, InstanceUnavailable, RpcError  # websockets only when pinging
+
+    async def ask() -> Any:
+        async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
+            return await client.call("ping")
+
+    try:
+        # One deadline for all of it: a frozen server accepts the TCP connection and then says nothing.
+        answer = await asyncio.wait_for(ask(), timeout)
+    except (InstanceUnavailable, RpcError, OSError, TimeoutError):
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+async def check(folder: DataFolder, timeout: float = PING_TIMEOUT) -> InstanceStatus:
+    """`probe`, and for a live server an authenticated ping: one that does not answer is NOT_RESPONDING."""
+    status = probe(folder)
+    if status.state is State.RUNNING and status.runtime is not None and await ping(status.runtime, timeout) is None:
+        return InstanceStatus(State.NOT_RESPONDING, status.runtime)
+    return status
+
+
+def not_responding_message(name: str, instance_id: str, pid: int) -> str:
+    """What `start` and `doctor` say about a frozen owner, pointing at the way out."""
+    return (
+        f"{name} is not responding: its server (pid {pid}) holds the data folder but does not answer within "
+        f"{PING_TIMEOUT:.0f} s; end it with `murmuration stop {instance_id}` (see `murmuration doctor {instance_id}`)."
+    )
 
 
 def _made_here(folder: DataFolder) -> bool:

@@ -86,11 +86,19 @@ async function loadInfo() {
   try {
     app.info = await rpc.call("get_instance_info");
     document.getElementById("instance-name").textContent = app.info.name;
+    showDamage(app.info.damaged);
     document.title = `${viewTitle(app.currentName || "overview")} · ${app.info.name}`;
     app.current?.onInfo?.(app.info);
   } catch (error) {
     notify(`Could not read the instance's details: ${error.message}`, "error");
   }
+}
+
+// A damaged store is served read-only: say so above every view, with the command that repairs it.
+function showDamage(sentence) {
+  const banner = document.getElementById("damage-banner");
+  banner.textContent = sentence || "";
+  banner.hidden = !sentence;
 }
 
 /** The navigation: one link per view, in the registry's order. */
@@ -168,6 +176,9 @@ if (!storedSession()) {
   });
   // Lost events (a slow tab): the visible view loads everything again.
   rpc.on("overflow", () => app.current?.refresh());
+  rpc.on("instance", (event) => {
+    if (event.action === "damaged") loadInfo();
+  });
   document.getElementById("banner-retry").addEventListener("click", () => rpc.retryNow());
   document.getElementById("sign-out").addEventListener("click", signOutEverywhere);
   buildNav();

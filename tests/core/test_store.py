@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from murmuration.core.errors import Damaged
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.schema import MIGRATIONS
@@ -149,12 +150,16 @@ def test_a_newer_database_is_refused_naming_both_versions(tmp_path: Path) -> Non
         b"SQLite format 3\x00" + b"\xee" * 4080,  # the right magic, then garbage
     ],
 )
-def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, content: bytes) -> None:
+def test_a_file_that_is_not_a_database_is_opened_damaged_and_never_written(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(content)
-    with pytest.raises(StoreError) as caught:
-        Store(path, MIGRATIONS)
-    assert str(path) in str(caught.value)
+    store = Store(path, MIGRATIONS)
+    try:
+        assert store.damage is not None
+        with pytest.raises(Damaged), store.transaction() as db:
+            db.execute("CREATE TABLE taken_over (x)")
+    finally:
+        store.close()
     assert path.read_bytes() == content  # left as it was for the user to look at
 
 

@@ -14,7 +14,7 @@ from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.control import StartFailed, login_url, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolder, DataFolderError
 from murmuration.lock import FolderLocked
-from murmuration.status import State, probe
+from murmuration.status import State, check, probe
 
 
 def find(name: str) -> DataFolder:
@@ -54,16 +54,16 @@ def set_(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(folder: DataFolder) -> dict[str, Any]:
-    """One instance as `ls` shows it."""
-    status = probe(folder)
+async def describe(folder: DataFolder) -> dict[str, Any]:
+    """One instance as `ls` shows it; a live server that does not answer a ping is "not responding"."""
+    status = await check(folder)
     try:
         info = folder.read_info()
         name, instance_id = info.name, info.id
     except DataFolderError:
         name, instance_id = "?", folder.path.name
-    running = status.state is State.RUNNING and status.runtime is not None
-    runtime = status.runtime if running else None
+    live = status.state in (State.RUNNING, State.NOT_RESPONDING)
+    runtime = status.runtime if live else None
     return {
         "id": instance_id,
         "name": name,
@@ -75,8 +75,13 @@ def describe(folder: DataFolder) -> dict[str, Any]:
     }
 
 
+async def describe_all(folders: list[DataFolder]) -> list[dict[str, Any]]:
+    # Pinged all at once: ten frozen instances cost one ping timeout, not ten.
+    return list(await asyncio.gather(*(describe(folder) for folder in folders)))
+
+
 def ls(args: argparse.Namespace) -> int:
-    rows = [describe(folder) for folder in registry.managed_folders()]
+    rows = asyncio.run(describe_all(registry.managed_folders()))
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

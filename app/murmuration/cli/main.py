@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from murmuration import __version__, login_path
-from murmuration.cli.errors import CommandError
+from murmuration.cli.errors import CommandError, say
 from murmuration.contract import DEFAULT_MCP_CLIENT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, MCP_CLIENTS
 
 
@@ -17,7 +17,7 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one sentence and exit code 1 (2 means "port busy" here)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_ERROR, f"murmuration: {message}; see `murmuration --help`.\n")
+        self.exit(EXIT_ERROR, say(f"{message}; see `murmuration --help`.") + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("rm", help="delete a stopped instance and its data")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(run="murmuration.cli.commands:rm")
+
+    doctor = sub.add_parser("doctor", help="check every instance (or one) and say what to do about each problem")
+    doctor.add_argument("name", metavar="NAME", nargs="?")
+    doctor.add_argument("--repair", action="store_true", help="fix what is safe to fix (nothing is ever deleted)")
+    doctor.set_defaults(run="murmuration.cli.data:doctor")
+
+    backup = sub.add_parser("backup", help="make a checked copy of an instance's state.db")
+    backup.add_argument("name", metavar="NAME")
+    backup.add_argument("path", metavar="PATH", nargs="?", help="a new file or a folder (default: its backups/)")
+    backup.set_defaults(run="murmuration.cli.data:backup")
+
+    restore = sub.add_parser("restore", help="put a backup back in place of a stopped instance's state.db")
+    restore.add_argument("name", metavar="NAME")
+    restore.add_argument("backup", metavar="BACKUP")
+    restore.set_defaults(run="murmuration.cli.data:restore")
 
     imports = sub.add_parser("import-knowledge", help="import an original Murmuration .knowledge/ folder")
     imports.add_argument("path", metavar="PATH")
@@ -181,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(run_command(args.run, args))
     except CommandError as exc:
-        print(f"murmuration: {exc}", file=sys.stderr)
+        print(say(str(exc)), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

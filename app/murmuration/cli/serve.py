@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
 from murmuration import registry
 from murmuration.cli.errors import CommandError
+from murmuration.core.errors import DiskFull
 from murmuration.datafolder import DataFolderError
 from murmuration.ports import BadPortSetting, parse_port, port_settings
 
@@ -30,4 +32,6 @@ def serve(args: argparse.Namespace) -> int:
     except registry.InstanceExists:
         return serve(args)  # created by someone else a moment ago: serve that one
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise CommandError(DiskFull(args.data_dir or "the data folder").message) from None
         raise CommandError(f"Cannot use the data folder: {exc}.") from None

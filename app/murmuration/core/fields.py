@@ -36,7 +36,7 @@ def text(value: str, field: str) -> str:
     if len(value) > MAX_TEXT:
         raise Invalid(f"The {field} can have at most {MAX_TEXT:,} characters (it has {len(value):,}).", field)
     if CONTROL.search(value):
-        raise Invalid(f"The {field} contains control characters; remove them.", field)
+        raise Invalid(f"The {field} contains control characters; leave them out.", field)
     return value
 
 

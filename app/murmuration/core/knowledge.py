@@ -17,6 +17,8 @@ class KnowledgeBase:
 
     def __init__(self, store: Store, events: EventBus) -> None:
         self.store = store
+        # Whoever listens (the dashboard) learns at once that the instance went read-only.
+        store.on_damage = lambda reason: events.publish("instance", action="damaged", reason=reason)
         self.issues = IssueBoard(store, events)
         self.milestone = Milestone(store, events)
         self.fragments = Fragments(store, events)

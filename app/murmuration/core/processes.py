@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +214,7 @@ class ProcessManager:
         parts = [command] if isinstance(command, str) else command
         for name, values in (("command", parts), ("env_vars", [*env, *env.values()]), ("cwd", [cwd or ""])):
             if any("\0" in value for value in values):
-                raise Invalid(f"A NUL character cannot be passed to a program; remove it from {name}.", name)
+                raise Invalid(f"A NUL character cannot be passed to a program; leave it out of {name}.", name)
         # A relative cwd is relative to the instance's working directory, never to wherever the server started.
         folder = str(Path(self.default_cwd, cwd or "").resolve())
         if not Path(folder).is_dir():
@@ -598,9 +598,9 @@ class ProcessManager:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def set_config(self, changes: dict[str, Any]) -> QueueConfig:
-        for key, value in changes.items():
-            setattr(self.config, key, value)
-        self.config.save(self.store)
+        config = replace(self.config, **changes)
+        config.save(self.store)  # first: a refused save (a full disk) leaves the settings in force unchanged
+        self.config = config
         self.events.publish("queue", action="config", config=self.config.as_dict())
         self._wake.set()
         return self.config

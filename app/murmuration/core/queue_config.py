@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -32,7 +33,13 @@ class QueueConfig:
 
     @classmethod
     def load(cls, store: Store) -> QueueConfig:
-        row = store.db.execute("SELECT * FROM queue_config WHERE id = 1").fetchone()
+        """The stored settings; the defaults on a damaged store that cannot tell them (it runs nothing anyway)."""
+        try:
+            row = store.db.execute("SELECT * FROM queue_config WHERE id = 1").fetchone()
+        except sqlite3.DatabaseError:
+            if store.damage is None:
+                raise
+            return cls()
         values = {f.name: row[f.name] for f in fields(cls)}
         values["retry_on_exit"] = bool(values["retry_on_exit"])
         values["paused"] = bool(values["paused"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from murmuration.core.errors import Damaged
 from murmuration.login_codes import CODE_LIFETIME
 from murmuration.operations.context import VIEWS, InstanceContext
 from murmuration.operations.table import OperationTable, params_schema
@@ -27,6 +28,8 @@ def declare(table: OperationTable) -> None:
             "port": ctx.port,
             "url": ctx.url,
             "started_at": ctx.started_at,
+            # The sentence to show while the data is damaged (the instance is read-only then), else null.
+            "damaged": Damaged.sentence(ctx.info.id) if ctx.knowledge.store.damage is not None else None,
             "cwd": ctx.info.cwd,
             "web_url": ctx.web_url(),
         }
@@ -37,7 +40,8 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
     )
     async def ping(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"pong": True, "web_url": ctx.web_url()}
+        # Who answers, so a caller can tell a server that really owns the data folder from a forged runtime file.
+        return {"pong": True, "instance": ctx.info.id, "pid": ctx.pid, "web_url": ctx.web_url()}
 
     @table.operation(
         "get_web_ui_url",

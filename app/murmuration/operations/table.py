@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from murmuration.contract import CONFLICT, INVALID_PARAMS, NOT_FOUND, SERVER_ERROR
-from murmuration.core.errors import Conflict, Invalid, NotFound
+from murmuration.contract import CONFLICT, DAMAGED, DISK_FULL, INVALID_PARAMS, NOT_FOUND, SERVER_ERROR
+from murmuration.core.errors import Conflict, Damaged, DiskFull, Invalid, NotFound
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -65,6 +65,14 @@ class Operation:
         except Conflict as exc:
             data = {**({"field": exc.field} if exc.field else {}), **exc.details}
             raise OperationError(exc.message, CONFLICT, data or None) from None
+        except Exception as exc:
+            # A read can meet a corrupt page and any write a full disk: the store says what that means.
+            failure = ctx.knowledge.store.failure(exc)
+            if isinstance(failure, Damaged):
+                raise OperationError(Damaged.sentence(ctx.info.id), DAMAGED, {"reason": failure.reason}) from None
+            if isinstance(failure, DiskFull):
+                raise OperationError(failure.message, DISK_FULL) from None
+            raise
 
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""

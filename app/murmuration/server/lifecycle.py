@@ -31,6 +31,7 @@ from murmuration.operations import InstanceContext, build_table
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
+from murmuration.server.backup_schedule import back_up_regularly, backup_interval
 from murmuration.server.connections import Budget, open_files_limit, raise_open_files_limit
 from murmuration.server.idle import is_idle, stop_when_idle
 from murmuration.server.logfile import open_server_log
@@ -88,6 +89,12 @@ async def running_instance(
         agents = Agents(events)
         try:
             if not made_here:
+                if knowledge.store.damage is not None:
+                    # Read-only would still run its queue's leftovers unchecked: a found, damaged store is not served.
+                    raise StoreError(
+                        f"{folder.path} was not made by this user's Murmuration and its state.db is damaged; "
+                        "move state.db aside to start afresh."
+                    )
                 knowledge.store.check_found()
                 set_aside = processes.records.set_aside_found_work()
                 log.warning(
@@ -114,13 +121,18 @@ async def running_instance(
                 request_shutdown=stopping.set,
             )
             server = InstanceServer(ctx, build_table(), token, load_assets(), Budget.for_files(open_files_limit()))
-            await processes.open()
+            if knowledge.store.damage is None:
+                await processes.open()
+            else:
+                # Read-only: recovering the last run's processes would write to the damaged file.
+                log.error("state.db is damaged (%s): serving it read-only", knowledge.store.damage)
             await server.start(lease.sock)
             watch = None
             if idle_exit:
                 watch = asyncio.create_task(
                     stop_when_idle(idle_exit, lambda: is_idle(server.connections, processes), stopping.set)
                 )
+            backing_up = asyncio.create_task(back_up_regularly(knowledge.store, backup_interval()))
             try:
                 folder.write_runtime(
                     Runtime(
@@ -139,6 +151,7 @@ async def running_instance(
             finally:
                 if watch is not None:
                     watch.cancel()
+                backing_up.cancel()
                 folder.remove_runtime()
                 await server.close()
                 await processes.close()
@@ -247,6 +260,9 @@ def port_message(port: int) -> str:
             who = f"Murmuration instance {info.name!r}" if info else "another Murmuration instance"
             return (
                 f"Port {port} is in use by {who} (pid {runtime.pid}); "
-                "drop --port (and WS_PORT) to let Murmuration choose a free port."
+                "leave out --port (and unset WS_PORT) to let Murmuration choose a free port."
             )
-    return f"Port {port} is in use by another program; drop --port (and WS_PORT) to let Murmuration choose a free port."
+    return (
+        f"Port {port} is in use by another program; leave out --port (and unset WS_PORT) to let Murmuration choose "
+        "a free port."
+    )

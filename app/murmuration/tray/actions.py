@@ -197,7 +197,7 @@ class InstanceActions(QObject):
         try:
             await self.model.delete(instance_id)
         except FolderLocked:
-            self.notify.emit(f"{name} was not deleted", f"{name} is running again; stop it, then delete it.")
+            self.notify.emit(f"{name} was not deleted", f"{name} is running again; stop it first, then try again.")
         except OSError as exc:
             self.notify.emit(f"{name} was not deleted", f"Its data folder could not be removed: {exc}.")
         else:

@@ -9,15 +9,17 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from murmuration.datafolder import DataFolder, Runtime
+from murmuration.status import State
 
 
 class InstanceState(enum.StrEnum):
     """What the tray knows about one instance."""
 
-    STOPPED = "stopped"
+    # The states an instance is in on its own are status.py's, in its words (`ls` says the same).
+    STOPPED = State.STOPPED.value
     STARTING = "starting"
-    RUNNING = "running"
-    NOT_RESPONDING = "not responding"
+    RUNNING = State.RUNNING.value
+    NOT_RESPONDING = State.NOT_RESPONDING.value
     STOPPING = "stopping"
     CRASHED = "crashed"
     CRASH_LOOP = "crash loop"

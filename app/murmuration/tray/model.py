@@ -15,10 +15,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from murmuration import registry
+from murmuration import registry, status
 from murmuration.client import InstanceUnavailable
 from murmuration.contract import EXIT_LOCKED
-from murmuration.control import StartFailed, login_url, ping, remove_instance, start_instance, stop_instance
+from murmuration.control import NotResponding, StartFailed, login_url, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
@@ -229,7 +229,7 @@ class InstanceModel(QObject):
     async def _adopt(self, slot: _Slot, runtime: Runtime) -> None:
         """A running server we did not know: believe it only when it answers an authenticated ping."""
         generation = slot.generation
-        answered = await ping(runtime)
+        answered = await status.ping(runtime) is not None
         instance = slot.instance
         if slot.generation != generation or slot.lock.locked() or instance.id not in self._slots:
             return
@@ -270,6 +270,9 @@ class InstanceModel(QObject):
             try:
                 await asyncio.to_thread(start_instance, instance.folder)
                 runtime = await asyncio.to_thread(instance.folder.read_runtime)
+            except NotResponding as exc:
+                self._set(instance, InstanceState.NOT_RESPONDING, str(exc))  # as before: it runs, frozen
+                return True
             except StartFailed as exc:
                 if exc.exit_code == EXIT_LOCKED:
                     return True  # someone else started it a moment ago: the next scan adopts it
@@ -281,7 +284,7 @@ class InstanceModel(QObject):
             if runtime is None:
                 return self._start_failed(instance, f"{instance.label} stopped right after it started.", user)
             instance.runtime = runtime
-            answered = await ping(runtime)
+            answered = await status.ping(runtime) is not None
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
             self._watched.add(instance.id)
             if answered:
