@@ -1,4 +1,4 @@
-"""An instance with no running process does no periodic work (issue 12): once its last process has ended, a real
+"""An instance with no running process does no periodic work: once its last process has ended, a real
 `murmuration serve` is not woken by any timer — counted from the kernel's context switches of all its threads."""
 
 from __future__ import annotations

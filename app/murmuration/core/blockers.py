@@ -30,7 +30,7 @@ def replace_blockers(db: sqlite3.Connection, number: int, blockers: Iterable[int
         if db.execute("SELECT 1 FROM issues WHERE number = ?", (blocker,)).fetchone() is None:
             raise NotFound(f"blocked_by names ISSUE_{blocker}, which does not exist.", "blocked_by")
         if blocker == number:
-            raise Invalid(f"ISSUE_{number} cannot wait on itself; remove it from blocked_by.", "blocked_by")
+            raise Invalid(f"ISSUE_{number} cannot wait on itself; leave it out of blocked_by.", "blocked_by")
         numbers.append(blocker)
     if len(numbers) > MAX_BLOCKERS:
         raise Invalid(f"An issue can wait on at most {MAX_BLOCKERS} others.", "blocked_by")
@@ -39,7 +39,7 @@ def replace_blockers(db: sqlite3.Connection, number: int, blockers: Iterable[int
         if path is not None:
             cycle = " → ".join(f"ISSUE_{n}" for n in (number, *path))
             raise Invalid(
-                f"That would make a cycle of issues waiting on each other ({cycle}); remove one of those blockers.",
+                f"That would make a cycle of issues waiting on each other ({cycle}); leave one of those blockers out.",
                 "blocked_by",
             )
     db.execute("DELETE FROM issue_blockers WHERE number = ?", (number,))

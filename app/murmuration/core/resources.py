@@ -58,7 +58,7 @@ def resource(value: str, field: str = "resources") -> Resource:
     if len(text) > MAX_RESOURCE:
         raise Invalid(f"A resource can have at most {MAX_RESOURCE} characters.", field)
     if CONTROL.search(text):
-        raise Invalid(f"The resource {text[:80]!r} contains control characters; remove them.", field)
+        raise Invalid(f"The resource {text[:80]!r} contains control characters; write it without them.", field)
     if "\\" in text:
         raise Invalid(f"The resource {text[:80]!r} has a backslash; separate folders with '/'.", field)
     if text.startswith(("/", "~")) or DRIVE.match(text):
