@@ -67,7 +67,7 @@ def test_calls_with_key_value_words_and_with_json(cli_instances: list[str]) -> N
         (["record_issue", "title=x", "colour=red"], "Invalid parameter 'colour'"),
         (["record_issue", "title=x", "tags=notjson"], "tags=notjson is not array JSON"),
         (["record_issue", "title=x", "tags=7"], "Invalid parameter 'tags'"),
-        (["start_process", "command=ls"], """command=ls is not array JSON; write it like command='["a", "b"]'."""),
+        (["start_process", "command=ls", "priority=high"], "priority=high is not integer JSON"),
         (["start_process", 'command=["ls"]', "priority=high"], "priority=high is not integer JSON"),
         (["start_process", 'command=["ls"]', "priority=99"], "Invalid parameter 'priority'"),
         (["ping", "--instance", "twice"], "--instance is given twice"),

@@ -90,6 +90,13 @@ def type_name(schema: dict[str, Any]) -> str:
     return str(kinds or "any")
 
 
+def admits_text(schema: dict[str, Any]) -> bool:
+    """True when text is one of the values `schema` takes (a command may be a string or a list)."""
+    options = schema.get("anyOf", []) + schema.get("oneOf", [])
+    kinds = schema.get("type", [])
+    return "string" in (kinds if isinstance(kinds, list) else [kinds]) or any(admits_text(o) for o in options)
+
+
 def takes_text(schema: dict[str, Any]) -> bool:
     """True when `schema` accepts text and nothing that JSON would read differently (so `key=7` stays "7")."""
     kinds = schema.get("type")
@@ -126,6 +133,9 @@ def params_from(operation: Operation, raw_json: str | None, pairs: list[str]) ->
         try:
             params[key] = json.loads(value)
         except ValueError:
+            if admits_text(schema):  # `command=ls`: text where text is one of the choices
+                params[key] = value
+                continue
             if schema:  # a parameter that is not text wants JSON; an unknown key is named by the schema check
                 example = EXAMPLES.get(type_name(schema), "7")
                 kind = type_name(schema)
