@@ -17,12 +17,23 @@ def agent_operations(table: OperationTable) -> list[Operation]:
 
 
 def tool_for(operation: Operation) -> types.Tool:
-    """The MCP tool of one operation: its name, its parameters' schema as is, and what it does."""
+    """The MCP tool of one operation: its name, its parameters' and its result's schemas as they are, what it does
+    and what calling it does to the instance."""
+    hints = operation.hints
     return types.Tool(
         name=operation.name,
         title=operation.name.replace("_", " ").capitalize(),
         description=operation.description + RESULT_NOTE,
         input_schema=operation.params,
+        output_schema=operation.result,
+        annotations=None
+        if hints is None
+        else types.ToolAnnotations(
+            read_only_hint=hints.read_only,
+            destructive_hint=hints.destructive,
+            idempotent_hint=hints.idempotent,
+            open_world_hint=hints.open_world,
+        ),
     )
 
 

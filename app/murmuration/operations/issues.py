@@ -7,22 +7,35 @@ from typing import Any
 from murmuration.core import fields
 from murmuration.core.issues import STATUSES, IssueFilter
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import (
+    ADDS,
+    INTEGER,
+    READS,
+    REPLACES,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 ISSUE_ID = {"type": "string", "description": "The issue's id, e.g. ISSUE_3.", "maxLength": 40}
 TITLE = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TITLE, "description": "A one-line title."}
 CONTENT = {"type": "string", "maxLength": fields.MAX_TEXT, "description": "The description, in markdown."}
 STATUS = {"type": "string", "enum": list(STATUSES), "description": "The kanban column."}
-PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES)}
+PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES), "description": "How urgent it is."}
 TAGS = {
     "type": "array",
     "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
     "maxItems": fields.MAX_TAGS,
     "description": "Tags: letters, digits, '-' and '_'.",
 }
-OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
+ASSIGNEE = {"type": ["string", "null"], "maxLength": 200, "description": "Who works on it (null: nobody)."}
 DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "A date like 2026-12-31."}
-ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100}
+ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100, "description": "Ids of related issues."}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "How many at most."}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0, "description": "How many to skip."}
+ISSUE = result_schema({"id": STRING, "title": STRING, "status": STRING, "priority": STRING})
+MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
 
 
 def declare(table: OperationTable) -> None:
@@ -39,6 +52,8 @@ def declare(table: OperationTable) -> None:
             {"title": TITLE, "content": CONTENT, "tags": TAGS, "priority": PRIORITY, "status": STATUS},
             required=("title",),
         ),
+        result=ISSUE,
+        hints=ADDS,
     )
     async def record_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.record(
@@ -54,6 +69,8 @@ def declare(table: OperationTable) -> None:
         "get_issue",
         "Get one issue by id, with its title, content, status, priority, tags and timestamps.",
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+        result=ISSUE,
+        hints=READS,
     )
     async def get_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.issues.get(params["issue_id"]))
@@ -67,11 +84,13 @@ def declare(table: OperationTable) -> None:
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "text": {"type": "string", "maxLength": 200},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                "text": {"type": "string", "maxLength": 200, "description": "Words found in the title or content."},
+                "limit": LIMIT,
+                "offset": OFFSET,
             }
         ),
+        result=result_schema({"issues": {"type": "array", "items": ISSUE}, "total": INTEGER}),
+        hints=READS,
     )
     async def list_issues(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         query = IssueFilter(
@@ -101,12 +120,14 @@ def declare(table: OperationTable) -> None:
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "assignee": OPTIONAL_TEXT,
+                "assignee": ASSIGNEE,
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
             },
             required=("issue_id",),
         ),
+        result=ISSUE,
+        hints=REPLACES,
     )
     async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in params.items() if k != "issue_id"}
@@ -116,6 +137,8 @@ def declare(table: OperationTable) -> None:
         "delete_issue",
         "Delete an issue for good.",
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+        result=result_schema({"deleted": STRING, "title": STRING}),
+        hints=REPLACES,
     )
     async def delete_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.delete(params["issue_id"])
@@ -126,6 +149,8 @@ def declare(table: OperationTable) -> None:
         "Get the milestone this instance works toward (title, description, target date, progress, related "
         "issues), or null when none is set.",
         params_schema({}),
+        result=MILESTONE,
+        hints=READS,
     )
     async def get_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"milestone": ctx.knowledge.milestone.get(), "web_url": ctx.web_url()}
@@ -136,12 +161,14 @@ def declare(table: OperationTable) -> None:
         params_schema(
             {
                 "title": TITLE,
-                "description": {"type": "string", "maxLength": 2000},
+                "description": {"type": "string", "maxLength": 2000, "description": "What it is, in markdown."},
                 "targetDate": DATE,
-                "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent done."},
                 "relatedIssues": ISSUE_IDS,
             }
         ),
+        result=MILESTONE,
+        hints=REPLACES,
     )
     async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
