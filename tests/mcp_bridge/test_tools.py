@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from murmuration.mcp_bridge.tools import input_schema
 from murmuration.operations import build_table
 from tests.mcp_bridge.conftest import bridge, ok
 
@@ -32,7 +33,7 @@ async def test_tools_list_is_every_agent_operation_with_its_schema(project: Path
     assert [tool.name for tool in tools] == list(expected)
     for tool in tools:
         operation = expected[tool.name]
-        assert tool.input_schema == operation.params, tool.name
+        assert tool.input_schema == input_schema(operation), tool.name
         assert tool.description is not None
         assert tool.description.startswith(operation.description)
         assert "web_url" in tool.description

@@ -86,6 +86,14 @@ class Bridge:
                 f"(e.g. {', '.join(EXAMPLES)}).",
                 "unknown_tool",
             )
+        full = False
+        if name in results.EXCERPTED and "full" in arguments:
+            full = arguments["full"]
+            if not isinstance(full, bool):
+                return results.failure(
+                    f"Invalid parameter 'full' for {name}: it must be true or false.", "invalid_params"
+                )
+            arguments = {k: v for k, v in arguments.items() if k != "full"}
         try:
             size = len(json.dumps(arguments))
         except (ValueError, RecursionError):
@@ -109,7 +117,7 @@ class Bridge:
                 f"{self.folder.log_folder / 'mcp-bridge.log'}.",
                 "bridge_error",
             )
-        return results.success(name, result, note)
+        return results.success(name, result, note, full)
 
     async def warm_up(self) -> None:
         """Connect (starting the server if none runs) before the first call needs it."""

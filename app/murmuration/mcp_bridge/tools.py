@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mcp_types as types
 
+from murmuration.mcp_bridge.results import EXCERPTED, FULL
 from murmuration.operations import Operation, OperationTable
 
 RESULT_NOTE = (
@@ -24,7 +27,7 @@ def tool_for(operation: Operation) -> types.Tool:
         name=operation.name,
         title=operation.name.replace("_", " ").capitalize(),
         description=operation.description + RESULT_NOTE,
-        input_schema=operation.params,
+        input_schema=input_schema(operation),
         output_schema=operation.result,
         annotations=None
         if hints is None
@@ -35,6 +38,13 @@ def tool_for(operation: Operation) -> types.Tool:
             open_world_hint=hints.open_world,
         ),
     )
+
+
+def input_schema(operation: Operation) -> dict[str, Any]:
+    """The operation's parameters, plus the bridge's own `full` where a list comes back as excerpts."""
+    if operation.name not in EXCERPTED:
+        return operation.params
+    return {**operation.params, "properties": {**operation.params["properties"], "full": FULL}}
 
 
 def agent_tools(table: OperationTable) -> list[types.Tool]:

@@ -34,7 +34,10 @@ DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "descript
 ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100, "description": "Ids of related issues."}
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "How many at most."}
 OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0, "description": "How many to skip."}
-ISSUE = result_schema({"id": STRING, "title": STRING, "status": STRING, "priority": STRING})
+ISSUE_FIELDS = {"id": STRING, "title": STRING, "status": STRING, "priority": STRING}
+ISSUE = result_schema(ISSUE_FIELDS)
+# An issue in a list: an MCP agent gets it as an excerpt, without a link of its own.
+ISSUE_ITEM = {"type": "object", "properties": ISSUE_FIELDS, "required": list(ISSUE_FIELDS)}
 MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
 
 
@@ -89,7 +92,7 @@ def declare(table: OperationTable) -> None:
                 "offset": OFFSET,
             }
         ),
-        result=result_schema({"issues": {"type": "array", "items": ISSUE}, "total": INTEGER}),
+        result=result_schema({"issues": {"type": "array", "items": ISSUE_ITEM}, "total": INTEGER}),
         hints=READS,
     )
     async def list_issues(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,9 @@ RELATED = {
     "description": "Ids of related fragments or issues.",
 }
 LINK_TYPE = {"type": "string", "enum": list(LINK_TYPES), "description": "What the link means."}
-FRAGMENT = result_schema({"id": STRING, "title": STRING, "type": STRING})
+FRAGMENT_SUMMARY = {"id": STRING, "title": STRING, "type": STRING}
+FRAGMENT = result_schema(FRAGMENT_SUMMARY)
+FRAGMENT_ITEM = {"type": "object", "properties": FRAGMENT_SUMMARY, "required": list(FRAGMENT_SUMMARY)}
 LINK = result_schema({"id": STRING, "source_id": STRING, "target_id": STRING, "link_type": STRING})
 FRAGMENT_FIELDS = {
     "title": TITLE,
@@ -93,7 +95,7 @@ def declare(table: OperationTable) -> None:
                 "offset": OFFSET,
             }
         ),
-        result=result_schema({"fragments": {"type": "array", "items": FRAGMENT}, "total": INTEGER}),
+        result=result_schema({"fragments": {"type": "array", "items": FRAGMENT_ITEM}, "total": INTEGER}),
         hints=READS,
     )
     async def list_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
