@@ -61,10 +61,14 @@ class Bridge:
             which = f"the Murmuration instance {info.name!r} (id {info.id})"
         except DataFolderError:
             which = f"the Murmuration instance in {self.folder.path}"
+        # Said once here rather than in every tool's description, where it cost a sixth of tools/list.
         return (
             f"These tools act on {which}: its processes and queue, its issue board and milestone, and its knowledge "
-            "fragments, shared with the other agents and people who use it. Every result carries web_url, a link "
-            "into that instance's dashboard; give it to the person when they should look."
+            "fragments, shared with the other agents and people who use it. Every result is JSON with web_url, a "
+            "link into that instance's dashboard; give it to the person you work for when they should look.\n"
+            "A usual day: read the board (list_issues, get_milestone), take an issue (update_issue status "
+            "in-progress), run and watch your commands (start_process with wait_for, get_process_logs, "
+            "wait_for_process exit), then record what you learned (record_fragment; search_fragments first)."
         )
 
     async def list_tools(

@@ -9,9 +9,6 @@ import mcp_types as types
 from murmuration.mcp_bridge.results import EXCERPTED, FULL
 from murmuration.operations import Operation, OperationTable
 
-RESULT_NOTE = (
-    " The result is JSON; its web_url opens this in the instance's dashboard — hand it to the person you work for."
-)
 
 
 def agent_operations(table: OperationTable) -> list[Operation]:
@@ -25,8 +22,7 @@ def tool_for(operation: Operation) -> types.Tool:
     hints = operation.hints
     return types.Tool(
         name=operation.name,
-        title=operation.name.replace("_", " ").capitalize(),
-        description=operation.description + RESULT_NOTE,
+        description=operation.description,
         input_schema=input_schema(operation),
         output_schema=operation.result,
         annotations=None
