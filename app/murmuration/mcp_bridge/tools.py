@@ -10,7 +10,6 @@ from murmuration.mcp_bridge.results import EXCERPTED, FULL
 from murmuration.operations import Operation, OperationTable
 
 
-
 def agent_operations(table: OperationTable) -> list[Operation]:
     """The operations an agent may use, in table order (sign-in codes, shutdown and the like are left out)."""
     return [operation for operation in table if operation.for_agents]
