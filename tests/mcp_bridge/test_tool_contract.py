@@ -50,6 +50,7 @@ class Caller:
 
     def __init__(self, client: Client, tools: list[types.Tool]) -> None:
         self.client = client
+        self.tools = tools
         self.schemas = {tool.name: tool.output_schema for tool in tools}
         self.called: set[str] = set()
 
@@ -122,6 +123,29 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
         await call("delete_fragment", id=answer["id"])
         await call("delete_issue", issue_id=issue["id"])
     assert call.called == {tool.name for tool in tools}, "a tool was left out of the happy path"
+
+
+async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_miss_is_named(project: Path) -> None:
+    async with bridge(project) as client:
+        call = Caller(client, (await client.list_tools()).tools)
+        # set_queue_config keeps its camelCase settings for now: the dashboard reads them back under those names.
+        tools = [tool for tool in call.tools if tool.name != "set_queue_config"]
+        advertised = {name for tool in tools for name in tool.input_schema.get("properties", {})}
+        assert advertised == {name for name in advertised if name == name.lower()}
+        first = await call("record_fragment", title="Cache keys", body="By user id.", type="note")
+        # The original's spelling on one call, today's on the next: both land in the same field.
+        second = await call(
+            "record_fragment", title="Cache ttl", body="Five minutes.", type="note", relatedIds=[first["id"]]
+        )
+        assert second["related_ids"] == [first["id"]]
+        link = await call("create_fragment_link", source_id=second["id"], target_id=first["id"], link_type="related")
+        assert (await call("get_fragment_links", fragment_id=first["id"]))["links"][0]["id"] == link["id"]
+        milestone = await call("set_milestone", title="Fast", target_date="2026-12-31")
+        assert milestone["milestone"]["target_date"] == "2026-12-31"
+
+        wrong = await client.call_tool("record_issue", {"title": "x", "priorty": "high"})
+        assert wrong.is_error
+        assert "did you mean 'priority'" in text_of(wrong)
 
 
 def database_state(db: Path) -> dict[str, list[tuple[Any, ...]]]:

@@ -165,18 +165,16 @@ def declare(table: OperationTable) -> None:
             {
                 "title": TITLE,
                 "description": {"type": "string", "maxLength": 2000, "description": "What it is, in markdown."},
-                "targetDate": DATE,
+                "target_date": DATE,
                 "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent done."},
-                "relatedIssues": ISSUE_IDS,
+                "related_issues": ISSUE_IDS,
             }
         ),
         result=MILESTONE,
         hints=REPLACES,
     )
     async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
-        changes = {names.get(k, k): v for k, v in params.items()}
-        return {"milestone": ctx.knowledge.milestone.set(changes), "web_url": ctx.web_url()}
+        return {"milestone": ctx.knowledge.milestone.set(params), "web_url": ctx.web_url()}
 
 
 def declare_folder_exchange(table: OperationTable) -> None:

@@ -42,15 +42,14 @@ FRAGMENT_FIELDS = {
     "type": TYPE,
     "tags": TAGS,
     "metadata": METADATA,
-    "relatedIds": RELATED,
+    "related_ids": RELATED,
     "priority": PRIORITY,
     "status": STATUS,
 }
 
 
 def _changes(params: dict[str, Any]) -> dict[str, Any]:
-    names = {"relatedIds": "related_ids"}
-    return {names.get(k, k): v for k, v in params.items() if k in FRAGMENT_FIELDS}
+    return {k: v for k, v in params.items() if k in FRAGMENT_FIELDS}
 
 
 def declare(table: OperationTable) -> None:
@@ -166,19 +165,19 @@ def declare(table: OperationTable) -> None:
         "Link two fragments: 'answers' (an answer to a question), 'references', 'related' or 'supersedes'.",
         params_schema(
             {
-                "sourceId": FRAGMENT_ID,
-                "targetId": FRAGMENT_ID,
-                "linkType": LINK_TYPE,
+                "source_id": FRAGMENT_ID,
+                "target_id": FRAGMENT_ID,
+                "link_type": LINK_TYPE,
                 "metadata": METADATA,
             },
-            required=("sourceId", "targetId", "linkType"),
+            required=("source_id", "target_id", "link_type"),
         ),
         result=LINK,
         hints=ADDS,
     )
     async def create_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.knowledge.fragments.link(
-            params["sourceId"], params["targetId"], params["linkType"], params.get("metadata")
+            params["source_id"], params["target_id"], params["link_type"], params.get("metadata")
         )
         return {**link, "web_url": ctx.web_url("knowledge", link["source_id"])}
 
@@ -187,37 +186,37 @@ def declare(table: OperationTable) -> None:
         "List a fragment's links: outgoing, incoming or both, optionally of one type.",
         params_schema(
             {
-                "fragmentId": FRAGMENT_ID,
+                "fragment_id": FRAGMENT_ID,
                 "direction": {
                     "type": "string",
                     "enum": list(DIRECTIONS),
                     "default": "both",
                     "description": "Links from it, to it, or both.",
                 },
-                "linkType": LINK_TYPE,
+                "link_type": LINK_TYPE,
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50, "description": "At most."},
             },
-            required=("fragmentId",),
+            required=("fragment_id",),
         ),
         result=result_schema({"links": OBJECTS}),
         hints=READS,
     )
     async def get_fragment_links(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         links = ctx.knowledge.fragments.links(
-            params["fragmentId"], params.get("direction", "both"), params.get("linkType"), params.get("limit", 50)
+            params["fragment_id"], params.get("direction", "both"), params.get("link_type"), params.get("limit", 50)
         )
-        return {"links": links, "web_url": ctx.web_url("knowledge", params["fragmentId"])}
+        return {"links": links, "web_url": ctx.web_url("knowledge", params["fragment_id"])}
 
     @table.operation(
         "delete_fragment_link",
         "Delete one link by its id.",
         params_schema(
-            {"linkId": {"type": "string", "minLength": 1, "maxLength": 300, "description": "The link's id."}},
-            required=("linkId",),
+            {"link_id": {"type": "string", "minLength": 1, "maxLength": 300, "description": "The link's id."}},
+            required=("link_id",),
         ),
         result=result_schema({"deleted": STRING}),
         hints=REPLACES,
     )
     async def delete_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        link = ctx.knowledge.fragments.unlink(params["linkId"])
+        link = ctx.knowledge.fragments.unlink(params["link_id"])
         return {"deleted": link["id"], "web_url": ctx.web_url("knowledge", link["source_id"])}

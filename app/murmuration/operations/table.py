@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 Handler = Callable[["InstanceContext", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 SURROGATE = re.compile("[\ud800-\udfff]")
+CAPITAL = re.compile(r"(?<!^)([A-Z])")
 # Set by the test suite: every result is checked against its operation's result schema, so a handler that drifts
 # from what it promises MCP clients (their outputSchema) fails the tests that call it.
 CHECK_RESULTS_ENV = "MURMURATION_CHECK_RESULTS"
@@ -88,6 +90,7 @@ class Operation:
 
     async def run(self, ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         """Validate `params`, run the handler, and turn core's refusals into OperationErrors."""
+        params = self.snake_cased(params)
         self.check(params)
         try:
             result = await self.handler(ctx, params)
@@ -110,6 +113,25 @@ class Operation:
             where = ".".join(str(p) for p in error.absolute_path) or "result"
             raise AssertionError(f"{self.name} broke its result schema at {where}: {error.message[:300]}")
 
+    def snake_cased(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` with the original Murmuration's camelCase spellings (targetDate) under their snake_case names
+        (target_date): still accepted, no longer advertised."""
+        known = self.params.get("properties", {})
+        if not isinstance(params, dict) or all(key in known for key in params):
+            return params
+        renamed: dict[str, Any] = {}
+        for key, value in params.items():
+            name = key if key in known else CAPITAL.sub(r"_\1", str(key)).lower()
+            if name != key and name in known:
+                if name in params:
+                    raise OperationError(
+                        f"Give {name!r} once: {key!r} is its old spelling.", INVALID_PARAMS, {"field": key}
+                    )
+                renamed[name] = value
+            else:
+                renamed[key] = value
+        return renamed
+
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""
         from jsonschema.exceptions import best_match
@@ -118,6 +140,10 @@ class Operation:
         if error is not None:
             name = _field_of(error)
             reason = _reason(error)
+            if error.validator == "additionalProperties":
+                close = get_close_matches(name, list(error.schema.get("properties", {})), n=1, cutoff=0.7)
+                if close:
+                    reason += f"; did you mean {close[0]!r}"
             raise OperationError(
                 f"Invalid parameter {name!r} for {self.name}: {reason}.",
                 INVALID_PARAMS,
