@@ -42,6 +42,7 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ports.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/agents.py
 
 clean:
 	rm -rf $(VENV) node_modules build dist .pytest_cache .ruff_cache .hypothesis

@@ -95,6 +95,11 @@ async def idle_cost(seconds: float, quiet_processes: int, baseline: str | None) 
     return cpu, wakeups
 
 
+def builds(baseline: str) -> list[tuple[str, str | None]]:
+    """This checkout, and the baseline checkout when it exists."""
+    return [("this checkout", None)] + ([(f"baseline {baseline}", baseline)] if os.path.isdir(baseline) else [])
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -114,9 +119,7 @@ async def main() -> None:
     )
     print(f"{'idle cost over ' + format(options.seconds, 'g') + ' s':<40} {'CPU s':>8} {'wake-ups/s':>11}")
     for quiet in (0, 20):
-        for label, baseline in (("this checkout", None), (f"baseline {options.baseline}", options.baseline)):
-            if baseline and not await asyncio.to_thread(os.path.isdir, baseline):
-                continue
+        for label, baseline in builds(options.baseline):
             cpu, wakeups = await idle_cost(options.seconds, quiet, baseline)
             print(f"{label + f', {quiet} quiet processes':<40} {cpu:>8.3f} {wakeups:>11.2f}")
 

@@ -1,5 +1,6 @@
 """What a dashboard session costs: the upgrade and a round trip with a session beside the bearer token (the
-baseline), the per-message session check, and how long revoking takes to close open sockets.
+baseline), the per-message session check, how long revoking takes to close open sockets, and what dropping
+Cookie lines from request heads costs.
 
     .venv/bin/python bench/sessions.py [--connections 200] [--open 20]
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -18,8 +20,11 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+from websockets.streams import StreamReader
 from websockets.typing import Subprotocol
 
+from murmuration.server.cookie_drop import CookieDrop
 from murmuration.sessions import PROTOCOL, SESSION_PREFIX, Sessions, session_id
 from served import served
 
@@ -91,6 +96,28 @@ def check_cost(rounds: int) -> float:
     return (time.perf_counter() - began) / rounds * 1e6
 
 
+def drop_cost(head: bytes, chunk: int, rounds: int) -> float:
+    """Microseconds to pass one request head of `head` through the cookie drop, fed in `chunk`-byte reads."""
+    began = time.perf_counter()
+    for _ in range(rounds):
+        drop = CookieDrop()
+        for i in range(0, len(head), chunk):
+            drop.feed(head[i : i + chunk])
+    return (time.perf_counter() - began) / rounds * 1e6
+
+
+def parse_cost(head: bytes, rounds: int) -> float:
+    """Microseconds for websockets' own HTTP parser to read the same head: the baseline for the drop."""
+    began = time.perf_counter()
+    for _ in range(rounds):
+        reader = StreamReader()
+        reader.feed_data(head)
+        parser = Request.parse(reader.read_line)
+        with contextlib.suppress(StopIteration):
+            next(parser)
+    return (time.perf_counter() - began) / rounds * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--connections", type=int, default=200)
@@ -107,6 +134,13 @@ def main() -> None:
         took = asyncio.run(revoke_closes(url, token, sessions))
         print(f"revoke_sessions to all {args.open} open sockets closed: {took:.1f} ms (limit 1000 ms)")
     print(f"session check per message: {check_cost(200_000):.2f} µs")
+    typical = b"GET /ws HTTP/1.1\r\n" + b"".join(b"Header-%d: %s\r\n" % (n, b"v" * 40) for n in range(12)) + b"\r\n"
+    bomb = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nCookie: " + b"x" * 620_000 + b"\r\n\r\n"
+    print(
+        f"cookie drop: a {len(typical)}-byte head {drop_cost(typical, 65536, 20_000):.1f} µs "
+        f"(websockets parsing it, baseline: {parse_cost(typical, 20_000):.1f} µs)   "
+        f"a 620 KB planted Cookie line {drop_cost(bomb, 65536, 200):.1f} µs (64 KiB reads)"
+    )
 
 
 if __name__ == "__main__":

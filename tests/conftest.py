@@ -99,20 +99,21 @@ class Servers:
 
     spawned: list[ServeProcess] = field(default_factory=list)
 
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> ServeProcess:
+    def spawn(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> ServeProcess:
         proc = subprocess.Popen(
             [sys.executable, "-m", "murmuration", "serve", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         server = ServeProcess(proc)
         self.spawned.append(server)
         return server
 
-    def start(self, *args: str, env: dict[str, str] | None = None) -> ServeProcess:
-        server = self.spawn(*args, env=env)
+    def start(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> ServeProcess:
+        server = self.spawn(*args, env=env, cwd=cwd)
         server.wait_ready()
         return server
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -43,3 +44,32 @@ def plant_folder(folder: Path, name: str, argv: list[str], cwd: Path) -> None:
 def touch_command(target: Path) -> list[str]:
     """A command that leaves `target` behind if it ever runs."""
     return [sys.executable, "-c", f"open({str(target)!r}, 'w').close()"]
+
+
+def plant_lying_index(db: Path, argv: list[str], cwd: Path) -> None:
+    """A state.db whose schema is exactly ours, with one `stopped` process that its state index lists as `queued`.
+
+    The index's pages are swapped for a planted b-tree through `writable_schema`: the schema text stays ours, so
+    only a full integrity check tells the index from its table.
+    """
+    Store(db, MIGRATIONS).close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute(
+            "INSERT INTO processes (seq, id, title, name, argv, cwd, priority, state, queued_at) "
+            "VALUES (1, 'lying', 'lying', 'lying', ?, ?, 5, 'stopped', '2026-01-01T00:00:00+00:00')",
+            (json.dumps(argv), str(cwd)),
+        )
+        conn.execute(
+            "CREATE TABLE shadow (state TEXT, priority INTEGER, seq INTEGER, r INTEGER, "
+            "PRIMARY KEY (state, priority DESC, seq, r)) WITHOUT ROWID"
+        )
+        conn.execute("INSERT INTO shadow VALUES ('queued', 5, 1, 1), ('stopped', 5, 1, 1)")
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'shadow'").fetchone()
+        conn.execute("PRAGMA writable_schema=ON")
+        conn.execute("UPDATE sqlite_master SET rootpage = ? WHERE name = 'processes_by_state'", (root,))
+        conn.execute("DELETE FROM sqlite_master WHERE name IN ('shadow', 'sqlite_autoindex_shadow_1')")
+        conn.execute("PRAGMA writable_schema=OFF")
+    finally:
+        conn.close()

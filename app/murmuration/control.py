@@ -31,6 +31,7 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 ASK_TIMEOUT = 2.0  # seconds to wait for a polite shutdown to be acknowledged
 KILL_WAIT = 3.0
+EXIT_WAIT = 10.0  # seconds for a server that closed its output to finish exiting
 PING_TIMEOUT = 3.0  # an instance that does not answer a ping this fast is "not responding"
 CONNECT_TIMEOUT = 5.0
 
@@ -90,12 +91,14 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     reader.start()
     reader.join(timeout)
     if not line or not line[0]:
-        if proc.poll() is None:
+        try:
+            # An empty line is the end of its output: the server is exiting, though perhaps not reaped yet.
+            code = proc.wait(timeout=EXIT_WAIT if line else 0)
+        except subprocess.TimeoutExpired:
             proc.kill()
             raise StartFailed(
                 f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None
-            )
-        code = proc.wait()
+            ) from None
         raise StartFailed(_last_error(folder, errors_from) or f"The server exited with code {code}.", code)
     proc.stdout.close()
     return Started(json.loads(line[0]), already_running=False)

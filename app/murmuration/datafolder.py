@@ -13,6 +13,7 @@ from typing import Any
 from murmuration.atomicfile import write_atomic, write_json
 from murmuration.privatefiles import (
     UnsafePath,
+    check_ancestors,
     check_folder,
     create_private,
     is_private_file,
@@ -40,7 +41,7 @@ def read_private_json(path: Path) -> dict[str, Any] | None:
         return None
     except UnsafePath as exc:
         raise DataFolderError(str(exc)) from None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a file of 200,000 nested brackets
         return None
     return value if isinstance(value, dict) else None
 
@@ -226,6 +227,7 @@ class DataFolder:
         a log folder of ours never holds one. Raises DataFolderError with a sentence naming the path.
         """
         try:
+            check_ancestors(self.path)
             check_folder(self.path)
             for entry in os.scandir(self.path):
                 path = Path(entry.path)

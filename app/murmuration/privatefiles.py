@@ -64,6 +64,26 @@ def check_folder(path: Path) -> None:
         raise UnsafePath(f"{path} belongs to another user; Murmuration uses only folders of the user it runs as.")
 
 
+def check_ancestors(path: Path) -> None:
+    """Raise UnsafePath when a folder above `path` lets another user swap what lies beneath it.
+
+    That is one owned by another user (root aside), or one anybody may write to without the sticky bit (which
+    `/tmp` has): whoever can rename entries there can trade our folder for theirs between two of our steps.
+    """
+    if not POSIX:
+        return
+    for folder in Path(os.path.abspath(path)).parents:
+        st = os.stat(folder)
+        foreign = st.st_uid not in (0, os.getuid())
+        open_to_all = st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX
+        if foreign or open_to_all:
+            whose = "belongs to another user" if foreign else "can be changed by any user"
+            raise UnsafePath(
+                f"{folder} {whose}, so someone else could swap the data folder {path} for their own; "
+                "keep it in a folder of yours."
+            )
+
+
 def private_folder(path: Path) -> Path:
     """`path` as a real folder of ours with mode 0700, made (with its missing parents) when absent."""
     try:

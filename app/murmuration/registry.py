@@ -24,7 +24,7 @@ from murmuration import provenance
 from murmuration.atomicfile import read_json_object, write_json
 from murmuration.datafolder import DataFolder, DataFolderError, InstanceInfo, now_iso
 from murmuration.home import base_folder, instances_folder, projects_folder
-from murmuration.privatefiles import private_folder
+from murmuration.privatefiles import check_ancestors, private_folder
 
 log = logging.getLogger("murmuration.registry")
 LEGACY_PROJECT_FOLDER = ".murmuration"
@@ -50,6 +50,21 @@ def check_name(name: str) -> str:
     if any(unicodedata.category(c).startswith("C") for c in name):
         raise ValueError("An instance name cannot contain control characters.")
     return name
+
+
+def check_cwd(path: Path) -> Path:
+    """The project folder an instance's processes run in, absolute, or ValueError saying what to give instead."""
+    path = path.expanduser().absolute()
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a folder; choose an existing folder for the instance's processes.")
+    return path
+
+
+def set_cwd(folder: DataFolder, cwd: Path) -> Path:
+    """Make `cwd` the instance's project folder (its processes start there from its next start); returns it."""
+    cwd = check_cwd(cwd)
+    folder.write_info(replace(folder.read_info(), cwd=str(cwd)))
+    return cwd
 
 
 def slug(name: str) -> str:
@@ -187,6 +202,7 @@ def open_data_dir(path: Path, cwd: Path | None = None) -> DataFolder:
     server decides on its first start whether it was made here (provenance.py).
     """
     folder = DataFolder(path.absolute())
+    check_ancestors(folder.path)
     if folder.exists():
         return folder
     private_folder(folder.path)

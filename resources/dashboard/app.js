@@ -4,7 +4,7 @@
 import { RpcClient } from "./js/rpc.js";
 import { forgetSession, onSignInElsewhere, redeemSignInCode, sessionValid, storedSession } from "./js/session.js";
 import { href, watch } from "./js/router.js";
-import { h, isolate, replace } from "./js/dom.js";
+import { h, replace } from "./js/dom.js";
 import { confirmAction, errorText, notify } from "./js/ui.js";
 import { VIEWS, viewNamed } from "./js/views/registry.js";
 
@@ -71,7 +71,7 @@ function showRoute(route) {
     markNav(route.view);
     replace(main);
     app.current.mount(main, route);
-    document.title = `${viewTitle(route.view)} · ${app.info ? isolate(app.info.name) : "Murmuration"}`;
+    document.title = `${viewTitle(route.view)} · ${app.info ? app.info.name : "Murmuration"}`;
     if (showRoute.started) main.focus({ preventScroll: true });
   }
   app.current.route(route);
@@ -86,7 +86,7 @@ async function loadInfo() {
   try {
     app.info = await rpc.call("get_instance_info");
     document.getElementById("instance-name").textContent = app.info.name;
-    document.title = `${viewTitle(app.currentName || "overview")} · ${isolate(app.info.name)}`;
+    document.title = `${viewTitle(app.currentName || "overview")} · ${app.info.name}`;
     app.current?.onInfo?.(app.info);
   } catch (error) {
     notify(`Could not read the instance's details: ${error.message}`, "error");

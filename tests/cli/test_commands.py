@@ -191,7 +191,30 @@ def test_new_gives_hostile_names_safe_ids_inside_the_home(
 
 
 def test_new_with_a_missing_cwd_exits_1(tmp_path: Path) -> None:
-    assert "--cwd" in fails("new", "x", "--cwd", str(tmp_path / "nowhere"))
+    assert "is not a folder" in fails("new", "x", "--cwd", str(tmp_path / "nowhere"))
+
+
+# --- set ------------------------------------------------------------------------------------------------------
+
+
+def test_set_cwd_changes_the_project_folder_of_an_instance(home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    new("moving")
+    assert f"now run in {project}" in ok("set", "moving", "--cwd", str(project))
+    assert DataFolder(home / "instances" / "moving").read_info().cwd == str(project)
+
+
+def test_set_cwd_refuses_what_is_not_a_folder_and_keeps_the_old_one(home: Path, tmp_path: Path) -> None:
+    new("staying")
+    before = DataFolder(home / "instances" / "staying").read_info().cwd
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder")
+    for bad in (str(tmp_path / "nowhere"), str(a_file)):
+        assert "is not a folder" in fails("set", "staying", "--cwd", bad)
+    assert "Nothing to change" in fails("set", "staying")
+    assert "No instance is named" in fails("set", "ghost", "--cwd", str(tmp_path))
+    assert DataFolder(home / "instances" / "staying").read_info().cwd == before
 
 
 # --- ls -------------------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ MILESTONE = {
     "target_date": "2025-02-15",
     "progress": 40,
     "related_issues": ["ISSUE_3", "ISSUE_12"],
+    "updated_by": None,
     "created_at": "2025-07-31T07:26:16.579Z",
     "updated_at": "2025-07-31T08:32:25.558Z",
 }
@@ -137,6 +138,11 @@ def assert_fixture_imported(state: dict[str, Any]) -> None:
         "assignee": None,
         "due_date": None,
         "related_ids": [],
+        "blocked_by": [],
+        "waiting_on": [],
+        "assigned_at": None,
+        "created_by": None,  # the original recorded no author
+        "updated_by": None,
         "created_at": "2025-07-29T00:00:00.000Z",
         "updated_at": "2025-07-29T01:00:00.000Z",
         "extra": {},

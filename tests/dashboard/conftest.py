@@ -2,9 +2,9 @@
 
 Every test gets a fresh `murmuration serve` child process (through the `servers` fixture) and a fresh browser
 context signed in through a one-time `/login?code=…` link, as a person would. The context fails the test on any
-request to a host other than the instance, on any JavaScript dialog, on uncaught page errors and (unless the test
-allows them) on console errors — so every test also checks that no script from content ran and nothing left the
-machine.
+request to a host other than the instance (which the browser's dead proxy keeps from leaving the machine), on any
+JavaScript dialog, on uncaught page errors and (unless the test allows them) on console errors — so every test
+also checks that no script from content ran and nothing left the machine.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import playwright.sync_api as playwright_sync
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ServeProcess, Servers
+from tests.conftest import ServeProcess, Servers, port_block, range_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,6 +33,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
     "--disable-sync",
+    # Every request for another host goes to a closed port of this machine (Chromium never sends loopback
+    # through a proxy), so nothing a page asks for can leave it; the guard records such requests and fails.
+    # Cheaper than intercepting every request of every page through Playwright's routing.
+    "--proxy-server=http://127.0.0.1:9",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "dashboard"
 TIMEOUT_MS = 10_000
@@ -157,14 +161,10 @@ def open_page(browser: Any, dashboard: Dashboard, guard: Guard, **context_option
     context = browser.new_context(**options)
     context.set_default_timeout(TIMEOUT_MS)
 
-    def route(route: Any) -> None:
-        if same_origin(route.request.url, dashboard.origin):
-            route.continue_()
-        else:
-            guard.foreign.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
+    context.on(
+        "request",
+        lambda request: None if same_origin(request.url, dashboard.origin) else guard.foreign.append(request.url),
+    )
     page = context.new_page()
     page.on("websocket", lambda ws: None if same_origin(ws.url, dashboard.origin) else guard.foreign.append(ws.url))
 
@@ -178,6 +178,29 @@ def open_page(browser: Any, dashboard: Dashboard, guard: Guard, **context_option
     page.goto(dashboard.login_url())
     page.wait_for_selector("body[data-connection='open']")
     return context, page
+
+
+@pytest.fixture(scope="module")
+def shared_dashboard(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, Any]]:
+    """One served instance and one signed-in page for a whole module, for tests that only read.
+
+    Safe only where no test changes what another sees: the module's tests must not write to the instance.
+    """
+    home = tmp_path_factory.mktemp("shared-home")
+    pool = Servers()
+    env = {"MURMURATION_HOME": str(home), "MURMURATION_PORT_RANGE": range_text(port_block(9))}
+    try:
+        data_dir = home / "data"
+        dashboard = Dashboard(pool, data_dir, pool.start("--data-dir", str(data_dir), env=env))
+        guard = Guard(dashboard.origin)
+        context, page = open_page(browser, dashboard, guard)
+        try:
+            yield dashboard, page
+        finally:
+            context.close()
+        guard.check()
+    finally:
+        pool.end_all()
 
 
 @pytest.fixture

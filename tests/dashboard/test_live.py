@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -18,6 +19,8 @@ def test_the_overview_counts_follow_changes_made_elsewhere(page: Any, dashboard:
     goto(page, dashboard, "#/")
     expect(page.get_by_test_id("overview-connection")).to_have_text("connected")
     expect(page.locator(".instance-card")).to_contain_text(dashboard.url)
+    cwd = json.loads((dashboard.data_dir / "instance.json").read_text())["cwd"]
+    expect(page.get_by_test_id("overview-cwd")).to_have_text(cwd)
     expect(stat(page, "open")).to_have_text("0")
 
     dashboard.rpc("record_issue", {"title": "One"})

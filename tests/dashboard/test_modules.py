@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import Servers, port_block, range_text
-from tests.dashboard.conftest import Dashboard, Guard, open_page
+from tests.dashboard.conftest import Dashboard
 
 
 @pytest.fixture(scope="module")
-def page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def page(shared_dashboard: tuple[Dashboard, Any]) -> Any:
     """One signed-in page for the whole module: these tests only import modules into it."""
-    home = tmp_path_factory.mktemp("modules-home")
-    pool = Servers()
-    env = {"MURMURATION_HOME": str(home), "MURMURATION_PORT_RANGE": range_text(port_block(9))}
-    try:
-        data_dir = home / "data"
-        dashboard = Dashboard(pool, data_dir, pool.start("--data-dir", str(data_dir), env=env))
-        guard = Guard(dashboard.origin)
-        context, page = open_page(browser, dashboard, guard)
-        try:
-            yield page
-        finally:
-            context.close()
-        guard.check()
-    finally:
-        pool.end_all()
+    return shared_dashboard[1]
 
 
 MARKDOWN = """async (source) => {

@@ -5,10 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from murmuration.operations.context import VIEWS
 from tests.dashboard.conftest import Dashboard, goto
+
+
+@pytest.fixture(scope="module")
+def page(shared_dashboard: tuple[Dashboard, Any]) -> Any:
+    """These tests only read: one instance and one page serve them all."""
+    return shared_dashboard[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard(shared_dashboard: tuple[Dashboard, Any]) -> Dashboard:
+    return shared_dashboard[0]
+
 
 REGISTRY = "async () => (await import('/assets/js/views/registry.js')).VIEWS.map(v => [v.name, v.title])"
 

@@ -61,9 +61,10 @@ def stderr_file() -> TextIO:
 
 @asynccontextmanager
 async def bridge(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, mode: str = "legacy"
+    cwd: Path, *args: str, env: dict[str, str] | None = None, mode: str = "legacy", client_name: str | None = None
 ) -> AsyncIterator[Client]:
-    """An MCP client session with `murmuration mcp ARGS` run as a subprocess in `cwd`."""
+    """An MCP client session with `murmuration mcp ARGS` run as a subprocess in `cwd`; `client_name` is the name
+    the client gives in its `initialize` (the SDK's own by default)."""
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "murmuration", "mcp", *args],
@@ -71,7 +72,10 @@ async def bridge(
         env={**os.environ, **(env or {})},
     )
     with stderr_file() as errlog:
-        async with Client(stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=CALL_TIMEOUT) as client:
+        info = None if client_name is None else types.Implementation(name=client_name, version="1.0.0")
+        async with Client(
+            stdio_client(params, errlog=errlog), mode=mode, read_timeout_seconds=CALL_TIMEOUT, client_info=info
+        ) as client:
             yield client
 
 

@@ -19,18 +19,18 @@ from murmuration.client import InstanceClient, InstanceUnavailable
 from murmuration.datafolder import DataFolder
 from murmuration.home import projects_folder
 from tests.found_folders import ATTACKER_TOKEN, plant_folder, touch_command
-from tests.mcp_bridge.conftest import bridge, data_folder, eventually, ok
+from tests.mcp_bridge.conftest import bridge, data_folder, ok
+from tests.waiting import until_async
 
 
 async def run_to_the_end(client: object, project: Path) -> None:
     """Start a harmless process and wait for its end: by then the queue has had every chance to run anything."""
     started = await ok(client, "start_process", command=[sys.executable, "-c", "print('mine')"], title="mine")
 
-    async def ended() -> bool:
-        status = await ok(client, "get_process_status", process_id=started["id"])
-        return status["state"] in ("stopped", "failed")
+    async def state() -> str:
+        return str((await ok(client, "get_process_status", process_id=started["id"]))["state"])
 
-    await eventually(ended)
+    await until_async(state, "the harmless process to end", done=lambda s: s in ("stopped", "failed"))
 
 
 def digest(folder: Path) -> dict[str, str]:

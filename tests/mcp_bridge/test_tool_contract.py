@@ -120,6 +120,15 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
         await call("set_queue_config", maxConcurrent=3)
         await call("get_queue_status")
 
+        await call("list_agents")
+        await call("claim_issue", issue_id=issue["id"])
+        await call("release_issue", issue_id=issue["id"])
+        await call("next_issue", claim=True)
+        reservation = await call("reserve", resources=["src/db/**"], reason="a migration")
+        await call("check_paths", paths=["src/db/schema.py"])
+        await call("list_reservations")
+        await call("release", reservation_id=reservation["id"])
+
         await call("delete_fragment", id=answer["id"])
         await call("delete_issue", issue_id=issue["id"])
     assert call.called == {tool.name for tool in tools}, "a tool was left out of the happy path"
@@ -176,6 +185,7 @@ async def test_a_read_only_tool_changes_nothing(project: Path) -> None:
             "get_process_logs": {"process_id": process["id"]},
             "wait_for_process": {"process_id": process["id"], "exit": True},
             "get_web_ui_url": {"view": "knowledge"},
+            "check_paths": {"paths": ["src/**"]},
         }
         read_only = [tool.name for tool in tools if tool.annotations and tool.annotations.read_only_hint]
         db = data_folder(project).state_db

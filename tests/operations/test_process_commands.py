@@ -1,4 +1,4 @@
-"""Processes the way agents run them (issue 12), through the real WebSocket API on real processes: shell strings,
+"""Processes the way agents run them, through the real WebSocket API on real processes: shell strings,
 output as it is printed (a pseudo-terminal), no pager waiting, numbered logs read with a cursor, grep and since,
 and waiting for a verdict in one call."""
 

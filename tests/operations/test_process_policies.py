@@ -1,4 +1,4 @@
-"""Restart policies (issue 12) on real processes: on-failure restarts with growing delays up to its limit, always
+"""Restart policies on real processes: on-failure restarts with growing delays up to its limit, always
 restarts whatever the exit, and a process stopped by a person or an agent is never restarted."""
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ async def test_on_failure_restarts_with_growing_delays_and_stops_at_the_limit(cl
     assert len(gaps) == 3
     assert gaps[0] >= 0.2
     assert gaps[1] >= 0.4
-    assert gaps[2] >= 0.8
-    assert gaps[0] < gaps[1] < gaps[2]
+    assert gaps[2] >= 0.8  # each wait at least the doubled delay (a loaded machine only adds to them)
 
 
 async def test_on_failure_does_not_restart_a_success(client: InstanceClient) -> None:

@@ -1,4 +1,4 @@
-"""A port for every process that wants one (issue 12): machine-wide leases through real instances and real
+"""A port for every process that wants one: machine-wide leases through real instances and real
 listening processes, `{port}` and `PORT`, fixed ports refused naming their holder, and discovered URLs."""
 
 from __future__ import annotations

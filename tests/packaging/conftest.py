@@ -21,8 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BUILD_SCRIPT = ROOT / "packaging" / "build.py"
-BUILD_TIMEOUT = 1800.0  # PyInstaller, then xz over 390 MB on a loaded 2-core machine
-FROZEN_TIMEOUT = 2400  # per test: the first one to ask for the bundle waits for the build
+BUILD_TIMEOUT = 3000.0  # PyInstaller, then xz over 390 MB on a loaded 2-core machine
+FROZEN_TIMEOUT = 3600  # per test: the first one to ask for the bundle waits for the build
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,11 @@ import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient, InstanceUnavailable
+from murmuration.control import stop_instance
 from murmuration.datafolder import DataFolder
-from tests.conftest import Servers
-from tests.found_folders import ATTACKER_TOKEN, plant_folder, touch_command
+from murmuration.status import State, probe
+from tests.conftest import Servers, run_cli
+from tests.found_folders import ATTACKER_TOKEN, plant_folder, plant_lying_index, touch_command
 from tests.server.test_lifecycle import one_sentence, outcome
 from tests.waiting import until
 
@@ -322,3 +324,71 @@ def test_a_runtime_file_naming_another_host_is_never_believed(fresh: DataFolder)
     fresh.runtime_file.write_text(json.dumps(runtime))
     os.chmod(fresh.runtime_file, 0o600)
     assert fresh.read_runtime() is None
+
+
+# --- what an attacker-reviewer found: lying indexes, planted runtime files, swappable parents, bombs -----------
+
+
+def test_a_found_state_db_with_a_lying_index_is_refused_and_runs_nothing(servers: Servers, tmp_path: Path) -> None:
+    data = tmp_path / "found"
+    pwned = tmp_path / "PWNED"
+    data.mkdir()
+    (data / "instance.json").write_text(json.dumps({"id": "x", "name": "x", "created_at": "x", "cwd": str(tmp_path)}))
+    plant_lying_index(data / "state.db", touch_command(pwned), tmp_path)
+    code, _, err = outcome(servers.spawn("--data-dir", str(data)))
+    assert code == 1
+    assert "does not agree with itself" in one_sentence(err)
+    assert not pwned.exists()
+
+
+def test_a_runtime_file_found_with_a_folder_is_not_believed_and_stop_signals_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "found"
+    plant_folder(data, "found", ["true"], tmp_path)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        created = psutil.Process(bystander.pid).create_time()
+        runtime = {"pid": bystander.pid, "port": 18931, "url": "http://127.0.0.1:18931/", "token": ATTACKER_TOKEN}
+        (data / "runtime.json").write_text(
+            json.dumps({**runtime, "started_at": "x", "version": "0", "create_time": created})
+        )
+        os.chmod(data / "runtime.json", 0o600)
+        folder = DataFolder(data)
+        assert probe(folder).state is not State.RUNNING
+        assert stop_instance(folder, timeout=2) is False
+        assert bystander.poll() is None, "a process named by a planted runtime.json was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX folder modes")
+def test_a_data_folder_under_a_folder_anyone_can_change_is_refused(servers: Servers, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)  # no sticky bit: anybody may rename our folder away and put theirs in its place
+    code, _, err = outcome(servers.spawn("--data-dir", str(shared / "data")))
+    assert code == 1
+    line = one_sentence(err)
+    assert str(shared) in line
+    assert "any user" in line
+
+
+def test_a_found_folder_does_not_choose_where_its_processes_run(servers: Servers, tmp_path: Path) -> None:
+    data = tmp_path / "found"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    plant_folder(data, "found", ["true"], elsewhere)
+    servers.start("--data-dir", str(data))
+    (info,) = calls(DataFolder(data), ("get_instance_info", {}))
+    assert isinstance(info, dict)
+    assert info["cwd"] == str(tmp_path)
+    assert DataFolder(data).read_info().cwd == str(tmp_path)
+
+
+def test_ls_lists_an_instance_whose_runtime_file_is_a_bracket_bomb(fresh: DataFolder) -> None:
+    registry.register(fresh)
+    fresh.runtime_file.write_text("[" * 200_000)
+    os.chmod(fresh.runtime_file, 0o600)
+    listed = run_cli("ls", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["status"] for row in json.loads(listed.stdout)] == ["stale"]

@@ -1,4 +1,4 @@
-"""A 1 GB process log read three ways at once never blocks a real `murmuration serve` (issue 11): every ping answers
+"""A 1 GB process log read three ways at once never blocks a real `murmuration serve`: every ping answers
 while the reads run, each read answers, and the server's memory stays bounded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Disk full while a process prints (issue 12), on a real 6 MB tmpfs holding a real server's data folder: the process
+"""Disk full while a process prints, on a real 6 MB tmpfs holding a real server's data folder: the process
 keeps running and its state stays true, stop answers, the slot frees, the log says how many lines were lost once
 space returns, and nothing runs again after a restart — not even an immediate start that failed."""
 

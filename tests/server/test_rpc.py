@@ -25,6 +25,7 @@ async def test_get_instance_info_names_this_instance(instance: RunningInstance, 
     assert info["name"] == "Test Instance"
     assert info["port"] == instance.ctx.port
     assert info["web_url"] == instance.url
+    assert info["cwd"] == instance.ctx.info.cwd
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ and every request with an id must get exactly one well-formed answer, while the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections import Counter
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,10 +21,11 @@ from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
 from websockets.sync.client import ClientConnection, connect
 
-from murmuration import registry
 from murmuration.client import socket_url
+from murmuration.contract import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
+from murmuration.datafolder import DataFolder
 from murmuration.operations import Operation, build_table
-from tests.conftest import Servers
+from tests.conftest import ServeProcess, Servers, port_block, range_text
 
 # Operations the fuzzer must never get to run: it only sends them params their schema refuses,
 # so their validation is still tested but their handler is not called.
@@ -36,13 +37,6 @@ NEVER_RUN = {
 MIN_VALID_CALLS = 10  # per operation that may run: schema-valid calls that reached it
 EXAMPLES_PER_OPERATION = 100
 TIMEOUT = 10.0
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = (
-    -32700,
-    -32600,
-    -32601,
-    -32602,
-    -32603,
-)
 UNPARSABLE = object()  # what a message decodes to when it is not JSON at all
 
 json_scalars = (
@@ -310,36 +304,56 @@ def fuzz(connection: ClientConnection, operation: Operation) -> None:
         assert valid_calls >= MIN_VALID_CALLS, f"only {valid_calls} valid calls of {operation.name}"
 
 
-def test_every_operation_answers_every_message_exactly_once(
-    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The server works in a folder of this test's, so relative paths in fuzzed params land there.
-    monkeypatch.chdir(tmp_path)
-    server = servers.start("--instance", "props")
-    runtime = registry.find("props").read_runtime()
-    assert runtime is not None
-    url, headers = socket_url(runtime.url), {"Authorization": f"Bearer {runtime.token}"}
-    operations = list(build_table())
-    assert {op.name for op in operations} >= {"get_instance_info", "create_login_code"}
-    failures: dict[str, str] = {}
-    with contextlib.ExitStack() as connections:
-        connection = connections.enter_context(connect(url, additional_headers=headers, open_timeout=TIMEOUT))
-        for operation in operations:
-            try:
-                fuzz(connection, operation)
-            except Exception as exc:
-                # Go on with the other operations, so one fault does not hide the next; on a fresh
-                # connection, since the failed one may still hold answers.
-                failures[operation.name] = "\n".join([f"{type(exc).__name__}: {exc}", *getattr(exc, "__notes__", [])])
-                connection.close()
-                connection = connections.enter_context(connect(url, additional_headers=headers, open_timeout=TIMEOUT))
+@dataclass
+class Target:
+    """The one server a module's fuzzing talks to, and how to open a connection to it."""
+
+    server: ServeProcess
+    url: str
+    options: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """One real `murmuration serve` for every operation's fuzzing (per xdist worker), in a folder of its own.
+
+    Sharing it is safe: no operation it may run stops it, and the property holds whatever state earlier
+    operations left behind. Its working folder is the module's, so relative paths in fuzzed params land there.
+    """
+    root = tmp_path_factory.mktemp("props")
+    env = {"MURMURATION_HOME": str(root / "home"), "MURMURATION_PORT_RANGE": range_text(port_block(6))}
+    pool = Servers()
+    try:
+        server = pool.start("--data-dir", str(root / "data"), env=env, cwd=root)
+        runtime = DataFolder(root / "data").read_runtime()
+        assert runtime is not None
+        # No keepalive pings: their payload comes from the `random` module, in a thread that runs while
+        # Hypothesis draws examples, and Hypothesis takes that for a strategy using `random` (a page-long warning).
+        options: dict[str, Any] = {
+            "additional_headers": {"Authorization": f"Bearer {runtime.token}"},
+            "open_timeout": TIMEOUT,
+            "ping_interval": None,
+        }
+        yield Target(server, socket_url(runtime.url), options)
+    finally:
+        pool.end_all()
+
+
+OPERATIONS = list(build_table())
+
+
+def test_the_table_has_operations_to_fuzz() -> None:
+    assert {op.name for op in OPERATIONS} >= {"get_instance_info", "create_login_code"}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
+def test_every_operation_answers_every_message_exactly_once(target: Target, operation: Operation) -> None:
+    with connect(target.url, **target.options) as connection:
+        fuzz(connection, operation)
         # The connection still works, and the process is alive.
         reply = json.loads(last_call(connection))
-        assert reply["result"]["name"] == "props"
-        assert reply["result"]["pid"] == server.proc.pid
-    assert server.proc.poll() is None
-    if failures:
-        pytest.fail("\n\n".join(f"--- {name}\n{text}" for name, text in failures.items()), pytrace=False)
+        assert reply["result"]["pid"] == target.server.proc.pid
+    assert target.server.proc.poll() is None
 
 
 def last_call(connection: ClientConnection) -> str:

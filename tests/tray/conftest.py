@@ -85,7 +85,12 @@ def desktop_handlers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[st
         opened.append(url.toString())
         return True
 
+    async def launch(url: QUrl) -> str | None:
+        opened.append(url.toString())
+        return None
+
     monkeypatch.setattr(desktop, "open_url", open_url)
+    monkeypatch.setattr(desktop, "launch", launch)
     # Start at login writes here, never into the real ~/.config.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return opened

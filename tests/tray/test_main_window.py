@@ -11,7 +11,13 @@ from PySide6.QtTest import QTest
 from murmuration import registry
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import InstanceState
-from murmuration.tray.instance_table import COLUMNS, InstanceTableModel, format_memory, format_uptime
+from murmuration.tray.instance_table import (
+    COLUMNS,
+    InstanceTableModel,
+    format_folder,
+    format_memory,
+    format_uptime,
+)
 from tests.tray.waits import until
 
 from .conftest import SCREENSHOTS
@@ -20,6 +26,14 @@ from .conftest import SCREENSHOTS
 def row(table: InstanceTableModel, instance_id: str) -> dict[str, str]:
     r = table.row_of(instance_id)
     return {column: table.data(table.index(r, c)) for c, column in enumerate(COLUMNS)}
+
+
+def test_a_project_folder_under_home_reads_with_a_tilde() -> None:
+    assert format_folder(str(Path.home())) == "~"
+    assert format_folder(str(Path.home() / "code" / "app")) == "~/code/app"
+    assert format_folder("/srv/app") == "/srv/app"
+    assert format_folder(str(Path.home()) + "x") == str(Path.home()) + "x"  # a sibling, not inside home
+    assert format_folder("") == ""
 
 
 def test_uptime_and_memory_read_like_a_person_would_say_them() -> None:
@@ -55,7 +69,15 @@ async def test_the_window_lists_instances_with_state_port_url_uptime_and_memory(
     assert shown["Uptime"].endswith(" s") or shown["Uptime"].endswith(" min")
     assert shown["Memory"].endswith(" MB")
     idle = row(table, "idle-one")
-    assert idle == {"Name": "Idle One", "State": "Stopped", "Port": "", "URL": "", "Uptime": "", "Memory": ""}
+    assert idle == {
+        "Name": "Idle One",
+        "State": "Stopped",
+        "Project folder": str(home),
+        "Port": "",
+        "URL": "",
+        "Uptime": "",
+        "Memory": "",
+    }
     assert not tray.window.empty_label.isVisible()
 
     tray.window.resize(1000, 420)
@@ -145,13 +167,13 @@ async def test_without_a_tray_closing_the_window_quits_the_app(tray: Tray) -> No
     assert await asyncio.wait_for(tray._quit, 10) == 0  # nothing runs: quit without a question
 
 
-async def test_with_a_tray_closing_the_window_only_hides_it(home: Path) -> None:
+async def test_with_a_tray_closing_the_window_keeps_its_tabs_and_says_so_once(home: Path) -> None:
     registry.create("Stays", home)
     app = Tray(tray_available=True, poll_interval=0.2)
     try:
         app.start()
         await until(lambda: app.model.get("stays"), app.model.instance_added)
-        assert not app.window.isVisible()  # with a tray the app starts in it
+        assert not app.window.isVisible()  # with a tray and an instance, the app starts in the tray
         app.show_window()
         view = app.window.open_instance("stays")
         assert view is not None
@@ -159,7 +181,36 @@ async def test_with_a_tray_closing_the_window_only_hides_it(home: Path) -> None:
         app.window.close()
 
         assert not app.window.isVisible()
-        assert app.window.views == {}  # the dashboards' tabs go with it, and their memory
-        assert app._quit is None or not app._quit.done()
+        told = [n for n in app.notifications if n[0] == "Murmuration keeps running"]
+        assert len(told) == 1
+        app.show_window()
+        assert app.window.views == {"stays": view}  # the tab is still there, the same one
+        assert app.window.tabs.currentWidget() is view
+        app.window.close()
+        assert len([n for n in app.notifications if n[0] == "Murmuration keeps running"]) == 1  # said once
     finally:
         await app.close()
+
+
+async def test_a_first_run_opens_the_window_and_says_the_app_lives_in_the_tray(home: Path) -> None:
+    first = Tray(tray_available=True, poll_interval=0.2)
+    try:
+        first.start()
+        assert first.window.isVisible()  # nothing to manage yet: the window, with its empty list
+        assert first.window.empty_label.isVisibleTo(first.window)
+        assert "An instance is the hub of one project" in first.window.empty_label.text()
+        assert first.notifications == [
+            ("Murmuration is in the tray", "Its icon holds your instances; click it to open this window.")
+        ]
+        first.window.resize(1000, 420)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert first.window.grab().save(str(SCREENSHOTS / "first_run.png"))
+    finally:
+        await first.close()
+    again = Tray(tray_available=True, poll_interval=0.2)
+    try:
+        again.start()
+        assert not again.window.isVisible()  # the second start stays in the tray, silently
+        assert again.notifications == []
+    finally:
+        await again.close()

@@ -177,3 +177,27 @@ async def test_a_deleted_instance_leaves_the_model_and_the_disk(model: InstanceM
     assert model.get("doomed") is None
     assert not folder.path.exists()
     assert servers_of(folder.path) == []
+
+
+def test_what_a_person_may_ask_follows_the_state(tmp_path: Path) -> None:
+    from murmuration.datafolder import DataFolder, Runtime
+    from murmuration.tray.instance import Instance
+
+    runtime = Runtime(pid=1, port=8080, url="http://127.0.0.1:8080/", token="t", started_at="", version="")
+    allowed = {}
+    for state in InstanceState:
+        live = (
+            runtime if state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING, InstanceState.STOPPING) else None
+        )
+        instance = Instance("x", "X", DataFolder(tmp_path), state=state, runtime=live)
+        allowed[state] = (instance.can_start, instance.can_stop, instance.can_restart)
+    assert allowed == {
+        InstanceState.STOPPED: (True, False, False),
+        InstanceState.STARTING: (False, True, False),
+        InstanceState.RUNNING: (False, True, True),
+        InstanceState.NOT_RESPONDING: (False, True, False),
+        InstanceState.STOPPING: (False, True, False),
+        InstanceState.CRASHED: (True, True, False),  # Stop cancels the wait before its restart
+        InstanceState.CRASH_LOOP: (True, False, False),
+        InstanceState.FAILED: (True, False, False),
+    }

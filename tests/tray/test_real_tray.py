@@ -31,7 +31,15 @@ TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo")
 # Missing tools are a failed setup, never a skipped test: `make test` installs them.
 assert all(shutil.which(tool) for tool in TOOLS), "needs Xvfb, trayer, xdotool and x11-utils (debian-packages.txt)"
 
-TOP_MENU = ["New instance…", "No instances yet", "Show all instances…", "Start at login", "Quit"]
+TOP_MENU = [
+    "New instance…",
+    "No instances yet",
+    "Show all instances…",
+    "Start at login",
+    "Show tray log",
+    "About Murmuration",
+    "Quit",
+]
 
 
 @pytest.fixture
@@ -109,9 +117,20 @@ def test_the_real_tray_end_to_end(x_display: str, home: Path) -> None:
         assert width > 0
         assert height > 0
         assert top < 32  # in the panel at the top edge
-        assert state["window"]["visible"] is False
         assert state["icon"]["tooltip"] == "Murmuration — no instances yet"
         icon_x, icon_y = str(left + width // 2), str(top + height // 2)
+        # A first run, with nothing to manage yet, opens the window (its empty list says what an instance is).
+        state = tray.wait_for(lambda s: s["window"]["visible"], what="the first run's window")
+        assert "Murmuration is in the tray" in [title for title, _ in state["notifications"]]
+        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^Murmuration$").split()[0]
+        close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
+        act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed")
+        # A single left click on the icon shows the window again.
+        left_click = ["mousemove", icon_x, icon_y, "click", "1"]
+        act_until(tray, x_display, left_click, lambda s: s["window"]["visible"], "the window after a left click")
+        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^Murmuration$").split()[0]
+        close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
+        act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed again")
 
         # Right-click: the menu, with its entries.
         right_click = ["mousemove", icon_x, icon_y, "click", "3"]
@@ -137,13 +156,13 @@ def test_the_real_tray_end_to_end(x_display: str, home: Path) -> None:
         state = tray.wait_for(lambda s: s["window"]["shown"].get("instance-1") == "dashboard", what="its dashboard")
         assert state["window"]["current"] == "Instance 1"
 
-        # Closing the window (Ctrl+W) hides it; a double-click on the icon brings it back.
+        # Closing the window (Ctrl+W) hides it; a double-click on the icon brings it back, with its tabs.
         main_window = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^Murmuration$").split()[0]
         close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
         act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed")
         double_click = ["mousemove", icon_x, icon_y, "click", "--repeat", "2", "1"]
         state = act_until(tray, x_display, double_click, lambda s: s["window"]["visible"], "the window")
-        assert state["window"]["tabs"] == ["Instances"]
+        assert state["window"]["tabs"] == ["Instances", "Instance 1"]
 
         # A double-click on the instance's row opens its tab, signed in to the dashboard.
         spot = tray.ask("row", instance="instance-1")

@@ -14,7 +14,7 @@ from murmuration.tray.model import InstanceModel
 from murmuration.tray.supervisor import RestartPolicy, Supervisor
 from tests.tray.waits import until
 
-from .conftest import FAST_POLICY, FAST_POLL
+from .conftest import FAST_POLICY, FAST_POLL, SCREENSHOTS
 
 
 def test_the_backoff_doubles_and_is_capped() -> None:
@@ -48,6 +48,10 @@ async def test_a_killed_instance_is_restarted(tray: Tray, home: Path) -> None:
     assert model.overall() is OverallState.OK
     assert tray.supervisor.crash_count("phoenix") == 1
     assert ("Phoenix crashed", "Phoenix stopped unexpectedly; restarting it in 0 s.") in tray.notifications
+    # The log says how it ended, though the dead server could not write it itself.
+    assert instance.last_exit == "was killed by signal 9 (SIGKILL)"
+    log = registry.find("phoenix").server_log.read_text()
+    assert f"the server (pid {first_pid}) was killed by signal 9 (SIGKILL) without being asked to." in log
 
 
 async def test_a_crash_loop_ends_in_the_crash_loop_state_with_a_notification(tray: Tray, home: Path) -> None:
@@ -77,10 +81,21 @@ async def test_a_crash_loop_ends_in_the_crash_loop_state_with_a_notification(tra
     assert len(starts) == FAST_POLICY.loop_crashes - 1
     title, message = tray.notifications[-1]
     assert title == "Doomed Bird keeps crashing"
-    assert "crashed 5 times in 1 minute," in message
+    assert "crashed 5 times in 1 minute (the last time it exited with status 1: " in message
     assert "stopped restarting" in message
     assert instance.message == message
     assert model.overall() is OverallState.TROUBLE
+    log = folder.server_log.read_text()
+    assert log.count("exited with status 1 without being asked to.") == FAST_POLICY.loop_crashes - 1
+    assert "its last lines on stderr" in log
+    view = tray.window.open_instance("doomed-bird")
+    assert view is not None
+    assert view.shown == "stopped"
+    assert "the last time it exited with status 1" in view.stopped.sentence.text()
+    assert view.stopped.start_button.text() == "Start again"
+    tray.window.resize(1000, 560)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert tray.window.grab().save(str(SCREENSHOTS / "crash_loop_page.png"))
 
     # No endless restart: a full refresh cycle later, still nobody started it.
     await model.refresh()
@@ -107,7 +122,9 @@ async def test_a_stop_asked_during_the_wait_cancels_the_restart(model: InstanceM
 
     os.kill(instance.pid, signal.SIGKILL)
     await until(lambda: instance.restart_at is not None, model.instance_changed)
-    assert "restarting in 30 s" in instance.message
+    assert (
+        "stopped unexpectedly: it was killed by signal 9 (SIGKILL); restarting in 30 s." in instance.status_sentence()
+    )
 
     await model.stop("patient")
 

@@ -28,11 +28,7 @@ def append(path: Path, text: str) -> None:
 
 def tray_icon(tray: Tray) -> TrayIcon:
     """The tray icon as `murmuration` makes it where a system tray exists (offscreen has none: made by hand)."""
-    icon = TrayIcon(tray.model, tray.actions, tray)
-    icon.show_window_requested.connect(tray.show_window)
-    icon.new_instance_requested.connect(tray.new_instance)
-    icon.quit_requested.connect(tray.request_quit)
-    icon.start_at_login_toggled.connect(tray.set_start_at_login)
+    icon = TrayIcon(tray.model, tray.actions, tray.app_actions, tray)
     tray.icon = icon
     return icon
 
@@ -48,7 +44,8 @@ async def started(tray: Tray, home: Path, name: str) -> str:
 
 async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, home: Path) -> None:
     icon = tray_icon(tray)
-    assert icon.menu_texts() == ["New instance…", "No instances yet", "Show all instances…", "Start at login", "Quit"]
+    app_wide = ["Show all instances…", "Start at login", "Show tray log", "About Murmuration", "Quit"]
+    assert icon.menu_texts() == ["New instance…", "No instances yet", *app_wide]
     instance_id = await started(tray, home, "Menu Item")
     registry.create("Resting", home)
     await until(lambda: len(icon.instance_menus) == 2, tray.model.instance_added)
@@ -57,9 +54,7 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "New instance…",
         "Menu Item — Running",
         "Resting — Stopped",
-        "Show all instances…",
-        "Start at login",
-        "Quit",
+        *app_wide,
     ]
     submenu = icon.instance_menus[instance_id]
     instance = tray.model.get(instance_id)
@@ -77,6 +72,7 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "Start with Murmuration",
         "Show log",
         "Open data folder",
+        "Change project folder…",
         "Delete…",
     ]
     assert not submenu.start_action.isEnabled()
@@ -130,17 +126,29 @@ async def test_copy_url_and_open_in_browser_with_a_one_time_code(
     assert instance.runtime.token not in link.toString()
 
 
-async def test_copy_mcp_config_puts_the_bridge_command_on_the_clipboard(tray: Tray, home: Path) -> None:
+async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: Tray, home: Path) -> None:
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Wired")
-    QGuiApplication.clipboard().setText("")
+    submenu = icon.instance_menus[instance_id]
+    assert [a.text() for a in submenu.mcp_menu.actions()] == ["For Claude Code", "For Claude Desktop", "For VS Code"]
 
-    icon.instance_menus[instance_id].copy_mcp_action.trigger()
-
-    text = await until(lambda: QGuiApplication.clipboard().text(), what="the clipboard")
-    server = json.loads(text)["mcpServers"][f"murmuration-{instance_id}"]
+    submenu.mcp_actions["claude-desktop"].trigger()
+    server = json.loads(QGuiApplication.clipboard().text())["mcpServers"][f"murmuration-{instance_id}"]
     assert server["args"][-3:] == ["mcp", "--instance", instance_id]
-    assert ("MCP config copied", "The MCP config for Wired is on the clipboard; paste it.") in tray.notifications
+    # The tray runs with MURMURATION_HOME (as every test does): the bridge must be told it too.
+    assert server["env"] == {"MURMURATION_HOME": os.environ["MURMURATION_HOME"]}
+    title, sentence = tray.notifications[-1]
+    assert title == "MCP config for Claude Desktop copied"
+    assert "claude_desktop_config.json" in sentence
+
+    submenu.mcp_actions["vscode"].trigger()
+    assert f"murmuration-{instance_id}" in json.loads(QGuiApplication.clipboard().text())["servers"]
+    assert ".vscode/mcp.json" in tray.notifications[-1][1]
+
+    submenu.mcp_actions["claude-code"].trigger()
+    line = QGuiApplication.clipboard().text()
+    assert line.startswith(f"claude mcp add murmuration-{instance_id} --env MURMURATION_HOME=")
+    assert "Run this line in your project folder." in tray.notifications[-1][1]
 
 
 async def test_stop_start_and_restart_from_the_menu(tray: Tray, home: Path) -> None:
@@ -185,6 +193,24 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
     assert instance_id not in icon.instance_menus
 
 
+async def test_the_tray_log_is_one_click_away(tray: Tray) -> None:
+    tray_icon(tray)
+    tray.start()
+    help_menu = tray.window.menuBar().actions()[1].menu()
+    assert tray.app_actions.show_tray_log in help_menu.actions()
+
+    tray.app_actions.show_tray_log.trigger()
+
+    viewer = tray.actions._logs[""]
+    assert viewer.isVisible()
+    assert viewer.windowTitle() == "Murmuration — tray log"
+    assert viewer.path == home_tray_log()
+
+
+def home_tray_log() -> Path:
+    return Path(os.environ["MURMURATION_HOME"]) / "logs" / "tray.log"
+
+
 async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_handlers: list[str]) -> None:
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Logged")
@@ -192,6 +218,7 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
     submenu = icon.instance_menus[instance_id]
 
     submenu.folder_action.trigger()
+    await until(lambda: desktop_handlers, what="the file manager")
     assert desktop_handlers == [QUrl.fromLocalFile(str(folder.path)).toString()]
 
     viewer = tray.actions.show_log(instance_id)
@@ -207,22 +234,27 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
 async def test_start_at_login_writes_and_removes_the_autostart_entry(tray: Tray) -> None:
     icon = tray_icon(tray)
     tray.start()
-    assert not icon.login_action.isChecked()
+    # One QAction in both menus: its check mark cannot differ between them.
+    window_menu = tray.window.menuBar().actions()[0].menu()
+    assert tray.app_actions.start_at_login in icon.menu.actions()
+    assert tray.app_actions.start_at_login in window_menu.actions()
+    assert "Start with Murmuration" in tray.app_actions.start_at_login.toolTip()  # the two explained together
+    assert not tray.app_actions.start_at_login.isChecked()
     assert not autostart.is_enabled()
 
-    icon.login_action.trigger()
-    await until(lambda: autostart.is_enabled() and tray.window.login_action.isChecked(), what="the entry")
+    tray.app_actions.start_at_login.trigger()
+    await until(lambda: autostart.is_enabled() and tray.app_actions.start_at_login.isChecked(), what="the entry")
     entry = autostart.desktop_file().read_text()
     assert "Exec=" in entry
     assert " tray" in entry
     assert f"MURMURATION_HOME={os.environ['MURMURATION_HOME']}" in entry
 
-    icon.login_action.trigger()
-    await until(lambda: not autostart.is_enabled() and not tray.window.login_action.isChecked(), what="no entry")
+    tray.app_actions.start_at_login.trigger()
+    await until(lambda: not autostart.is_enabled() and not tray.app_actions.start_at_login.isChecked(), what="no entry")
 
 
 async def test_quit_asks_once_then_remembers(tray: Tray, home: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    icon = tray_icon(tray)
+    tray_icon(tray)
     instance_id = await started(tray, home, "Kept")
     asked: list[int] = []
 
@@ -233,7 +265,7 @@ async def test_quit_asks_once_then_remembers(tray: Tray, home: Path, monkeypatch
     monkeypatch.setattr(tray, "ask_quit_choice", ask)
     tray._quit = asyncio.get_running_loop().create_future()
 
-    icon.quit_action.trigger()
+    tray.app_actions.quit.trigger()
     assert await tray._quit == 0
     assert asked == [1]
     assert tray.settings.quit_choice is QuitChoice.LEAVE
@@ -265,9 +297,26 @@ async def test_the_row_menu_is_the_same_menu(tray: Tray, home: Path) -> None:
     assert "Copy MCP config" in menu.action_texts()
 
 
-def test_without_mcp_config_the_snippet_runs_the_bridge() -> None:
-    from murmuration.tray.mcp_config import fallback_snippet
+def test_the_delete_confirmation_says_delete_and_defaults_to_cancel() -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
-    entry = json.loads(fallback_snippet("alpha"))["mcpServers"]["murmuration-alpha"]
-    assert entry["args"][-3:] == ["mcp", "--instance", "alpha"]
-    assert entry["command"]
+    from murmuration.tray.actions import InstanceActions
+    from murmuration.tray.model import InstanceModel
+
+    from .conftest import application
+
+    application()
+    actions = InstanceActions(InstanceModel())
+    seen: list[tuple[list[str], str]] = []
+
+    def answer(button: str) -> None:
+        box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+        seen.append((sorted(b.text() for b in box.buttons()), box.defaultButton().text()))
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(0, lambda: answer("Delete"))
+    assert actions.confirm_delete("Doomed", running=False) is True
+    QTimer.singleShot(0, lambda: answer("Cancel"))
+    assert actions.confirm_delete("Doomed", running=True) is False
+    assert seen == [(["Cancel", "Delete"], "Cancel")] * 2

@@ -77,7 +77,9 @@ async def dashboard_shows(page: QWebEnginePage, name: str, timeout: float = 60.0
     so the page's titleChanged signal is the event to wait on.
     """
     try:
-        await until(lambda: page.title().endswith(f"· {name}"), page.titleChanged, timeout=timeout)
+        # The dashboard isolates names (U+2068 … U+2069) so they cannot reorder the text around them.
+        shown = lambda: page.title().replace("\u2068", "").replace("\u2069", "")  # noqa: E731
+        await until(lambda: shown().endswith(f"· {name}"), page.titleChanged, timeout=timeout)
     except TimeoutError:
         facts = await run_js(
             page,

@@ -25,10 +25,8 @@ def find(name: str) -> DataFolder:
 
 
 def new(args: argparse.Namespace) -> int:
-    cwd = Path(args.cwd).absolute() if args.cwd else Path.cwd()
-    if not cwd.is_dir():
-        raise CommandError(f"{cwd} is not a folder; give --cwd an existing folder.")
     try:
+        cwd = registry.check_cwd(Path(args.cwd) if args.cwd else Path.cwd())
         folder = registry.create(args.name, cwd)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -36,6 +34,23 @@ def new(args: argparse.Namespace) -> int:
         raise CommandError(f"An instance named {args.name.strip()!r} already exists.") from None
     info = folder.read_info()
     print(f"Created {info.name!r} (id {info.id}) in {folder.path}; start it with `murmuration start {info.id}`.")
+    return 0
+
+
+def set_(args: argparse.Namespace) -> int:
+    """`murmuration set NAME --cwd PATH`: change what `new` chose."""
+    folder = find(args.name)
+    if args.cwd is None:
+        raise CommandError("Nothing to change; give --cwd PATH.")
+    try:
+        cwd = registry.set_cwd(folder, Path(args.cwd))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except (DataFolderError, OSError) as exc:
+        raise CommandError(f"{folder.instance_file} could not be changed: {exc}") from None
+    running = probe(folder).state is State.RUNNING
+    later = " once it restarts" if running else ""
+    print(f"Processes of {args.name!r} now run in {cwd}{later}.")
     return 0
 
 

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--cwd", metavar="PATH", help="working directory for its processes (default: here)")
     new.set_defaults(run="murmuration.cli.commands:new")
 
+    change = sub.add_parser("set", help="change an instance's settings")
+    change.add_argument("name", metavar="NAME")
+    change.add_argument("--cwd", metavar="PATH", help="the project folder its processes run in (from its next start)")
+    change.set_defaults(run="murmuration.cli.commands:set_")
+
     ls = sub.add_parser("ls", help="list instances and their state")
     ls.add_argument("--json", action="store_true", help="print JSON for programs")
     ls.set_defaults(run="murmuration.cli.commands:ls")
@@ -102,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     mcp_where.add_argument("--instance", metavar="NAME", help="an existing instance by name or id")
     mcp_where.add_argument(
         "--data-dir", metavar="PATH", help="a data folder anywhere (default: <git root, else here>/.murmuration)"
+    )
+    mcp.add_argument(
+        "--agent",
+        metavar="NAME",
+        help="the agent's name on the instance (default: $MURMURATION_AGENT, else the MCP client's own name)",
     )
     mcp.set_defaults(run="murmuration.mcp_bridge.commands:mcp")
 

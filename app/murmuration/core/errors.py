@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NotFound(LookupError):
     """No item has the id asked for."""
@@ -22,12 +24,13 @@ class Invalid(ValueError):
 
 
 class Conflict(Exception):
-    """The request clashes with what is stored (a duplicate link, say)."""
+    """The request clashes with what is stored (a duplicate link, say); `details` say with what, for programs."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details or {}
 
 
 class DiskFull(OSError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 ALL_TOPICS = "*"
@@ -44,6 +44,12 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        self._listeners: list[tuple[str, Callable[[dict[str, Any]], None]]] = []
+
+    def listen(self, topic: str, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call `listener(event)` for every event of `topic`, as it is published: for core's own reactions
+        (a process that ends ends its reservations), which must never be lost the way a slow reader's are."""
+        self._listeners.append((topic, listener))
 
     def subscribe(self, topics: Iterable[str], capacity: int = 1000) -> Subscription:
         subscription = Subscription(self, topics, capacity)
@@ -56,6 +62,9 @@ class EventBus:
 
     def publish(self, topic: str, **payload: Any) -> None:
         event = {"topic": topic, **payload}
+        for wanted, listener in self._listeners:
+            if wanted == topic:
+                listener(event)
         for subscription in self._subscriptions:
             if subscription.wants(topic):
                 subscription.offer(event)

@@ -40,6 +40,11 @@ class Where:
             self.clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
             self.args += [fields.like_pattern(text)] * len(columns)
 
+    def condition(self, clause: str, args: list[Any]) -> None:
+        """A condition built by the caller from fixed SQL, with its values bound."""
+        self.clauses.append(f"({clause})")
+        self.args += args
+
     @property
     def sql(self) -> str:
         return " AND ".join(self.clauses)

@@ -33,6 +33,8 @@ def as_dict(row: sqlite3.Row) -> dict[str, Any]:
         "related_ids": json.loads(row["related_ids"]),
         "priority": row["priority"],
         "status": row["status"],
+        "author": row["author"],
+        "updated_by": row["updated_by"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -100,11 +102,14 @@ class Fragments:
             values["status"] = fields.choice(changes["status"], STATUSES, "status")
         return values
 
-    def record(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def record(self, changes: dict[str, Any], by: str | None = None) -> dict[str, Any]:
+        """A new fragment, written `by` that name (its author)."""
         for required in ("title", "body", "type"):
             if required not in changes:
                 raise Invalid(f"A fragment needs a {required}.", required)
         values = self._values(changes)
+        if by is not None:
+            values.update(author=by, updated_by=by)
         fragment_id = str(uuid.uuid4())
         stamp = clock.now()
         with self.store.transaction() as db:
@@ -163,8 +168,10 @@ class Fragments:
         ).fetchall()
         return [{"fragment": as_dict(r), "score": round(-r["rank"], 6), "snippet": r["snippet"]} for r in rows]
 
-    def update(self, fragment_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, fragment_id: str, changes: dict[str, Any], by: str | None = None) -> dict[str, Any]:
         values = self._values(changes)
+        if values and by is not None:
+            values["updated_by"] = by
         with self.store.transaction() as db:
             self._load(db, fragment_id)
             if values:

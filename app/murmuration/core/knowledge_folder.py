@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 from murmuration.core import clock
-from murmuration.core.errors import Invalid
-from murmuration.core.issues import ISSUE_ID, MAX_NUMBER, STATUSES
+from murmuration.core.blockers import replace_blockers
+from murmuration.core.errors import Invalid, NotFound
+from murmuration.core.issues import ISSUE_ID, MAX_NUMBER, STATUSES, issue_number
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.plain_folder import NotPlain, PlainFolder
 
@@ -27,6 +28,8 @@ MAX_FILE = 1 << 20  # bytes; a bigger issue file is not something the original w
 GOAL = "GOAL.md"
 KNOWN_ISSUE_KEYS = {"id", "type", "status", "timestamp", "lastUpdated", "tags", "title", "priority"}
 KNOWN_ISSUE_KEYS |= {"assignee", "dueDate", "relatedIds"}
+# Written by this product only (the original had one agent and no dependencies), read back on import.
+KNOWN_ISSUE_KEYS |= {"createdBy", "updatedBy", "assignedAt", "blockedBy"}
 KNOWN_GOAL_KEYS = {"timestamp", "lastUpdated", "title", "targetDate", "progress", "relatedIssueIds"}
 
 
@@ -151,6 +154,10 @@ def read_issue(column: PlainFolder, name: str, status: str) -> tuple[int, dict[s
         "assignee": None if meta.get("assignee") is None else str(meta["assignee"]),
         "due_date": None if due is None else timestamp(due, "dueDate")[:10],
         "related_ids": _string_list(meta.get("relatedIds"), "relatedIds"),
+        "created_by": None if meta.get("createdBy") is None else str(meta["createdBy"]),
+        "updated_by": None if meta.get("updatedBy") is None else str(meta["updatedBy"]),
+        "assigned_at": None if meta.get("assignedAt") is None else timestamp(meta["assignedAt"], "assignedAt"),
+        "blocked_by": _string_list(meta.get("blockedBy"), "blockedBy"),
         "extra": {k: _plain(v) for k, v in meta.items() if k not in KNOWN_ISSUE_KEYS},
     }
     created = timestamp(meta.get("timestamp"), "timestamp")
@@ -212,7 +219,7 @@ def read_folder(kb: KnowledgeBase, folder: Path) -> FolderContents:
                     where = f"{status}/{name}"
                     try:
                         number, values, created, updated = read_issue(column, name, status)
-                        checked = kb.issues.checked(values)
+                        checked = {**kb.issues.checked(values), "blocked_by": values["blocked_by"]}
                         versions.setdefault(number, []).append((where, checked, created, updated))
                     except BadFile as exc:
                         report.skipped.append(Skipped(where, str(exc)))
@@ -236,13 +243,21 @@ def import_contents(kb: KnowledgeBase, contents: FolderContents) -> ImportReport
     report = contents.report
     goal = contents.goal
     with kb.store.transaction() as db:
+        waits: dict[int, list[str]] = {}
         for number in sorted(contents.issues):
             values, created, updated = contents.issues[number]
             if kb.issues.exists(db, number):
                 report.already_present.append(f"ISSUE_{number}")
                 continue
-            kb.issues.insert(db, values, created, updated, number)
+            waits[number] = values["blocked_by"]
+            columns = {k: v for k, v in values.items() if k != "blocked_by"}
+            kb.issues.insert(db, columns, created, updated, number)
             report.added.append(f"ISSUE_{number}")
+        for number, blocker_ids in waits.items():  # once every issue is in, so any may wait on any
+            try:
+                replace_blockers(db, number, [issue_number(i, "blockedBy") for i in blocker_ids])
+            except (Invalid, NotFound) as exc:
+                report.skipped.append(Skipped(f"ISSUE_{number}.md", f"its blockedBy is left out: {exc.message}"))
         if goal is not None:
             if db.execute("SELECT 1 FROM milestone").fetchone() is None:
                 kb.milestone.write(db, goal[0], created=goal[1], updated=goal[2])
@@ -406,6 +421,11 @@ def _issue_meta(row: dict[str, Any]) -> dict[str, Any]:
         meta["dueDate"] = _Quoted(f"{row['due_date']}T00:00:00.000Z")
     if row["related_ids"]:
         meta["relatedIds"] = row["related_ids"]
+    for key, column in (("createdBy", "created_by"), ("updatedBy", "updated_by"), ("assignedAt", "assigned_at")):
+        if row.get(column) is not None:
+            meta[key] = _Quoted(row[column]) if column == "assigned_at" else row[column]
+    if row.get("blocked_by"):
+        meta["blockedBy"] = row["blocked_by"]
     meta.update({k: v for k, v in row["extra"].items() if k not in meta})
     return meta
 

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from murmuration.core.process_log import LogLine, first_kept, last_number, log_files, parse_line
 
 BLOCK = 1 << 16
-SCAN_BUDGET = 32 << 20  # bytes one search may read
+SCAN_BUDGET = 4 << 20  # bytes one call may read: a search in Python costs ~0.1 s per MB on a busy machine
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ def _as_dict(row: Any) -> dict[str, Any]:
         "target_date": row["target_date"],
         "progress": row["progress"],
         "related_issues": json.loads(row["related_issues"]),
+        "updated_by": row["updated_by"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
@@ -82,9 +83,11 @@ class Milestone:
             (*values.values(), created or stamp, updated or stamp),
         )
 
-    def set(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Apply the fields given and keep the rest."""
+    def set(self, changes: dict[str, Any], by: str | None = None) -> dict[str, Any]:
+        """Apply the fields given and keep the rest; `by` is recorded as who set it."""
         values = self.checked(changes)
+        if values and by is not None:
+            values["updated_by"] = by
         with self.store.transaction() as db:
             self.write(db, values)
             milestone = _as_dict(db.execute("SELECT * FROM milestone WHERE id = 1").fetchone())

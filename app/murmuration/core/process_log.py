@@ -140,7 +140,7 @@ class ProcessLog:
         self.first_kept, self._current_first = self._current_first, self.last + 1
         os.close(self._fd)
         os.replace(self.path, older_file(self.path))
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = create_private(self.path)
         self._size = 0
 
     def system(self, text: str) -> None:

@@ -38,6 +38,7 @@ class StartRequest:
     port: int | None = None  # None: no port; 0: any free port; N: exactly N
     restart: str = "no"
     max_restarts: int = 5
+    started_by: str | None = None
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -72,6 +73,7 @@ def as_dict(row: Any) -> dict[str, Any]:
         "queued_at": row["queued_at"],
         "started_at": row["started_at"],
         "ended_at": row["ended_at"],
+        "started_by": row["started_by"],
     }
 
 
@@ -118,7 +120,7 @@ class ProcessRecords:
                 )
             db.execute(
                 "INSERT INTO processes (id, title, name, argv, cwd, env, priority, state, queued_at, tty, want_port, "
-                "restart, max_restarts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "restart, max_restarts, started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     process_id,
                     request.title,
@@ -134,6 +136,7 @@ class ProcessRecords:
                     request.port,
                     request.restart,
                     request.max_restarts,
+                    request.started_by,
                 ),
             )
         record = self.decorate(self.get(process_id))

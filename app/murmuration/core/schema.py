@@ -128,8 +128,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO queue_config (id) VALUES (1);
     """,
-    # processes the way agents run them: a shell string or argv (argv holds a JSON string or list), a pseudo-terminal,
-    # a port lease, a restart policy; and the cap on each process's log on disk.
+    # 3: processes the way agents run them: a shell string or argv (argv holds a JSON string or list), a
+    # pseudo-terminal, a port lease, a restart policy; and the cap on each process's log on disk.
     """
     ALTER TABLE processes ADD COLUMN tty INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE processes ADD COLUMN want_port INTEGER;  -- NULL: none; 0: any free port; N: exactly N
@@ -140,5 +140,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE processes ADD COLUMN restarts INTEGER NOT NULL DEFAULT 0;  -- quick restarts in a row
     ALTER TABLE processes ADD COLUMN interrupted TEXT;   -- why and when an earlier run was cut short, if one was
     ALTER TABLE queue_config ADD COLUMN max_log_bytes INTEGER NOT NULL DEFAULT 104857600;
+    """,
+    # 4: several agents on one instance — who made each write, when an issue's assignee took it, and which
+    # issues wait on which (an issue is ready once every issue it waits on is completed or archived).
+    """
+    ALTER TABLE issues ADD COLUMN created_by TEXT;
+    ALTER TABLE issues ADD COLUMN updated_by TEXT;
+    ALTER TABLE issues ADD COLUMN assigned_at TEXT;
+    ALTER TABLE fragments ADD COLUMN author TEXT;
+    ALTER TABLE fragments ADD COLUMN updated_by TEXT;
+    ALTER TABLE milestone ADD COLUMN updated_by TEXT;
+    ALTER TABLE processes ADD COLUMN started_by TEXT;
+    CREATE TABLE issue_blockers (
+        number  INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,  -- this issue waits on
+        blocker INTEGER NOT NULL REFERENCES issues (number) ON DELETE CASCADE,  -- this one
+        PRIMARY KEY (number, blocker),
+        CHECK (number <> blocker)
+    ) WITHOUT ROWID;
+    CREATE INDEX issue_blockers_by_blocker ON issue_blockers (blocker);
     """,
 )

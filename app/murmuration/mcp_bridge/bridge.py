@@ -41,6 +41,7 @@ class Bridge:
         self.link = link
         self.tools = agent_tools(table)
         self.names = {tool.name for tool in self.tools}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def server(self) -> Server[Any]:
         """The MCP server, with explicit handlers: the tools are data, generated at run time."""
@@ -53,7 +54,21 @@ class Bridge:
             on_call_tool=self.call_tool,
         )
         server.middleware.append(refuse_malformed_tool_calls)
+        server.middleware.append(self.learn_agent_name)
         return server
+
+    async def learn_agent_name(self, ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
+        """Take the agent's name from its MCP client's `initialize` (clientInfo), unless a person chose one, and
+        name the session on the instance at once, so other agents see who joined before its first call."""
+        result = await call_next(ctx)
+        params = ctx.params
+        if ctx.method == "initialize" and isinstance(params, Mapping):
+            info = params.get("clientInfo")
+            if isinstance(info, Mapping) and self.link.identity.learn_client(info.get("name"), info.get("version")):
+                task = asyncio.create_task(self.link.identify())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        return result
 
     def instructions(self) -> str:
         try:
@@ -127,6 +142,7 @@ class Bridge:
         """Connect (starting the server if none runs) before the first call needs it."""
         try:
             await self.link.connected()
+            await self.link.identify()
         except Unreachable as exc:
             log.warning("%s", exc)  # the first call reports it to the agent
         except Exception:

@@ -18,10 +18,16 @@ from murmuration.mcp_bridge.project import NoSuchInstance, bridge_folder
 def mcp(args: argparse.Namespace) -> int:
     """Serve MCP on stdin/stdout for one agent, until it closes stdin."""
     from murmuration.mcp_bridge.bridge import run
+    from murmuration.mcp_bridge.identity import AgentIdentity, BadAgentName, chosen_name
     from murmuration.mcp_bridge.link import InstanceLink, idle_exit_setting
     from murmuration.mcp_bridge.logs import close_bridge_log, held_lines, open_bridge_log
     from murmuration.operations import build_table
 
+    try:
+        name = chosen_name(args.agent)
+    except BadAgentName as exc:
+        raise CommandError(str(exc)) from None
+    identity = AgentIdentity(wanted=name, chosen=name is not None)
     try:
         with held_lines() as held:
             folder = bridge_folder(args.instance, args.data_dir, Path.cwd())
@@ -39,7 +45,8 @@ def mcp(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        asyncio.run(run(folder, InstanceLink(folder, idle_exit_setting()), build_table()))
+        link = InstanceLink(folder, idle_exit_setting(), identity=identity)
+        asyncio.run(run(folder, link, build_table()))
     finally:
         close_bridge_log(handler)
     return 0

@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import psutil
 from websockets.exceptions import ConnectionClosed
 
-from murmuration.client import InstanceClient, InstanceUnavailable
+from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
 from murmuration.contract import EXIT_LOCKED
 from murmuration.control import START_TIMEOUT, StartFailed, start_instance
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.mcp_bridge.identity import AgentIdentity
 from murmuration.status import State, probe
 
 log = logging.getLogger("murmuration.mcp.link")
@@ -97,12 +98,23 @@ async def _in_thread(work: Callable[[], T]) -> T:
 class InstanceLink:
     """One bridge's connection to the instance of one data folder, made and remade as needed."""
 
-    def __init__(self, folder: DataFolder, idle_exit: float, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(
+        self,
+        folder: DataFolder,
+        idle_exit: float,
+        start_timeout: float = START_TIMEOUT,
+        identity: AgentIdentity | None = None,
+    ) -> None:
         self.folder = folder
         self.idle_exit = idle_exit
         self.start_timeout = start_timeout
+        self.identity = identity or AgentIdentity()
         self._client: InstanceClient | None = None
         self._lock = asyncio.Lock()
+        # Which connection was last named, and with which name: each new connection (and each new name) is a
+        # session the instance must be told about before it carries a call.
+        self._named: tuple[InstanceClient, str] | None = None
+        self._naming = asyncio.Lock()
         # Whether the bridge may start the server when none runs: yes until it finds one a person started.
         self._may_start = True
         self._connected_before = False
@@ -123,6 +135,7 @@ class InstanceLink:
         """
         client, note = await self.connected()
         try:
+            await self._identify(client)
             return await client.call(method, params), note
         except InstanceUnavailable as exc:
             await self._forget(client)
@@ -130,6 +143,7 @@ class InstanceLink:
                 raise Unreachable(self._lost_message(method)) from None
         client, note = await self.connected()
         try:
+            await self._identify(client)
             return await client.call(method, params), note
         except InstanceUnavailable:
             await self._forget(client)
@@ -174,6 +188,27 @@ class InstanceLink:
             self._connected_before = True
             log.info("connected to %s at %s (pid %d)", self.label, runtime.url, runtime.pid)
             return client, note
+
+    async def identify(self) -> None:
+        """Name the current connection's session now (after the agent's MCP client said who it is)."""
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(InstanceUnavailable):  # the next call reconnects and names the new session
+                await self._identify(client)
+
+    async def _identify(self, client: InstanceClient) -> None:
+        async with self._naming:
+            wanted = self.identity.wanted
+            if wanted is None or self._named == (client, wanted):
+                return
+            try:
+                session = await client.call("identify", self.identity.params())
+            except RpcError as exc:  # the agent still works, as an unnamed client
+                log.warning("the instance refused the agent name %r: %s", wanted, exc.message)
+            else:
+                self.identity.given = session["name"]
+                log.info("this agent is %s on %s", session["name"], self.label)
+            self._named = (client, wanted)
 
     async def close(self) -> None:
         async with self._lock:

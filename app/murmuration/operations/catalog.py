@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from murmuration.operations import instance, issues, knowledge, processes
+from murmuration.operations import agents, claims, instance, issues, knowledge, processes, reservations
 from murmuration.operations.table import OperationTable
 
 
@@ -12,6 +12,9 @@ def build_table() -> OperationTable:
     instance.declare(table)
     processes.declare(table)
     issues.declare(table)
+    claims.declare(table)
     issues.declare_folder_exchange(table)
     knowledge.declare(table)
+    agents.declare(table)
+    reservations.declare(table)
     return table

@@ -1,19 +1,21 @@
-"""What an operation handler is given: the instance it acts on."""
+"""What an operation handler is given: the instance it acts on, as seen by the one caller of this call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
+from murmuration.core.agents import NOBODY, Agents, Caller
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
 from murmuration.sessions import Sessions
 
-VIEWS = ("overview", "processes", "queue", "issues", "knowledge")
+VIEWS = ("overview", "processes", "queue", "issues", "knowledge", "agents")
 
 
 @dataclass
@@ -27,10 +29,18 @@ class InstanceContext:
     pid: int
     knowledge: KnowledgeBase
     processes: ProcessManager
+    agents: Agents
+    reservations: Reservations
     events: EventBus = field(default_factory=EventBus)
     login_codes: LoginCodes = field(default_factory=LoginCodes)
     sessions: Sessions = field(default_factory=Sessions)
     request_shutdown: Callable[[], None] = lambda: None
+    # Who makes the call being handled: each call gets its own copy of the context (see `acting_as`).
+    caller: Caller = NOBODY
+
+    def acting_as(self, caller: Caller) -> InstanceContext:
+        """This context for one call by `caller`: the same instance, the caller beside it."""
+        return replace(self, caller=caller)
 
     @property
     def url(self) -> str:

@@ -14,7 +14,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port and URL.",
+        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
+        "folder its processes run in (cwd).",
         params_schema({}),
         result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
         hints=READS,
@@ -28,6 +29,7 @@ def declare(table: OperationTable) -> None:
             "port": ctx.port,
             "url": ctx.url,
             "started_at": ctx.started_at,
+            "cwd": ctx.info.cwd,
             "web_url": ctx.web_url(),
         }
 

@@ -39,20 +39,36 @@ ISSUE = result_schema(ISSUE_FIELDS)
 # An issue in a list: an MCP agent gets it as an excerpt, without a link of its own.
 ISSUE_ITEM = {"type": "object", "properties": ISSUE_FIELDS, "required": list(ISSUE_FIELDS)}
 MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
+BLOCKED_BY = {
+    **ISSUE_IDS,
+    "description": "The issues this one waits on (replacing any it waited on before); it is ready once all of "
+    "them are completed. [] waits on none.",
+}
+
+
+def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
+    """An issue as an answer shows it: whether its assignee is connected now, and its dashboard link."""
+    assignee = issue["assignee"]
+    connected = None if assignee is None else assignee in ctx.agents.names()
+    return {**issue, "assignee_connected": connected, "web_url": ctx.web_url("issues", issue["id"])}
 
 
 def declare(table: OperationTable) -> None:
     """Add the issue and milestone operations to `table`."""
-
-    def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
-        return {**issue, "web_url": ctx.web_url("issues", issue["id"])}
 
     @table.operation(
         "record_issue",
         "Record a new issue on this instance's kanban board (it starts in 'open'). Returns the issue with its id "
         "(ISSUE_<n>) and a link to it on the dashboard.",
         params_schema(
-            {"title": TITLE, "content": CONTENT, "tags": TAGS, "priority": PRIORITY, "status": STATUS},
+            {
+                "title": TITLE,
+                "content": CONTENT,
+                "tags": TAGS,
+                "priority": PRIORITY,
+                "status": STATUS,
+                "blocked_by": BLOCKED_BY,
+            },
             required=("title",),
         ),
         result=ISSUE,
@@ -65,6 +81,8 @@ def declare(table: OperationTable) -> None:
             priority=params.get("priority", "medium"),
             tags=params.get("tags"),
             status=params.get("status", "open"),
+            blocked_by=params.get("blocked_by"),
+            by=ctx.caller.name,
         )
         return with_link(ctx, issue)
 
@@ -88,6 +106,11 @@ def declare(table: OperationTable) -> None:
                 "priority": PRIORITY,
                 "tags": TAGS,
                 "text": {"type": "string", "maxLength": 200, "description": "Words found in the title or content."},
+                "ready": {
+                    "type": "boolean",
+                    "description": "Only the issues you could take up now: open, waiting on no unfinished issue, and "
+                    "held by nobody else connected — highest priority first, then oldest.",
+                },
                 "limit": LIMIT,
                 "offset": OFFSET,
             }
@@ -101,6 +124,7 @@ def declare(table: OperationTable) -> None:
             priority=params.get("priority"),
             tags=tuple(params.get("tags", ())),
             text=params.get("text"),
+            ready_for=(ctx.caller, ctx.agents.names()) if params.get("ready") else None,
             limit=params.get("limit", 50),
             offset=params.get("offset", 0),
         )
@@ -114,7 +138,7 @@ def declare(table: OperationTable) -> None:
     @table.operation(
         "update_issue",
         "Change an issue: only the fields given change (the title stays unless a new one is given). "
-        "A new status moves the card to that column.",
+        "A new status moves the card to that column; completing an issue you hold releases it.",
         params_schema(
             {
                 "issue_id": ISSUE_ID,
@@ -123,9 +147,14 @@ def declare(table: OperationTable) -> None:
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "assignee": ASSIGNEE,
+                "assignee": {
+                    **ASSIGNEE,
+                    "description": "Who works on it (null for nobody). Only a person may take an issue from another "
+                    "connected agent; agents use claim_issue and release_issue.",
+                },
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
+                "blocked_by": BLOCKED_BY,
             },
             required=("issue_id",),
         ),
@@ -134,7 +163,8 @@ def declare(table: OperationTable) -> None:
     )
     async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in params.items() if k != "issue_id"}
-        return with_link(ctx, ctx.knowledge.issues.update(params["issue_id"], changes))
+        issue = ctx.knowledge.issues.update(params["issue_id"], changes, ctx.caller, ctx.agents.names())
+        return with_link(ctx, issue)
 
     @table.operation(
         "delete_issue",
@@ -174,7 +204,7 @@ def declare(table: OperationTable) -> None:
         hints=REPLACES,
     )
     async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return {"milestone": ctx.knowledge.milestone.set(params), "web_url": ctx.web_url()}
+        return {"milestone": ctx.knowledge.milestone.set(params, ctx.caller.name), "web_url": ctx.web_url()}
 
 
 def declare_folder_exchange(table: OperationTable) -> None:

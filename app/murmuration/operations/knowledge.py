@@ -67,7 +67,7 @@ def declare(table: OperationTable) -> None:
         hints=ADDS,
     )
     async def record_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.knowledge.fragments.record(_changes(params)))
+        return with_link(ctx, ctx.knowledge.fragments.record(_changes(params), ctx.caller.name))
 
     @table.operation(
         "get_fragment",
@@ -122,7 +122,7 @@ def declare(table: OperationTable) -> None:
         hints=REPLACES,
     )
     async def update_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params)))
+        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params), ctx.caller.name))
 
     @table.operation(
         "delete_fragment",

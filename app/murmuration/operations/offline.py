@@ -12,9 +12,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from murmuration import __version__
+from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.datafolder import DataFolder, now_iso
 from murmuration.lock import FolderLock
 from murmuration.operations.catalog import build_table
@@ -38,6 +40,8 @@ async def offline_instance(folder: DataFolder) -> AsyncIterator[InstanceContext]
         try:
             # The process manager is never opened: nothing is recovered, scheduled or started by a command.
             processes = ProcessManager(knowledge.store, events, folder.log_folder / "processes", info.cwd, ())
+            # Nobody is connected to a stopped instance: its writes are nobody's, and nothing can be held.
+            agents = Agents(events)
             yield InstanceContext(
                 info=info,
                 port=info.last_port or 0,
@@ -46,6 +50,8 @@ async def offline_instance(folder: DataFolder) -> AsyncIterator[InstanceContext]
                 pid=os.getpid(),
                 knowledge=knowledge,
                 processes=processes,
+                agents=agents,
+                reservations=Reservations(events, agents),
                 events=events,
             )
         finally:

@@ -290,6 +290,7 @@ def declare(table: OperationTable) -> None:
             port=port,
             restart=params.get("restart", "no"),
             max_restarts=params.get("max_restarts", 5),
+            started_by=ctx.caller.name,
         )
         record = await ctx.processes.submit(request)
         if wait is not None:

@@ -99,7 +99,8 @@ class Operation:
         except Invalid as exc:
             raise OperationError(exc.message, INVALID_PARAMS, {"field": exc.field}) from None
         except Conflict as exc:
-            raise OperationError(exc.message, CONFLICT, {"field": exc.field} if exc.field else None) from None
+            data = {**({"field": exc.field} if exc.field else {}), **exc.details}
+            raise OperationError(exc.message, CONFLICT, data or None) from None
         if os.environ.get(CHECK_RESULTS_ENV) == "1":
             self.check_result(result)
         return result

@@ -14,9 +14,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from murmuration.core.agents import CLIENT, PERSON
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
 from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections, handshake_time
+from murmuration.server.cookie_drop import CookieDrop
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
 from murmuration.server.request_head import Refusal, RequestScreen
 from murmuration.server.rpc import RpcSession
@@ -99,7 +101,11 @@ class InstanceServer:
                 pump.cancel()
             pump = asyncio.create_task(_pump_events(websocket, subscription))
 
-        session = RpcSession(self.table, self.ctx, on_subscribe)
+        # The upgrade gate let this connection in with the bearer token (a program; the token decides alone when
+        # sent) or a dashboard sign-in (a person): that decides who it is until a program names itself.
+        by_token = websocket.request is not None and websocket.request.headers.get("Authorization") is not None
+        agent = self.ctx.agents.open(PERSON if signed_in is not None and not by_token else CLIENT)
+        session = RpcSession(self.table, self.ctx, on_subscribe, agent)
         in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -120,6 +126,9 @@ class InstanceServer:
             session.close()
             for task in [*tasks, *([pump] if pump else [])]:
                 task.cancel()
+            # A dead peer (even one killed with SIGKILL: the kernel closes its socket) ends the loop above at
+            # once, so what the session held is let go of here without waiting for a timeout.
+            self.ctx.agents.close(agent)
 
 
 def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
@@ -160,12 +169,14 @@ def _accounted(connections: Connections) -> type[ServerConnection]:
         """
 
         screen: RequestScreen | None = None
+        cookie_drop: CookieDrop | None = None
         pending: tuple[asyncio.Transport, asyncio.TimerHandle] | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             assert isinstance(transport, asyncio.Transport)
             timer = asyncio.get_running_loop().call_later(handshake_time(), transport.abort)
             self.screen = RequestScreen()
+            self.cookie_drop = CookieDrop()
             self.pending = (transport, timer)
             connections.arrived(self, transport.abort)
 
@@ -187,12 +198,17 @@ def _accounted(connections: Connections) -> type[ServerConnection]:
                 super().data_received(data)
                 return
             assert self.screen is not None
+            assert self.cookie_drop is not None
+            # Cookies go before the screen sees the head: planted in bulk by another port, they must not fill it.
+            data = self.cookie_drop.feed(data)
+            if not data:
+                return
             verdict = self.screen.feed(data)
             if verdict is None:
                 return
             transport, timer = self.pending
             self.pending = None
-            self.screen = None
+            self.screen = self.cookie_drop = None
             if isinstance(verdict, Refusal):
                 timer.cancel()
                 connections.answered(self)

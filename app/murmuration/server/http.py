@@ -126,7 +126,7 @@ class HttpGate:
         origin = single(request, "Origin")
         bearer = security.bearer_token(single(request, "Authorization"))
         # A bearer header, when present, decides alone: a wrong token is not rescued by a session.
-        # Cookies are never read: any port on this machine can set one, and every port receives them.
+        # No cookie is read, nor even reaches here (cookie_drop.py): any port on this machine can plant one.
         if bearer is not None:
             authorised = security.secret_matches(bearer, self.token)
         else:

@@ -17,10 +17,12 @@ import psutil
 
 from murmuration import __version__, provenance, registry
 from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
+from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
+from murmuration.core.reservations import Reservations
 from murmuration.core.store import StoreError
 from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
 from murmuration.home import base_folder
@@ -74,6 +76,8 @@ async def running_instance(
         token = folder.load_or_create_token(renew=not made_here)
         if not made_here:
             folder.sessions_file.unlink(missing_ok=True)  # sessions found with the folder are nobody's of ours
+            # Its processes would run where the folder says: a folder found elsewhere decides nothing of the kind.
+            info = replace(info, cwd=str(folder.path.parent))
         sessions = open_sessions(folder)
         events = EventBus()
         knowledge = KnowledgeBase.open(folder.state_db, events)
@@ -81,8 +85,10 @@ async def running_instance(
         processes = ProcessManager(
             knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
+        agents = Agents(events)
         try:
             if not made_here:
+                knowledge.store.check_found()
                 set_aside = processes.records.set_aside_found_work()
                 log.warning(
                     "%s was not made by this user's Murmuration: its token was replaced and %d unfinished "
@@ -101,6 +107,8 @@ async def running_instance(
                 pid=os.getpid(),
                 knowledge=knowledge,
                 processes=processes,
+                agents=agents,
+                reservations=Reservations(events, agents),
                 events=events,
                 sessions=sessions,
                 request_shutdown=stopping.set,

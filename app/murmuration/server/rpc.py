@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from murmuration.contract import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR
+from murmuration.core.agents import Session
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationError, OperationTable
 
@@ -30,16 +31,18 @@ def error_response(request_id: Any, code: int, message: str, data: Any = None) -
 
 
 class RpcSession:
-    """The protocol state of one connection: its subscription and how it answers messages."""
+    """The protocol state of one connection: who is on it, its subscription, and how it answers messages."""
 
     def __init__(
         self,
         table: OperationTable,
         ctx: InstanceContext,
         on_subscribe: Callable[[Subscription], None] = lambda s: None,
+        agent: Session | None = None,
     ) -> None:
         self.table = table
         self.ctx = ctx
+        self.agent = agent
         self.subscription: Subscription | None = None
         self._on_subscribe = on_subscribe
 
@@ -91,7 +94,11 @@ class RpcSession:
                     return error_response(
                         request_id, METHOD_NOT_FOUND, f"Method not found: {method[:100]!r} is not an operation."
                     )
-                result = await operation.run(self.ctx, params)
+                ctx = self.ctx
+                if self.agent is not None:
+                    self.ctx.agents.touch(self.agent, operation.name)
+                    ctx = ctx.acting_as(self.agent.caller)  # read per call: `identify` renames the session
+                result = await operation.run(ctx, params)
             json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
         except OperationError as exc:
             return error_response(request_id, exc.code, exc.message, exc.data)

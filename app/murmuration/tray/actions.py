@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from murmuration.client import InstanceUnavailable, RpcError
+from murmuration.datafolder import DataFolderError
 from murmuration.lock import FolderLocked
 from murmuration.tray import desktop
 from murmuration.tray.log_viewer import LogViewer
-from murmuration.tray.mcp_config import mcp_config
+from murmuration.tray.mcp_config import CLIENT_LABELS, mcp_config
 from murmuration.tray.model import InstanceModel
+from murmuration.tray.settings import tray_log_file
 
 log = logging.getLogger(__name__)
+
+TRAY_LOG = ""  # the key of the tray log's viewer among the instances' (no instance id is empty)
 
 
 class InstanceActions(QObject):
@@ -51,7 +56,7 @@ class InstanceActions(QObject):
 
     def _name(self, instance_id: str) -> str:
         instance = self.model.get(instance_id)
-        return instance.name if instance else instance_id
+        return instance.label if instance else instance_id
 
     def open(self, instance_id: str) -> None:
         self.open_requested.emit(instance_id)
@@ -78,7 +83,15 @@ class InstanceActions(QObject):
             self.notify.emit(f"Cannot open {self._name(instance_id)}", f"No sign-in link: {exc}")
             return
         # A one-time code: the browser signs in once and the link is dead afterwards.
-        desktop.open_url(QUrl(link))
+        problem = await desktop.launch(QUrl(link))
+        if problem is not None:
+            name = self._name(instance_id)
+            QGuiApplication.clipboard().setText(link)
+            self.notify.emit(
+                f"Cannot open {name} in a browser",
+                f"No browser could be opened ({problem}); its sign-in link is on the clipboard instead: "
+                "paste it into a browser within two minutes.",
+            )
 
     def copy_url(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
@@ -88,15 +101,12 @@ class InstanceActions(QObject):
         QGuiApplication.clipboard().setText(instance.url)
         self.notify.emit("URL copied", f"{instance.url} is on the clipboard.")
 
-    def copy_mcp_config(self, instance_id: str) -> None:
-        self.run(self._copy_mcp_config(instance_id))
-
-    async def _copy_mcp_config(self, instance_id: str) -> None:
-        text = await asyncio.to_thread(mcp_config, instance_id)
+    def copy_mcp_config(self, instance_id: str, client: str) -> None:
+        """Put what wires `client` (an MCP client) to the instance on the clipboard, and say where it goes."""
+        text, where = mcp_config(client, instance_id)
         QGuiApplication.clipboard().setText(text)
-        self.notify.emit(
-            "MCP config copied", f"The MCP config for {self._name(instance_id)} is on the clipboard; paste it."
-        )
+        label = CLIENT_LABELS.get(client, client)
+        self.notify.emit(f"MCP config for {label} copied", f"For {self._name(instance_id)}: {where}")
 
     def show_log(self, instance_id: str) -> LogViewer | None:
         instance = self.model.get(instance_id)
@@ -104,7 +114,7 @@ class InstanceActions(QObject):
             return None
         viewer = self._logs.get(instance_id)
         if viewer is None:
-            viewer = LogViewer(instance.name, instance.folder.server_log)
+            viewer = LogViewer(f"{instance.label} — server log", instance.folder.server_log)
             viewer.destroyed.connect(lambda *_: self._logs.pop(instance_id, None))
             self._logs[instance_id] = viewer
         viewer.show()
@@ -112,10 +122,56 @@ class InstanceActions(QObject):
         viewer.activateWindow()
         return viewer
 
+    def show_tray_log(self) -> LogViewer:
+        """The tray's own log: what it did, and what went wrong outside any one instance."""
+        viewer = self._logs.get(TRAY_LOG)
+        if viewer is None:
+            viewer = LogViewer("Murmuration — tray log", tray_log_file())
+            viewer.destroyed.connect(lambda *_: self._logs.pop(TRAY_LOG, None))
+            self._logs[TRAY_LOG] = viewer
+        viewer.show()
+        viewer.raise_()
+        viewer.activateWindow()
+        return viewer
+
     def open_data_folder(self, instance_id: str) -> None:
+        self.run(self._open_data_folder(instance_id))
+
+    async def _open_data_folder(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
-        if instance is not None:
-            desktop.open_folder(instance.folder.path)
+        if instance is None:
+            return
+        path = str(instance.folder.path)
+        problem = await desktop.launch(QUrl.fromLocalFile(path))
+        if problem is not None:
+            QGuiApplication.clipboard().setText(path)
+            self.notify.emit(
+                f"Cannot show the data folder of {instance.name}",
+                f"No file manager could be opened ({problem}); its path is on the clipboard instead: {path}",
+            )
+
+    def change_project_folder(self, instance_id: str) -> None:
+        """Ask for the folder the instance's processes run in, with the desktop's folder picker."""
+        instance = self.model.get(instance_id)
+        if instance is None:
+            return
+        chosen = QFileDialog.getExistingDirectory(
+            self.dialog_parent, f"Project folder of {instance.name}", instance.cwd or str(Path.home())
+        )
+        if chosen:
+            self.run(self._set_project_folder(instance_id, Path(chosen)))
+
+    async def _set_project_folder(self, instance_id: str, folder: Path) -> None:
+        name = self._name(instance_id)
+        try:
+            written = await self.model.set_cwd(instance_id, folder)
+        except (ValueError, OSError, DataFolderError) as exc:
+            self.notify.emit("Project folder unchanged", str(exc))
+            return
+        instance = self.model.get(instance_id)
+        later = "; restart it to use it now" if instance is not None and instance.runtime is not None else ""
+        sentence = f"The processes of {name} run in {written} from its next start{later}."
+        self.notify.emit("Project folder changed", sentence)
 
     def confirm_delete(self, name: str, running: bool) -> bool:
         """Ask before deleting: the data (issues, knowledge, logs) cannot be brought back."""
@@ -123,20 +179,19 @@ class InstanceActions(QObject):
         detail = "Its issues, knowledge, queue and logs are deleted for good."
         if running:
             detail = "It is running and will be stopped first. " + detail
-        answer = QMessageBox.warning(
-            self.dialog_parent,
-            what,
-            f"{what}\n\n{detail}",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        box = QMessageBox(QMessageBox.Icon.Warning, what, f"{what}\n\n{detail}", parent=self.dialog_parent)
+        # The button says what it does: a "Yes" is too easily pressed on a question not read.
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def delete(self, instance_id: str) -> None:
         instance = self.model.get(instance_id)
-        if instance is None or not self.confirm_delete(instance.name, instance.runtime is not None):
+        if instance is None or not self.confirm_delete(instance.label, instance.runtime is not None):
             return
-        self.run(self._delete(instance_id, instance.name))
+        self.run(self._delete(instance_id, instance.label))
 
     async def _delete(self, instance_id: str, name: str) -> None:
         try:

@@ -13,9 +13,9 @@ import qasync  # type: ignore[import-untyped]
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from murmuration.home import base_folder
 from murmuration.tray.controller import Tray
 from murmuration.tray.icons import app_icon
+from murmuration.tray.settings import tray_log_file
 from murmuration.tray.single_instance import SingleInstance
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,9 @@ def prepare_environment() -> None:
 
 def open_tray_log() -> None:
     """The tray's own log, rotated, beside the instances (`<base>/logs/tray.log`)."""
-    folder = base_folder() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        folder / "tray.log", maxBytes=1 << 20, backupCount=2, encoding="utf-8"
-    )
+    path = tray_log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=1 << 20, backupCount=2, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("murmuration")
     root.addHandler(handler)

@@ -8,19 +8,23 @@ import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
-from murmuration import registry
+from murmuration import __version__, registry
+from murmuration.home import base_folder
+from murmuration.installation import VanishingInstallation
 from murmuration.tray import autostart
 from murmuration.tray.actions import InstanceActions
+from murmuration.tray.app_actions import AppActions
 from murmuration.tray.main_window import MainWindow
 from murmuration.tray.model import InstanceModel
 from murmuration.tray.new_instance_dialog import NewInstanceDialog
-from murmuration.tray.settings import QuitChoice, TraySettings
+from murmuration.tray.settings import QuitChoice, TraySettings, tray_log_file
 from murmuration.tray.supervisor import RestartPolicy, Supervisor
 from murmuration.tray.tray_icon import TrayIcon
 
@@ -61,9 +65,10 @@ class Tray(QObject):
         self.model = InstanceModel(self)
         self.supervisor = Supervisor(self.model, policy, parent=self)
         self.actions = InstanceActions(self.model, self)
-        self.window = MainWindow(self.model, self.actions, self.settings, tray_available)
+        self.app_actions = app = AppActions(self)
+        self.window = MainWindow(self.model, self.actions, self.settings, tray_available, app)
         self.actions.dialog_parent = self.window
-        self.icon = TrayIcon(self.model, self.actions, self) if tray_available else None
+        self.icon = TrayIcon(self.model, self.actions, app, self) if tray_available else None
         self.dialog: NewInstanceDialog | None = None
         # Every notification shown, oldest first (the tray's bubbles vanish; tests and the log keep them).
         self.notifications: list[tuple[str, str]] = []
@@ -74,15 +79,14 @@ class Tray(QObject):
         self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
         self.supervisor.restarting.connect(self._restarting)
         self.supervisor.gave_up.connect(self._gave_up)
-        self.window.new_instance_requested.connect(self.new_instance)
-        self.window.quit_requested.connect(self.request_quit)
-        self.window.start_at_login_toggled.connect(self.set_start_at_login)
         self.window.quit_choice_chosen.connect(self.set_quit_choice)
-        if self.icon is not None:
-            self.icon.show_window_requested.connect(self.show_window)
-            self.icon.new_instance_requested.connect(self.new_instance)
-            self.icon.start_at_login_toggled.connect(self.set_start_at_login)
-            self.icon.quit_requested.connect(self.request_quit)
+        self.window.hidden_to_tray.connect(self._hidden_to_tray)
+        app.new_instance.triggered.connect(self.new_instance)
+        app.show_window.triggered.connect(self.show_window)
+        app.start_at_login.toggled.connect(self.set_start_at_login)
+        app.show_tray_log.triggered.connect(self.actions.show_tray_log)
+        app.about.triggered.connect(self.show_about)
+        app.quit.triggered.connect(self.request_quit)
 
     # --- lifetime ----------------------------------------------------------------------------------------------
 
@@ -90,10 +94,16 @@ class Tray(QObject):
         """Watch the instances (adopting the running ones, starting those marked autostart) and show up."""
         self.model.watch(self.poll_interval)
         self._show_start_at_login(autostart.is_enabled())
-        if self.icon is not None:
-            self.icon.show()
-        else:
+        if self.icon is None:
             self.window.show_and_raise()
+            return
+        self.icon.show()
+        if self.settings.once("first-run"):
+            # A first start says where the app lives; with nothing to manage yet, it opens the window too,
+            # whose empty list says what an instance is.
+            if not registry.managed_folders():
+                self.window.show_and_raise()
+            self.notify("Murmuration is in the tray", "Its icon holds your instances; click it to open this window.")
 
     async def run(self) -> int:
         """Start, then wait for Quit; the instances keep running unless Quit stops them."""
@@ -173,20 +183,26 @@ class Tray(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return self.dialog
-        dialog = NewInstanceDialog(self.model.next_name())
-        dialog.submitted.connect(lambda name: self.actions.run(self.create_instance(name, dialog)))
+        last = self.settings.last_project_folder
+        taken = {i.name for i in self.model.instances()}
+        dialog = NewInstanceDialog(self.model.next_name(), Path(last) if last else None, taken)
+        dialog.submitted.connect(
+            lambda name, folder: self.actions.run(self.create_instance(name, dialog, Path(folder)))
+        )
         self.dialog = dialog
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
 
-    async def create_instance(self, name: str, dialog: NewInstanceDialog | None = None) -> str | None:
-        """Create `name`, open its tab and start it; a refusal is shown in the dialog."""
+    async def create_instance(
+        self, name: str, dialog: NewInstanceDialog | None = None, cwd: Path | None = None
+    ) -> str | None:
+        """Create `name` with its processes in `cwd`, open its tab and start it; a refusal is shown in the dialog."""
         problem = ""
         instance_id = None
         try:
-            instance_id = await self.model.create(name)
+            instance_id = await self.model.create(name, cwd)
         except ValueError as exc:
             problem = str(exc)
         except registry.InstanceExists:
@@ -200,6 +216,8 @@ class Tray(QObject):
             else:
                 self.notify("No new instance", problem, warning=True)
             return None
+        if cwd is not None:
+            self.settings.last_project_folder = str(cwd)
         if alive and dialog is not None:
             dialog.done_creating()
         self.open_instance(instance_id)
@@ -243,6 +261,13 @@ class Tray(QObject):
             return QuitChoice.LEAVE
         return None
 
+    def _hidden_to_tray(self) -> None:
+        if self.settings.once("closed-to-tray"):
+            self.notify(
+                "Murmuration keeps running",
+                "The window is closed, not the app: your instances go on in the tray; Quit is in its menu.",
+            )
+
     def set_quit_choice(self, choice: QuitChoice) -> None:
         self.settings.quit_choice = choice
         self.window.show_quit_choice(choice)
@@ -253,14 +278,23 @@ class Tray(QObject):
     async def _set_start_at_login(self, enabled: bool) -> None:
         try:
             await asyncio.to_thread(autostart.set_enabled, enabled)
+        except VanishingInstallation as exc:  # its message is the whole sentence: where to move the app first
+            self.notify("Start at login unchanged", str(exc), warning=True)
         except OSError as exc:
             self.notify("Start at login unchanged", f"The login item could not be changed: {exc}.", warning=True)
         self._show_start_at_login(await asyncio.to_thread(autostart.is_enabled))
 
     def _show_start_at_login(self, enabled: bool) -> None:
-        self.window.set_start_at_login(enabled)
-        if self.icon is not None:
-            self.icon.set_start_at_login(enabled)
+        self.app_actions.show_start_at_login(enabled)
+
+    def show_about(self) -> None:
+        """The version, and where the data and the tray's log are."""
+        QMessageBox.about(
+            self.window if self.window.isVisible() else None,
+            "About Murmuration",
+            f"Murmuration {__version__}\n\nA local hub for AI coding agents.\n\n"
+            f"Instances live in {base_folder()}; the tray's log is {tray_log_file()}.",
+        )
 
     # --- telling the person ------------------------------------------------------------------------------------
 
@@ -277,10 +311,10 @@ class Tray(QObject):
     def _restarting(self, instance_id: str, delay: float) -> None:
         if self.supervisor.crash_count(instance_id) == 1:  # the first crash is news; the rest are in the log
             instance = self.model.get(instance_id)
-            name = instance.name if instance else instance_id
+            name = instance.label if instance else instance_id
             self.notify(f"{name} crashed", f"{name} stopped unexpectedly; restarting it in {delay:.0f} s.", True)
 
     def _gave_up(self, instance_id: str, message: str) -> None:
         instance = self.model.get(instance_id)
-        name = instance.name if instance else instance_id
+        name = instance.label if instance else instance_id
         self.notify(f"{name} keeps crashing", message, warning=True)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import Instance, InstanceState
+from murmuration.tray.mcp_config import CLIENT_LABELS
 from murmuration.tray.model import InstanceModel
 
 
@@ -18,7 +19,7 @@ def state_line(instance: Instance) -> str:
     if instance.running and instance.port is not None:
         return f"Running on port {instance.port}"
     if instance.message and instance.state is not InstanceState.RUNNING:
-        return instance.message
+        return instance.status_sentence()
     return instance.state.label
 
 
@@ -35,7 +36,12 @@ class InstanceMenu(QMenu):
         self.open_action = self._add("Open", lambda: actions.open(instance_id))
         self.browser_action = self._add("Open in browser", lambda: actions.open_in_browser(instance_id))
         self.copy_url_action = self._add("Copy URL", lambda: actions.copy_url(instance_id))
-        self.copy_mcp_action = self._add("Copy MCP config", lambda: actions.copy_mcp_config(instance_id))
+        self.mcp_menu = self.addMenu("Copy MCP config")
+        self.mcp_actions = {}
+        for client, label in CLIENT_LABELS.items():
+            action = self.mcp_menu.addAction(f"For {label}")
+            action.triggered.connect(lambda _=False, c=client: actions.copy_mcp_config(instance_id, c))
+            self.mcp_actions[client] = action
         self.addSeparator()
         self.start_action = self._add("Start", lambda: actions.start(instance_id))
         self.stop_action = self._add("Stop", lambda: actions.stop(instance_id))
@@ -46,6 +52,7 @@ class InstanceMenu(QMenu):
         self.addSeparator()
         self.log_action = self._add("Show log", lambda: actions.show_log(instance_id))
         self.folder_action = self._add("Open data folder", lambda: actions.open_data_folder(instance_id))
+        self.cwd_action = self._add("Change project folder…", lambda: actions.change_project_folder(instance_id))
         self.addSeparator()
         self.delete_action = self._add("Delete…", lambda: actions.delete(instance_id))
         self._actions = actions
@@ -74,19 +81,15 @@ class InstanceMenu(QMenu):
         instance = self.model.get(self.instance_id)
         if instance is None:
             return
-        self.setTitle(f"{instance.name} — {instance.state.label}")
+        self.setTitle(f"{instance.label} — {instance.state.label}")
         self.setIcon(state_dot(instance.state))
         self.state_action.setText(state_line(instance))
         self.url_action.setText(instance.url or "No URL while it is not running")
-        running = instance.running
-        settled = not instance.state.busy or instance.state is InstanceState.NOT_RESPONDING
-        self.browser_action.setEnabled(running)
+        self.browser_action.setEnabled(instance.running)
         self.copy_url_action.setEnabled(instance.url is not None)
-        self.start_action.setEnabled(instance.runtime is None and not instance.state.busy)
-        # Stop also ends a start under way, or the wait before a crashed instance's restart.
-        stoppable = (InstanceState.STARTING, InstanceState.CRASHED)
-        self.stop_action.setEnabled(instance.runtime is not None or instance.state in stoppable)
-        self.restart_action.setEnabled(running and settled)
+        self.start_action.setEnabled(instance.can_start)
+        self.stop_action.setEnabled(instance.can_stop)
+        self.restart_action.setEnabled(instance.can_restart)
         self.autostart_action.blockSignals(True)
         self.autostart_action.setChecked(instance.autostart)
         self.autostart_action.blockSignals(False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -12,7 +14,7 @@ from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import Instance
 from murmuration.tray.model import InstanceModel
 
-COLUMNS = ("Name", "State", "Port", "URL", "Uptime", "Memory")
+COLUMNS = ("Name", "State", "Project folder", "Port", "URL", "Uptime", "Memory")
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -29,6 +31,18 @@ def format_uptime(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def format_folder(path: str) -> str:
+    """A folder as a person reads it: under the home folder as `~/…`."""
+    if not path:
+        return ""
+    home = str(Path.home())
+    if path == home:
+        return "~"
+    if path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
 
 
 def format_memory(rss: int | None) -> str:
@@ -77,7 +91,9 @@ class InstanceTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == "State":
             return state_dot(instance.state)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return instance.message or str(instance.folder.path)
+            if column == "Project folder":
+                return f"Its processes run in {instance.cwd}" if instance.cwd else None
+            return instance.status_sentence() or str(instance.folder.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in ("Port", "Uptime", "Memory"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.UserRole:
@@ -88,9 +104,11 @@ class InstanceTableModel(QAbstractTableModel):
     def text(instance: Instance, column: str) -> str:
         """What one cell shows."""
         if column == "Name":
-            return instance.name
+            return instance.label
         if column == "State":
             return instance.state.label
+        if column == "Project folder":
+            return format_folder(instance.cwd)
         if column == "Port":
             return str(instance.port) if instance.port is not None and instance.running else ""
         if column == "URL":
@@ -139,7 +157,7 @@ class InstanceTableView(QTableView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COLUMNS.index("URL"), QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Project folder"), QHeaderView.ResizeMode.Stretch)
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.doubleClicked.connect(self._open_index)

@@ -146,7 +146,7 @@ class InstanceView(QWidget):
 
     async def _sign_in(self) -> None:
         instance = self.model.get(self.instance_id)
-        name = instance.name if instance else self.instance_id
+        name = instance.label if instance else self.instance_id
         try:
             link = QUrl(await self.model.login_url(self.instance_id))
         except (InstanceUnavailable, RpcError, OSError) as exc:
@@ -170,7 +170,7 @@ class InstanceView(QWidget):
             self.signed_in.emit()
             return
         instance = self.model.get(self.instance_id)
-        name = instance.name if instance else self.instance_id
+        name = instance.label if instance else self.instance_id
         self.reload.say(f"The dashboard of {name} did not load; reload to try again.")
         self.reload.reload_button.setEnabled(True)
         self._show("reload")
@@ -180,7 +180,7 @@ class InstanceView(QWidget):
             return
         log.warning("the dashboard renderer of %s ended (%s, code %d)", self.instance_id, status.name, exit_code)
         instance = self.model.get(self.instance_id)
-        name = instance.name if instance else self.instance_id
+        name = instance.label if instance else self.instance_id
         self._awaiting_dashboard = False
         self.reload.say(f"The page of {name} stopped working; reload it to carry on.")
         self.reload.reload_button.setEnabled(True)

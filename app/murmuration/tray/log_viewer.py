@@ -53,10 +53,10 @@ def read_new(path: Path, position: Position) -> tuple[str, Position]:
 class LogViewer(QWidget):
     """A window that tails and follows one log file."""
 
-    def __init__(self, name: str, path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.path = path
-        self.setWindowTitle(f"{name} — server log")
+        self.setWindowTitle(title)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(900, 560)
         self.text = QPlainTextEdit(self)

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from murmuration.tray.actions import InstanceActions
+from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
-from murmuration.tray.instance import InstanceState
 from murmuration.tray.instance_menu import InstanceMenu
 from murmuration.tray.instance_table import InstanceTableModel, InstanceTableView
 from murmuration.tray.model import InstanceModel
@@ -39,10 +39,9 @@ QUIT_CHOICES = (
 class MainWindow(QMainWindow):
     """Renders the model as a table and tabs; intents leave as signals or go to InstanceActions."""
 
-    new_instance_requested = Signal()
-    quit_requested = Signal()
-    start_at_login_toggled = Signal(bool)
     quit_choice_chosen = Signal(object)  # a QuitChoice
+    # The window was closed while the tray icon stays: the app goes on in the tray.
+    hidden_to_tray = Signal()
 
     def __init__(
         self,
@@ -50,10 +49,12 @@ class MainWindow(QMainWindow):
         actions: InstanceActions,
         settings: TraySettings,
         tray_available: bool,
+        app: AppActions,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.model = model
+        self.app = app
         self.intents = actions
         self.settings = settings
         self.tray_available = tray_available
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
     def _instances_page(self) -> QWidget:
         page = QWidget(self)
         self.new_button = QPushButton("New instance…", page)
-        self.new_button.clicked.connect(self.new_instance_requested)
+        self.new_button.clicked.connect(self.app.new_instance.trigger)
         self.open_button = self._row_button(page, "Open", self.intents.open)
         self.start_button = self._row_button(page, "Start", self.intents.start)
         self.stop_button = self._row_button(page, "Stop", self.intents.stop)
@@ -105,7 +106,10 @@ class MainWindow(QMainWindow):
         bar.addStretch(1)
         bar.addWidget(self.delete_button)
         self.empty_label = QLabel(
-            "No instances yet: create one with “New instance…” (the instances agents start appear here too).", page
+            "<p><b>No instances yet.</b></p><p>An instance is the hub of one project: the issues, knowledge, "
+            "queue and processes its agents share, with a dashboard. Create one with “New instance…” above; "
+            "the instances agents start by themselves appear here too.</p>",
+            page,
         )
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setWordWrap(True)
@@ -128,13 +132,10 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&Murmuration")
-        new = menu.addAction("&New instance…")
-        new.setShortcut(QKeySequence.StandardKey.New)
-        new.triggered.connect(self.new_instance_requested)
+        menu.setToolTipsVisible(True)
+        menu.addAction(self.app.new_instance)
         menu.addSeparator()
-        self.login_action = menu.addAction("Start at login")
-        self.login_action.setCheckable(True)
-        self.login_action.toggled.connect(self.start_at_login_toggled)
+        menu.addAction(self.app.start_at_login)
         quitting = menu.addMenu("When quitting")
         group = QActionGroup(self)
         self.quit_choice_actions: dict[QuitChoice, QAction] = {}
@@ -149,19 +150,15 @@ class MainWindow(QMainWindow):
         close = menu.addAction("&Close window")
         close.setShortcut(QKeySequence.StandardKey.Close)
         close.triggered.connect(self.close)
-        quit_action = menu.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit_requested)
+        menu.addAction(self.app.quit)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.app.show_tray_log)
+        help_menu.addAction(self.app.about)
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
     def show_quit_choice(self, choice: QuitChoice) -> None:
         self.quit_choice_actions[choice].setChecked(True)
-
-    def set_start_at_login(self, enabled: bool) -> None:
-        self.login_action.blockSignals(True)
-        self.login_action.setChecked(enabled)
-        self.login_action.blockSignals(False)
 
     def _update_empty(self) -> None:
         empty = not self.model.instances()
@@ -172,12 +169,9 @@ class MainWindow(QMainWindow):
         instance = self.model.get(instance_id) if instance_id else None
         for button in (self.open_button, self.log_button, self.delete_button):
             button.setEnabled(instance is not None)
-        self.start_button.setEnabled(instance is not None and instance.runtime is None and not instance.state.busy)
-        stoppable = instance is not None and (
-            instance.runtime is not None or instance.state in (InstanceState.STARTING, InstanceState.CRASHED)
-        )
-        self.stop_button.setEnabled(stoppable)
-        self.restart_button.setEnabled(instance is not None and instance.running)
+        self.start_button.setEnabled(instance is not None and instance.can_start)
+        self.stop_button.setEnabled(instance is not None and instance.can_stop)
+        self.restart_button.setEnabled(instance is not None and instance.can_restart)
 
     def _instance_changed(self, instance_id: str) -> None:
         if instance_id == self.table.selected_id():
@@ -186,9 +180,9 @@ class MainWindow(QMainWindow):
         instance = self.model.get(instance_id)
         if view is not None and instance is not None:
             index = self.tabs.indexOf(view)
-            self.tabs.setTabText(index, instance.name)
+            self.tabs.setTabText(index, instance.label)
             self.tabs.setTabIcon(index, state_dot(instance.state))
-            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+            self.tabs.setTabToolTip(index, f"{instance.label} — {instance.state.label}")
 
     def _instance_removed(self, instance_id: str) -> None:
         self._update_empty()
@@ -213,8 +207,8 @@ class MainWindow(QMainWindow):
         if view is None:
             view = InstanceView(self.model, instance_id, self.intents, self.tabs)
             self.views[instance_id] = view
-            index = self.tabs.addTab(view, state_dot(instance.state), instance.name)
-            self.tabs.setTabToolTip(index, f"{instance.name} — {instance.state.label}")
+            index = self.tabs.addTab(view, state_dot(instance.state), instance.label)
+            self.tabs.setTabToolTip(index, f"{instance.label} — {instance.state.label}")
         self.tabs.setCurrentWidget(view)
         self.table.select_id(instance_id)
         self.show_and_raise()
@@ -251,10 +245,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.window_geometry = self.saveGeometry()
         if self.tray_available:
-            # The tray icon stays: closing the window only hides it (the dashboards' tabs close to save memory).
-            self.close_all_tabs()
+            # The tray icon stays: closing the window only hides it, with its tabs, as a person left them.
             event.accept()
+            self.hidden_to_tray.emit()
             return
         # Without a tray this window is the app: closing it means quitting.
         event.ignore()
-        self.quit_requested.emit()
+        self.app.quit.trigger()

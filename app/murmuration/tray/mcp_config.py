@@ -1,34 +1,17 @@
-"""The text "Copy MCP config" puts on the clipboard: `murmuration mcp-config NAME`, or a JSON snippet."""
+"""What "Copy MCP config" offers: one entry per MCP client, each with the snippet and where it goes.
+
+The snippet comes from the same code as `murmuration mcp-config` (so it names `MURMURATION_HOME` when the
+tray runs with one), called directly: no child process, no second copy of the format.
+"""
 
 from __future__ import annotations
 
-import json
-import subprocess
+from murmuration.mcp_bridge import client_config
 
-from murmuration.selfcommand import self_command
-
-TIMEOUT = 20.0
+# The clients in the order the menu shows them, with the names people know them by.
+CLIENT_LABELS = {"claude-code": "Claude Code", "claude-desktop": "Claude Desktop", "vscode": "VS Code"}
 
 
-def mcp_config(instance_id: str) -> str:
-    """What wires an MCP client (Claude Desktop) to the instance (blocking: run it in a thread)."""
-    try:
-        done = subprocess.run(
-            self_command("mcp-config", instance_id),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return fallback_snippet(instance_id)
-    if done.returncode == 0 and done.stdout.strip():
-        return done.stdout.strip() + "\n"
-    return fallback_snippet(instance_id)
-
-
-def fallback_snippet(instance_id: str) -> str:
-    """A claude_desktop_config.json entry that runs the MCP bridge of the instance (when mcp-config is absent)."""
-    command, *args = self_command("mcp", "--instance", instance_id)
-    entry = {"mcpServers": {f"murmuration-{instance_id}": {"command": command, "args": args}}}
-    return json.dumps(entry, indent=2) + "\n"
+def mcp_config(client: str, instance_id: str) -> tuple[str, str]:
+    """The text for `client` to wire it to the instance, and one sentence saying where it goes."""
+    return client_config.snippet(client, instance_id) + "\n", client_config.where_it_goes(client)

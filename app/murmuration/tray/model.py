@@ -20,6 +20,7 @@ from murmuration.client import InstanceUnavailable
 from murmuration.contract import EXIT_LOCKED
 from murmuration.control import StartFailed, login_url, ping, remove_instance, start_instance, stop_instance
 from murmuration.datafolder import DataFolderError, Runtime
+from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
 from murmuration.tray.scan import Observation, scan
 
@@ -102,7 +103,7 @@ class InstanceModel(QObject):
             counts[instance.state.value] = counts.get(instance.state.value, 0) + 1
         head = "Murmuration — " + ", ".join(f"{n} {state}" for state, n in counts.items())
         lines = [
-            f"{i.name}: {i.state.label.rstrip('…').lower()}" + (f" on port {i.port}" if i.running else "")
+            f"{i.label}: {i.state.label.rstrip('…').lower()}" + (f" on port {i.port}" if i.running else "")
             for i in instances[:8]
         ]
         if len(instances) > 8:
@@ -180,7 +181,9 @@ class InstanceModel(QObject):
     def _add(self, obs: Observation) -> _Slot:
         info = obs.info
         name = info.name if info is not None else obs.folder.path.name
-        instance = Instance(obs.key, name, obs.folder, autostart=bool(info and info.autostart))
+        instance = Instance(
+            obs.key, name, obs.folder, autostart=bool(info and info.autostart), cwd=info.cwd if info else ""
+        )
         if info is None:
             instance.message = f"{obs.folder.instance_file} cannot be read."
         slot = _Slot(instance)
@@ -192,7 +195,7 @@ class InstanceModel(QObject):
         """Fold one observation into the instance; returns a runtime to ping when it needs (re)adopting."""
         instance = slot.instance
         if obs.info is not None:
-            instance.name, instance.autostart = obs.info.name, obs.info.autostart
+            instance.name, instance.autostart, instance.cwd = obs.info.name, obs.info.autostart, obs.info.cwd
         if obs.alive and obs.runtime is not None:
             instance.memory = obs.memory
             if instance.state is InstanceState.RUNNING and instance.runtime == obs.runtime:
@@ -202,13 +205,17 @@ class InstanceModel(QObject):
         instance.memory = None
         died = instance.state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING)
         if died and instance.id in self._watched:
-            instance.runtime = None
+            runtime, instance.runtime = instance.runtime, None
             # A server that stops cleanly removes its runtime.json; one killed (or failing) leaves it,
             # or tells its failure by its exit status when it was our child.
             if obs.stale or obs.exit_status not in (None, 0):
                 log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
+                # Written here, in the GUI thread (a crash is rare and the record small), so the log holds
+                # the cause by the time anything says "see its log".
+                pid, secrets = (runtime.pid, (runtime.token,)) if runtime else (None, ())
+                instance.last_exit = exits.record(instance.folder, pid, obs.exit_status, secrets)
                 instance.state = InstanceState.CRASHED
-                instance.message = f"{instance.name} stopped unexpectedly."
+                instance.message = f"{instance.label} stopped unexpectedly: it {instance.last_exit}."
                 self.instance_changed.emit(instance.id)
                 self.crashed.emit(instance.id, instance.message)
                 return None
@@ -235,7 +242,7 @@ class InstanceModel(QObject):
             self._watched.add(instance.id)
         else:
             instance.state = InstanceState.NOT_RESPONDING
-            instance.message = f"{instance.name} runs (pid {runtime.pid}) but does not answer."
+            instance.message = f"{instance.label} runs (pid {runtime.pid}) but does not answer."
         self.instance_changed.emit(instance.id)
         self.changed.emit()
 
@@ -266,11 +273,13 @@ class InstanceModel(QObject):
             except StartFailed as exc:
                 if exc.exit_code == EXIT_LOCKED:
                     return True  # someone else started it a moment ago: the next scan adopts it
+                if exc.exit_code is not None:
+                    instance.last_exit = await asyncio.to_thread(exits.record, instance.folder, None, exc.exit_code)
                 return self._start_failed(instance, str(exc), user)
             except (OSError, DataFolderError, ValueError) as exc:
-                return self._start_failed(instance, f"{instance.name} could not start: {exc}.", user)
+                return self._start_failed(instance, f"{instance.label} could not start: {exc}.", user)
             if runtime is None:
-                return self._start_failed(instance, f"{instance.name} stopped right after it started.", user)
+                return self._start_failed(instance, f"{instance.label} stopped right after it started.", user)
             instance.runtime = runtime
             answered = await ping(runtime)
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
@@ -278,7 +287,7 @@ class InstanceModel(QObject):
             if answered:
                 self._set(instance, InstanceState.RUNNING, "")
             else:
-                self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.name} started but does not answer.")
+                self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.label} started but does not answer.")
             return True
 
     def _start_failed(self, instance: Instance, message: str, user: bool) -> bool:
@@ -286,7 +295,7 @@ class InstanceModel(QObject):
         log.warning("%s", message)
         if user or instance.id not in self._watched:
             self._set(instance, InstanceState.FAILED, message)
-            self.notice.emit(f"{instance.name} did not start", message)
+            self.notice.emit(f"{instance.label} did not start", message)
         else:
             self._set(instance, InstanceState.CRASHED, message)
             self.crashed.emit(instance.id, message)
@@ -309,7 +318,7 @@ class InstanceModel(QObject):
             try:
                 await asyncio.to_thread(stop_instance, instance.folder)
             except OSError as exc:
-                message = f"{instance.name} could not be stopped cleanly: {exc}."
+                message = f"{instance.label} could not be stopped cleanly: {exc}."
             instance.runtime = None
             instance.memory = None
             log.info("stopped %s", instance.name)
@@ -325,15 +334,15 @@ class InstanceModel(QObject):
         live = [i.id for i in self.instances() if i.runtime is not None or i.state.busy]
         await asyncio.gather(*(self.stop(instance_id) for instance_id in live))
 
-    async def create(self, name: str) -> str:
-        """Create an instance called `name` (not started) and return its id.
+    async def create(self, name: str, cwd: Path | None = None) -> str:
+        """Create an instance called `name` whose processes run in `cwd` (not started) and return its id.
 
-        Raises ValueError (a bad name) or registry.InstanceExists with a sentence to show.
+        Raises ValueError (a bad name or folder) or registry.InstanceExists with a sentence to show.
         """
-        folder = await asyncio.to_thread(registry.create, name, self._cwd)
+        folder = await asyncio.to_thread(lambda: registry.create(name, registry.check_cwd(cwd or self._cwd)))
         info = await asyncio.to_thread(folder.read_info)
         if info.id not in self._slots:
-            slot = _Slot(Instance(info.id, info.name, folder, autostart=info.autostart))
+            slot = _Slot(Instance(info.id, info.name, folder, autostart=info.autostart, cwd=info.cwd))
             self._slots[info.id] = slot
             self.instance_added.emit(info.id)
             self.changed.emit()
@@ -368,12 +377,25 @@ class InstanceModel(QObject):
         instance.autostart = autostart
         self.instance_changed.emit(instance_id)
 
+    async def set_cwd(self, instance_id: str, cwd: Path) -> str:
+        """Make `cwd` the project folder of the instance (from its next start); returns it as written.
+
+        Raises ValueError (not a folder) or OSError / DataFolderError with a sentence to show.
+        """
+        instance = self.get(instance_id)
+        if instance is None:
+            raise ValueError(f"No instance has the id {instance_id!r}.")
+        written = await asyncio.to_thread(registry.set_cwd, instance.folder, cwd)
+        instance.cwd = str(written)
+        self.instance_changed.emit(instance_id)
+        return instance.cwd
+
     async def login_url(self, instance_id: str) -> str:
         """A one-time sign-in link for the instance's dashboard (the token never appears in it)."""
         instance = self.get(instance_id)
         runtime = instance.runtime if instance else None
         if instance is None or runtime is None:
-            raise InstanceUnavailable(f"{instance.name if instance else instance_id} is not running.")
+            raise InstanceUnavailable(f"{instance.label if instance else instance_id} is not running.")
         return await login_url(runtime)
 
     # --- told by the supervisor --------------------------------------------------------------------------------
@@ -382,7 +404,6 @@ class InstanceModel(QObject):
         instance = self.get(instance_id)
         if instance is not None and instance.state is InstanceState.CRASHED:
             instance.restart_at = time.monotonic() + delay
-            instance.message = f"{instance.name} stopped unexpectedly; restarting in {delay:.0f} s."
             self.instance_changed.emit(instance_id)
 
     def mark_crash_loop(self, instance_id: str, message: str) -> None:

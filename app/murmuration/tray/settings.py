@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from murmuration.home import base_folder
+
+
+def tray_log_file() -> Path:
+    """The tray's own log, rotated, beside the instances."""
+    return base_folder() / "logs" / "tray.log"
 
 
 class QuitChoice(enum.StrEnum):
@@ -18,7 +24,10 @@ class QuitChoice(enum.StrEnum):
 
 
 class TraySettings:
-    """The quit choice, the main window's geometry; start-at-login lives in autostart.py (the OS is its record)."""
+    """What the tray remembers: the quit choice, the last project folder, the window's geometry.
+
+    Start at login lives in autostart.py: the OS is its record.
+    """
 
     def __init__(self) -> None:
         self._store = QSettings(str(base_folder() / "tray.ini"), QSettings.Format.IniFormat)
@@ -35,6 +44,25 @@ class TraySettings:
     def quit_choice(self, choice: QuitChoice) -> None:
         self._store.setValue("quit/choice", choice.value)
         self._store.sync()
+
+    @property
+    def last_project_folder(self) -> str:
+        """The folder last chosen for a new instance ("" before the first)."""
+        return str(self._store.value("new/project_folder", ""))
+
+    @last_project_folder.setter
+    def last_project_folder(self, path: str) -> None:
+        self._store.setValue("new/project_folder", path)
+        self._store.sync()
+
+    def once(self, key: str) -> bool:
+        """True the first time it is asked for `key` in this home, False ever after (for one-time notices)."""
+        name = f"told/{key}"
+        if self._store.value(name, "") == "yes":
+            return False
+        self._store.setValue(name, "yes")
+        self._store.sync()
+        return True
 
     @property
     def window_geometry(self) -> QByteArray | None:

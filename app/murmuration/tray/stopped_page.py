@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -19,8 +19,8 @@ def explanation(instance: Instance) -> str:
         return f"{instance.name} is stopping."
     if state is InstanceState.RUNNING:
         return f"Opening the dashboard of {instance.name}…"
-    if instance.message:
-        return instance.message
+    if instance.message or instance.restart_at is not None:
+        return instance.status_sentence()
     if state is InstanceState.NOT_RESPONDING:
         return f"{instance.name} runs but does not answer yet."
     return f"{instance.name} is stopped; start it to see its dashboard."
@@ -71,12 +71,25 @@ class StoppedPage(QWidget):
         layout.addSpacing(14)
         layout.addLayout(buttons)
         layout.addStretch(3)
+        self._instance: Instance | None = None
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        if self._instance is not None:
+            self.show_instance(self._instance)
 
     def show_instance(self, instance: Instance) -> None:
         """Render the instance's state: its name, a sentence, and Start only when starting makes sense."""
+        self._instance = instance
+        # The wait before a restart counts down while it lasts; nothing ticks otherwise.
+        if instance.restart_in() is not None:
+            self._countdown.start()
+        else:
+            self._countdown.stop()
         self.badge.setPixmap(state_dot(instance.state, 48).pixmap(48, 48))
         self.title.setText(f"{instance.name} — {instance.state.label}")
         self.sentence.setText(explanation(instance))
-        can_start = instance.runtime is None and not instance.state.busy
-        self.start_button.setEnabled(can_start)
+        self.start_button.setEnabled(instance.can_start)
         self.start_button.setText("Start again" if instance.state.troubled else "Start")

@@ -71,8 +71,9 @@ class Supervisor(QObject):
                 window = f"{minutes:g} minute" + ("" if minutes == 1 else "s")
             else:
                 window = f"{self.policy.loop_window:g} seconds"
+            last = f" (the last time it {instance.last_exit})" if instance and instance.last_exit else ""
             message = (
-                f"{name} crashed {len(history)} times in {window}, so Murmuration stopped restarting it; "
+                f"{name} crashed {len(history)} times in {window}{last}, so Murmuration stopped restarting it; "
                 "see its log, then start it again."
             )
             log.warning("%s", message)

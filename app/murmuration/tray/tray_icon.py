@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+import sys
+
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from murmuration.tray.actions import InstanceActions
+from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import app_icon
 from murmuration.tray.instance import OverallState
 from murmuration.tray.instance_menu import InstanceMenu
@@ -14,35 +17,31 @@ from murmuration.tray.model import InstanceModel
 
 
 class TrayIcon(QObject):
-    """Renders the model in the tray and sends a person's intents on as signals."""
+    """Renders the model in the tray; its entries are the instances' menus and the app-wide actions."""
 
-    show_window_requested = Signal()
-    new_instance_requested = Signal()
-    start_at_login_toggled = Signal(bool)
-    quit_requested = Signal()
-
-    def __init__(self, model: InstanceModel, actions: InstanceActions, parent: QObject | None = None) -> None:
+    def __init__(
+        self, model: InstanceModel, actions: InstanceActions, app: AppActions, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.actions = actions
+        self.app = app
         self._icons: dict[OverallState, QIcon] = {}
         self.state = OverallState.IDLE
         self.icon = QSystemTrayIcon(self)
         self.menu = QMenu()
-        self.new_action = self.menu.addAction("New instance…")
-        self.new_action.triggered.connect(self.new_instance_requested)
+        self.menu.setToolTipsVisible(True)
+        self.menu.addAction(app.new_instance)
         self.menu.addSeparator()
         self.empty_action = self.menu.addAction("No instances yet")
         self.empty_action.setEnabled(False)
         self._instances_end = self.menu.addSeparator()
-        self.window_action = self.menu.addAction("Show all instances…")
-        self.window_action.triggered.connect(self.show_window_requested)
-        self.login_action = self.menu.addAction("Start at login")
-        self.login_action.setCheckable(True)
-        self.login_action.toggled.connect(self.start_at_login_toggled)
+        self.menu.addAction(app.show_window)
+        self.menu.addAction(app.start_at_login)
+        self.menu.addAction(app.show_tray_log)
+        self.menu.addAction(app.about)
         self.menu.addSeparator()
-        self.quit_action = self.menu.addAction("Quit")
-        self.quit_action.triggered.connect(self.quit_requested)
+        self.menu.addAction(app.quit)
         self.instance_menus: dict[str, InstanceMenu] = {}
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
@@ -59,11 +58,6 @@ class TrayIcon(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
-
-    def set_start_at_login(self, enabled: bool) -> None:
-        self.login_action.blockSignals(True)
-        self.login_action.setChecked(enabled)
-        self.login_action.blockSignals(False)
 
     def show_message(self, title: str, message: str, warning: bool = False) -> None:
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
@@ -87,8 +81,11 @@ class TrayIcon(QObject):
             self.icon.setToolTip(summary)
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.DoubleClick:
-            self.show_window_requested.emit()
+        # A left click (Trigger) or a double click shows the window, as Windows and Linux trays do; the right
+        # click opens the menu. On macOS a click opens the menu itself, as menu-bar items do, so no more.
+        clicked = reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick)
+        if clicked and sys.platform != "darwin":
+            self.app.show_window.trigger()
 
     def _added(self, instance_id: str) -> None:
         if instance_id in self.instance_menus:

@@ -86,7 +86,10 @@ export class FragmentDetail {
         h("div", { class: "fragment-meta" },
           h("span", { class: `badge type-${f.type}` }, f.type), priorityBadge(f.priority),
           h("span", { class: `badge status-${f.status}` }, f.status), tagList(f.tags)),
-        h("p", { class: "muted small" }, "Created ", timeElement(f.created_at), " · updated ", timeElement(f.updated_at),
+        h("p", { class: "muted small fragment-byline" }, "Created ", timeElement(f.created_at),
+          f.author ? [" by ", userText(f.author, { class: "who" })] : null,
+          " · updated ", timeElement(f.updated_at),
+          f.updated_by && f.updated_by !== f.author ? [" by ", userText(f.updated_by, { class: "who" })] : null,
           " · ", h("code", {}, f.id)),
         h("div", { class: "markdown fragment-body" }, renderMarkdown(f.body)),
         metadata.length

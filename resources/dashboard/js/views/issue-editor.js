@@ -111,9 +111,17 @@ export class IssueDialog {
         h("label", { for: statusId, class: "inline" }, "Column "), status,
         tagList(issue.tags)),
       h("dl", { class: "facts compact" },
-        [h("dt", {}, "Created"), h("dd", {}, timeElement(issue.created_at))],
-        [h("dt", {}, "Updated"), h("dd", {}, timeElement(issue.updated_at))],
-        issue.assignee ? [h("dt", {}, "Assignee"), h("dd", {}, issue.assignee)] : null,
+        [h("dt", {}, "Created"), h("dd", {}, timeElement(issue.created_at), byline(issue.created_by))],
+        [h("dt", {}, "Updated"), h("dd", {}, timeElement(issue.updated_at), byline(issue.updated_by))],
+        issue.assignee
+          ? [h("dt", {}, "Assignee"), h("dd", { class: "assignee" }, userText(issue.assignee),
+              issue.assignee_connected === false ? h("span", { class: "muted" }, " (not connected: free to claim)") : null,
+              issue.assigned_at ? [" since ", timeElement(issue.assigned_at)] : null)]
+          : null,
+        issue.blocked_by && issue.blocked_by.length
+          ? [h("dt", {}, "Waits on"), h("dd", { class: "blocked-by" }, issue.blocked_by.map((id, i) => [i ? ", " : "",
+              h("a", { href: `#/issues/${encodeURIComponent(id)}`, class: issue.waiting_on.includes(id) ? "open-blocker" : "done-blocker" }, id)]))]
+          : null,
         issue.due_date ? [h("dt", {}, "Due"), h("dd", {}, issue.due_date)] : null,
         issue.related_ids && issue.related_ids.length
           ? [h("dt", {}, "Related"), h("dd", {}, issue.related_ids.map((id, i) => [i ? ", " : "", h("a", { href: `#/issues/${encodeURIComponent(id)}` }, id)]))]
@@ -209,4 +217,9 @@ export class IssueDialog {
       notify(errorText(error), "error");
     }
   }
+}
+
+/** " by NAME" after a time, when the instance knows who made the change. */
+function byline(name) {
+  return name ? [" by ", userText(name, { class: "who" })] : null;
 }

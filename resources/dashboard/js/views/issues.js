@@ -1,7 +1,7 @@
 // Issues: a kanban of four columns. Cards move by drag and drop, or from the keyboard with Alt+→ / Alt+←
 // on a focused card (or the Column menu of an opened card). Filters: text, priority and tags.
 
-import { h, replace, debounce, select, uniqueId, userText } from "../dom.js";
+import { h, replace, debounce, select, uniqueId, userText, isolate } from "../dom.js";
 import { go, href } from "../router.js";
 import { priorityBadge, tagList, errorText, notify } from "../ui.js";
 import { ago, when } from "../format.js";
@@ -49,6 +49,9 @@ export class IssuesView extends View {
     this.priority.addEventListener("change", () => this.load());
     this.recount = debounce(() => this.loadCounts(), 250);
     this.listen("issue", (event) => this.onIssue(event));
+    // Who is connected, to tell a card held by a live agent from one whose holder left.
+    this.present = new Map();
+    this.listen("agent", (event) => this.onAgent(event));
     this.every(30000, () => this.refreshTimes());
     this.onDestroy(() => {
       this.dialog?.close();
@@ -161,7 +164,48 @@ export class IssuesView extends View {
     return element;
   }
 
+  async loadAgents() {
+    try {
+      const listing = await this.rpc.call("list_agents");
+      if (this.destroyed) return;
+      this.present = new Map(listing.agents.map((agent) => [agent.session, agent.name]));
+      this.presentKnown = true;
+      this.markHolders();
+    } catch {
+      // holders show as connected until the next change says otherwise
+    }
+  }
+
+  onAgent(event) {
+    if (event.action === "call") return;
+    if (event.action === "left") this.present.delete(event.agent.session);
+    else this.present.set(event.agent.session, event.agent.name);
+    this.markHolders();
+  }
+
+  holderBadge(assignee) {
+    const badge = h("span", { class: "card-holder", dataset: { assignee } });
+    this.markHolder(badge, new Set(this.present.values()));
+    return badge;
+  }
+
+  /** A card's holder: connected, or gone (its claim is free for the next agent). Before the list of who is
+   * connected has arrived, every holder shows as connected. */
+  markHolder(badge, names) {
+    const assignee = badge.dataset.assignee;
+    const gone = this.presentKnown === true && !names.has(assignee);
+    badge.classList.toggle("left", gone);
+    badge.replaceChildren(userText(assignee), gone ? " (left)" : "");
+    badge.title = gone ? "Held by an agent that left: the next claim takes it." : `Held by ${isolate(assignee)}`;
+  }
+
+  markHolders() {
+    const names = new Set(this.present.values());
+    for (const badge of document.querySelectorAll(".issues-page .card-holder")) this.markHolder(badge, names);
+  }
+
   async load() {
+    this.loadAgents();
     const filters = this.filters();
     this.clear.hidden = !Object.keys(filters).length;
     const token = (this.loadToken = (this.loadToken || 0) + 1);
@@ -239,10 +283,19 @@ export class IssuesView extends View {
       href: href("issues", issue.id), class: "card-link", draggable: "false", "aria-describedby": this.hintId,
     }, userText(issue.title));
     link.addEventListener("keydown", (event) => this.onCardKey(event, issue.id));
-    const item = h("li", { class: "issue-card", draggable: "true", dataset: { id: issue.id, priority: issue.priority } },
+    const waiting = issue.waiting_on || [];
+    const item = h("li", {
+      class: `issue-card${waiting.length ? " is-blocked" : ""}`, draggable: "true",
+      dataset: { id: issue.id, priority: issue.priority },
+    },
       h("div", { class: "card-top" }, h("span", { class: "issue-id" }, issue.id), priorityBadge(issue.priority)),
       link,
       tagList(issue.tags),
+      waiting.length
+        ? h("p", { class: "card-blocked", title: `Waits on ${waiting.join(", ")} to be completed` },
+            "Blocked by ", waiting.map((id, i) => [i ? ", " : "", h("a", { href: href("issues", id) }, id)]))
+        : null,
+      issue.assignee ? this.holderBadge(issue.assignee) : null,
       h("time", { class: "card-time", datetime: issue.updated_at, title: when(issue.updated_at) }, ago(issue.updated_at)));
     item.addEventListener("dragstart", (event) => {
       this.dragging = issue.id;
@@ -352,8 +405,24 @@ export class IssuesView extends View {
       if (this.matches(event.issue)) this.placeCard(event.issue, { count: false, flash: true });
       else this.removeCard(event.issue.id);
       this.updateTagOptions(event.issue.tags);
+      this.updateWaiting(event.issue);
     }
+    if (event.action === "deleted" || event.action === "imported") this.load();
+    this.markHolders();
     this.recount();
+  }
+
+  /** Cards waiting on `blocker` are blocked while it is unfinished and free once it is completed or archived. */
+  updateWaiting(blocker) {
+    const done = blocker.status === "completed" || blocker.status === "archived";
+    for (const column of Object.values(this.columns)) {
+      for (const issue of [...column.issues.values()]) {
+        if (!(issue.blocked_by || []).includes(blocker.id)) continue;
+        const others = (issue.waiting_on || []).filter((id) => id !== blocker.id);
+        const waiting_on = done ? others : [...others, blocker.id].sort((a, b) => issueNumber(a) - issueNumber(b));
+        if (waiting_on.join() !== (issue.waiting_on || []).join()) this.placeCard({ ...issue, waiting_on }, { count: false });
+      }
+    }
   }
 
   updateTagOptions(extra = []) {

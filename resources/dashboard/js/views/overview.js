@@ -141,6 +141,7 @@ export class OverviewView extends View {
       this.els.instance,
       fact("Name", info ? userText(info.name) : "…"),
       fact("Address", info ? h("a", { href: info.url }, info.url) : "…"),
+      fact("Project folder", info ? h("code", { "data-testid": "overview-cwd" }, info.cwd) : "…"),
       fact("Connection", h("span", { class: `conn conn-${state}`, "data-testid": "overview-connection" }, connection)),
       fact("Version", info ? info.version : "…"),
       fact("Started", info ? h("span", { title: when(info.started_at) }, ago(info.started_at)) : "…"),

@@ -248,6 +248,7 @@ export class ProcessesView extends View {
         p.attempts > 1 || p.next_attempt_at ? fact("Attempts", String(p.attempts)) : null,
         p.next_attempt_at ? fact("Next attempt", timeElement(p.next_attempt_at)) : null,
         fact(p.started_at ? "Started" : "Queued", timeElement(p.started_at || p.queued_at)),
+        p.started_by ? fact("Started by", userText(p.started_by)) : null,
         p.started_at ? fact(p.ended_at ? "Ran for" : "Running for", duration(p.started_at, p.ended_at)) : null,
         p.ended_at ? fact("Ended", h("span", { title: when(p.ended_at) }, ago(p.ended_at))) : null,
         outcome ? fact("Outcome", outcome) : null,

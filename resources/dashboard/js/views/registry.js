@@ -9,6 +9,7 @@ import { ProcessesView } from "./processes.js";
 import { QueueView } from "./queue.js";
 import { IssuesView } from "./issues.js";
 import { KnowledgeView } from "./knowledge.js";
+import { AgentsView } from "./agents.js";
 
 export const VIEWS = [
   { name: "overview", title: "Overview", View: OverviewView },
@@ -16,6 +17,7 @@ export const VIEWS = [
   { name: "queue", title: "Queue", View: QueueView },
   { name: "issues", title: "Issues", View: IssuesView },
   { name: "knowledge", title: "Knowledge", View: KnowledgeView },
+  { name: "agents", title: "Agents", View: AgentsView },
 ];
 
 /** The view called `name`, or undefined. */
