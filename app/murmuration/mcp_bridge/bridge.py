@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -30,6 +30,9 @@ log = logging.getLogger("murmuration.mcp.bridge")
 # here keeps one oversized call from costing every other call its connection.
 MAX_ARGUMENTS = (1 << 20) - 4096
 EXAMPLES = ("record_issue", "list_issues", "start_process")
+# Tools that can wait (for readiness, an exit, a stop): they report progress while waiting, to a client that asked.
+WAITS = ("wait_for_process", "start_process", "stop_process")
+PROGRESS_EVERY = 1.0
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
@@ -94,7 +97,10 @@ class Bridge:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return await self.forward(params.name, params.arguments or {})
+        call = self.forward(params.name, params.arguments or {})
+        if params.name not in WAITS:
+            return await call
+        return await with_progress(ctx, params.name, call)
 
     async def forward(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         """Run tool `name` on the instance; any failure becomes a tool error with a sentence."""
@@ -147,6 +153,28 @@ class Bridge:
             log.warning("%s", exc)  # the first call reports it to the agent
         except Exception:
             log.exception("connecting to the instance failed")
+
+
+async def with_progress(
+    ctx: ServerRequestContext[Any], name: str, call: Coroutine[Any, Any, types.CallToolResult]
+) -> types.CallToolResult:
+    """Await `call`, sending progress (seconds waited) every PROGRESS_EVERY seconds when the client gave a progress
+    token. A cancel from the client cancels this at once; the process waited on keeps running."""
+    task = asyncio.ensure_future(call)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+            if done:
+                return task.result()
+            waited = loop.time() - started
+            await ctx.session.report_progress(round(waited, 1), None, f"{name}: still waiting after {waited:.0f} s")
+    except asyncio.CancelledError:
+        log.info("%s cancelled by the client; the process keeps running", name)
+        raise
+    finally:
+        task.cancel()
 
 
 async def refuse_malformed_tool_calls(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:
