@@ -13,6 +13,7 @@ import mcp_types as types
 from jsonschema import Draft202012Validator
 from mcp import Client
 
+from murmuration.mcp_bridge.legacy import MERGED
 from murmuration.operations import build_table
 from tests.mcp_bridge.conftest import bridge, data_folder, text_of
 
@@ -195,3 +196,30 @@ async def test_a_read_only_tool_changes_nothing(project: Path) -> None:
         assert database_state(db) == before
     assert set(read_only) <= call.called
     assert {"list_issues", "get_process_logs", "get_milestone"} <= set(read_only)
+
+
+async def test_the_originals_merged_tool_names_answer_without_being_listed(project: Path) -> None:
+    async with bridge(project) as client:
+        listed = {tool.name for tool in (await client.list_tools()).tools}
+        assert not listed & set(MERGED)
+        call = Caller(client, (await client.list_tools()).tools)
+        fragment = await call("record_fragment", title="Deploy steps", body="Build, then push.", type="documentation")
+        other = await call("record_fragment", title="Rollback", body="Push the last tag.", type="documentation")
+        await call("create_fragment_link", source_id=other["id"], target_id=fragment["id"], link_type="related")
+
+        async def old(tool: str, **arguments: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, f"{tool}: {text_of(result)}"
+            assert isinstance(result.structured_content, dict)
+            return result.structured_content
+
+        found = await old("search_fragments_by_title", title="Deploy steps")
+        assert found["results"][0]["fragment"]["id"] == fragment["id"]
+        similar = await old("search_fragments_similar", query="push", threshold=0.5, limit=5)
+        assert {hit["fragment"]["id"] for hit in similar["results"]} == {fragment["id"], other["id"]}
+        advanced = await old("search_fragments_advanced", textSearch="Rollback", type="documentation", sortBy="title")
+        assert [f["id"] for f in advanced["fragments"]] == [other["id"]]
+        assert (await old("get_fragment_with_links", id=fragment["id"]))["title"] == "Deploy steps"
+        links = await old("traverse_fragment_links", fragmentId=fragment["id"], maxDepth=2)
+        assert [link["source_id"] for link in links["links"]] == [other["id"]]
+        assert (await old("get_fragment_stats"))["total"] == 2

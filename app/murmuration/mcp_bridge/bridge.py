@@ -19,7 +19,7 @@ from mcp.server.stdio import stdio_server
 from murmuration import __version__
 from murmuration.client import RpcError
 from murmuration.datafolder import DataFolder, DataFolderError
-from murmuration.mcp_bridge import results
+from murmuration.mcp_bridge import legacy, results
 from murmuration.mcp_bridge.link import InstanceLink, Unreachable
 from murmuration.mcp_bridge.tools import agent_tools
 from murmuration.operations import OperationTable
@@ -97,10 +97,11 @@ class Bridge:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        call = self.forward(params.name, params.arguments or {})
-        if params.name not in WAITS:
+        name, arguments = legacy.translated(params.name, params.arguments or {})
+        call = self.forward(name, arguments)
+        if name not in WAITS:
             return await call
-        return await with_progress(ctx, params.name, call)
+        return await with_progress(ctx, name, call)
 
     async def forward(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         """Run tool `name` on the instance; any failure becomes a tool error with a sentence."""
