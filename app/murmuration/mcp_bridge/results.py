@@ -14,9 +14,11 @@ from murmuration.contract import CALLER_ERRORS
 MAX_SENTENCE = 600
 # Lists an agent reads as excerpts unless it asks for `full`: the tool, its list's key and the long text field.
 EXCERPTED = {"list_issues": ("issues", "content"), "list_fragments": ("fragments", "body")}
-EXCERPT = 200
-# What a list's excerpt leaves out besides the text: the item's own link and its times (full: true has them).
-SKIPPED = ("web_url", "created_at", "updated_at")
+# About 200 characters: a list of 50 issues then stays near 320 bytes an issue, which keeps it under 16 kB.
+EXCERPT = 180
+# What a list's excerpt leaves out besides the text: the item's own link, its times and who wrote it (full: true
+# has them all).
+SKIPPED = ("web_url", "created_at", "updated_at", "created_by", "updated_by")
 FULL = {
     "type": "boolean",
     "default": False,
@@ -30,6 +32,8 @@ def success(tool: str, result: Any, note: str | None = None, full: bool = False)
     structured = result if isinstance(result, dict) else {"result": result}
     if tool in EXCERPTED and not full:
         structured = excerpted(structured, *EXCERPTED[tool])
+    if tool == "get_process_logs":
+        structured = lean_log(structured)
     lines = [note] if note else []
     if tool == "get_process_logs":
         lines.append(log_text(structured))
@@ -60,6 +64,21 @@ def excerpted(result: dict[str, Any], key: str, text_field: str) -> dict[str, An
         cut = text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
         short.append({**rest, "excerpt": cut, "length": len(text)})
     return {**result, key: short}
+
+
+def lean_log(result: dict[str, Any]) -> dict[str, Any]:
+    """A log page without what each line repeats: no time stamps (since= finds lines by time), and the stream
+    said once for the page when every line shares it."""
+    lines = result.get("lines")
+    if not isinstance(lines, list):
+        return result
+    streams = {line.get("stream") for line in lines}
+    one = len(streams) == 1
+    dropped = ("time", "stream") if one else ("time",)
+    lean = {**result, "lines": [{k: v for k, v in line.items() if k not in dropped} for line in lines]}
+    if one and lines:
+        lean["stream"] = streams.pop()
+    return lean
 
 
 def log_text(result: dict[str, Any]) -> str:
