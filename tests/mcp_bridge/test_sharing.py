@@ -68,7 +68,7 @@ async def test_concurrent_writers_through_two_bridges_never_share_an_issue_id(pr
 
 
 async def test_two_projects_get_two_instances_each_linking_to_its_own_port(tmp_path: Path) -> None:
-    # Same folder name in two places: distinct instances, distinct ids (and so distinct session cookies).
+    # Same folder name in two places: distinct instances and distinct ids.
     alpha = git_project(tmp_path / "a", "app")
     beta = git_project(tmp_path / "b", "app")
 
