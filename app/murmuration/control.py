@@ -21,7 +21,7 @@ import psutil
 
 from murmuration import registry
 from murmuration.client import InstanceClient, InstanceUnavailable, RpcError
-from murmuration.datafolder import DataFolder, DataFolderError, Runtime
+from murmuration.datafolder import DataFolder, Runtime
 from murmuration.lock import FolderLock
 from murmuration.privatefiles import create_private
 from murmuration.selfcommand import PROGRAM_PREFIX, self_command
@@ -75,10 +75,8 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
             raise NotResponding(not_responding_message(info.name, info.id, runtime.pid), 1)
         ready = {"event": "ready", "instance": info.id, "name": info.name, "pid": runtime.pid, "port": runtime.port}
         return Started({**ready, "url": runtime.url}, already_running=True)
-    try:
-        folder.secure()
-    except DataFolderError as exc:
-        raise StartFailed(str(exc), None) from None
+    # The server secures the whole folder itself (and says why it cannot); its stderr log is opened without links here.
+    folder.ensure_layout()
     with open(create_private(folder.stderr_log), "ab") as stderr:
         errors_from = stderr.tell()
         proc = subprocess.Popen(
@@ -96,7 +94,8 @@ def start_instance(folder: DataFolder, timeout: float = START_TIMEOUT, serve_arg
     reader.join(timeout)
     if not line or not line[0]:
         # Silent for `timeout` (the reader still waits), or its stdout closed: it is exiting, so wait for its code.
-        if reader.is_alive() or _still_running(proc):
+        # (A reader still waiting proves nothing: a child of the server may hold its stdout open after it exited.)
+        if _still_running(proc):
             proc.kill()
             raise StartFailed(
                 f"The server did not say it was ready within {timeout:.0f} s; see {folder.stderr_log}.", None

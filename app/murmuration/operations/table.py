@@ -101,6 +101,8 @@ class Operation:
         except Conflict as exc:
             data = {**({"field": exc.field} if exc.field else {}), **exc.details}
             raise OperationError(exc.message, CONFLICT, data or None) from None
+        except OperationError:
+            raise  # a refusal the handler worded itself
         except Exception as exc:
             # A read can meet a corrupt page and any write a full disk: the store says what that means.
             failure = ctx.knowledge.store.failure(exc)
