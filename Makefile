@@ -2,7 +2,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The dashboard's linter (ESLint), pinned by package-lock.json; nothing from npm ships.
+# The dashboard's linter (ESLint) and the browser tests' accessibility checker (axe-core, put into pages from
+# node_modules by tests/dashboard/test_accessibility.py), pinned by package-lock.json; nothing from npm ships.
 NODE_STAMP := node_modules/.installed
 PYTHON ?= python3
 
@@ -12,7 +13,7 @@ PYTHON ?= python3
 run: $(STAMP)
 	$(BIN)/murmuration
 
-test: system-deps $(STAMP) lint
+test: system-deps $(STAMP) $(NODE_STAMP) lint
 	$(BIN)/pytest -n auto
 
 lint: $(STAMP) $(NODE_STAMP)

@@ -14,6 +14,7 @@ import json
 import re
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,13 +181,9 @@ def open_page(browser: Any, dashboard: Dashboard, guard: Guard, **context_option
     return context, page
 
 
-@pytest.fixture(scope="module")
-def shared_dashboard(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, Any]]:
-    """One served instance and one signed-in page for a whole module, for tests that only read.
-
-    Safe only where no test changes what another sees: the module's tests must not write to the instance.
-    """
-    home = tmp_path_factory.mktemp("shared-home")
+@contextmanager
+def served(browser: Any, home: Path) -> Iterator[tuple[Dashboard, Any]]:
+    """A served instance with its home in `home` and one signed-in page on it, for as long as the block runs."""
     pool = Servers()
     env = {"MURMURATION_HOME": str(home), "MURMURATION_PORT_RANGE": range_text(port_block(9))}
     try:
@@ -201,6 +198,16 @@ def shared_dashboard(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         guard.check()
     finally:
         pool.end_all()
+
+
+@pytest.fixture(scope="module")
+def shared_dashboard(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dashboard, Any]]:
+    """One served instance and one signed-in page for a whole module, for tests that only read.
+
+    Safe only where no test changes what another sees: the module's tests must not write to the instance.
+    """
+    with served(browser, tmp_path_factory.mktemp("shared-home")) as shared:
+        yield shared
 
 
 @pytest.fixture

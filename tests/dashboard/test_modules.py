@@ -170,3 +170,38 @@ def test_hostile_sizes_render_in_bounded_time(page: Any) -> None:
     times = page.evaluate(HOSTILE_SIZES)
     slow = {name: round(ms) for name, ms in times.items() if ms > 1000}
     assert not slow, f"100,000 characters took too long (ms): {slow}"
+
+
+LISTS = """async () => {
+  const { fillList, fillPanel } = await import("/assets/js/lists.js");
+  const { h } = await import("/assets/js/dom.js");
+  const shape = (node) => [node.tagName.toLowerCase() + (node.className ? "." + node.className : ""),
+    ...[...node.children].map(shape)];
+  const list = h("ul");
+  const panel = h("div");
+  document.body.append(list, panel);
+  const row = (n) => h("li", { dataset: { id: String(n) } }, h("button", { dataset: { action: "open" } }, `item ${n}`));
+  fillList(list, [], row, "Nothing yet.");
+  fillPanel(panel, [], (all) => h("table", {}, all.map(() => h("tr"))), "None here.");
+  const empty = [shape(list), list.textContent, shape(panel), panel.textContent];
+  fillList(list, [1, 2], row, "Nothing yet.");
+  list.querySelector("[data-id='2'] button").focus();
+  fillList(list, [0, 1, 2], row, "Nothing yet.");  // drawn again, the focused row now third
+  const focused = document.activeElement.textContent;
+  fillPanel(panel, [1, 2], (all) => h("table", {}, all.map(() => h("tr"))), "None here.");
+  const full = [shape(list), shape(panel), focused];
+  list.remove();
+  panel.remove();
+  return { empty, full };
+}"""
+
+
+def test_a_list_with_nothing_in_it_says_so_in_an_item_and_a_redraw_keeps_the_focus(page: Any) -> None:
+    result = page.evaluate(LISTS)
+    empty_list, empty_panel = ["ul", ["li.empty-row", ["p.empty"]]], ["div", ["p.empty"]]
+    assert result["empty"] == [empty_list, "Nothing yet.", empty_panel, "None here."]
+    assert result["full"] == [
+        ["ul", ["li", ["button"]], ["li", ["button"]], ["li", ["button"]]],
+        ["div", ["table", ["tr"], ["tr"]]],
+        "item 2",
+    ]

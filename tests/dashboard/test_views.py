@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from murmuration.operations.context import VIEWS
+from murmuration.operations.context import VIEWS, view_names
 from tests.dashboard.conftest import Dashboard, goto
 
 
@@ -44,3 +44,26 @@ def test_the_navigation_and_every_route_are_built_from_the_registry(page: Any, d
     goto(page, dashboard, "#/nowhere")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     expect(page.locator("nav.tabs a[aria-current]")).to_have_count(0)
+
+
+REGISTRY_TEXT = """
+import { OverviewView } from "./overview.js";
+export const VIEWS = [
+  { name: "overview", title: "Overview", View: OverviewView },
+  { name: "build-farm", title: "Build farm", View: BuildFarmView },
+];
+export function viewNamed(name) { return VIEWS.find((view) => view.name === name); }
+"""
+
+
+def test_a_new_line_in_the_registry_is_a_view_the_server_links_to() -> None:
+    assert view_names(REGISTRY_TEXT) == ("overview", "build-farm")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["", "export const VIEWS = [];", REGISTRY_TEXT.replace("export const VIEWS", "const VIEWS"), "name: 'x'"],
+)
+def test_a_registry_the_server_cannot_read_is_a_sentence_not_an_empty_list(broken: str) -> None:
+    with pytest.raises(RuntimeError, match=r"lists no view .* restore that form"):
+        view_names(broken)

@@ -76,6 +76,9 @@ class Probe(QObject):
         elif cmd == "open":  # as a double-click on the instance's row would (for benchmarks)
             self.tray.open_instance(request["instance"])
             self.reply({"id": ident, "ok": True})
+        elif cmd == "hide":  # as closing the window would (the tray goes on)
+            self.tray.window.hide()
+            self.reply({"id": ident, "ok": True})
         elif cmd == "quit":
             self.tray.actions.run(self.tray.quit(stop=bool(request.get("stop"))))
             self.reply({"id": ident, "ok": True})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from urllib.parse import quote
 
 from murmuration.core.agents import NOBODY, Agents, Caller
@@ -15,7 +17,26 @@ from murmuration.datafolder import InstanceInfo
 from murmuration.login_codes import LoginCodes
 from murmuration.sessions import Sessions
 
-VIEWS = ("overview", "processes", "queue", "issues", "knowledge", "agents")
+# The dashboard's views in the browser's own list: web_url links point into them, so a new view is its file
+# and its line in the registry, and nothing here.
+REGISTRY = ("dashboard", "js", "views", "registry.js")
+_LIST = re.compile(r"export const VIEWS = \[(.*?)\];", re.DOTALL)
+_NAME = re.compile(r'\bname: "([a-z][a-z0-9-]*)"')
+
+
+def view_names(registry: str) -> tuple[str, ...]:
+    """The names of the views listed in the text of the dashboard's registry module, in its order."""
+    found = _LIST.search(registry)
+    names = tuple(_NAME.findall(found.group(1))) if found else ()
+    if not names:
+        raise RuntimeError(
+            "The dashboard's registry (resources/dashboard/js/views/registry.js) lists no view in the form "
+            '`export const VIEWS = [{ name: "…", … }, …];`; restore that form, or reinstall Murmuration.'
+        )
+    return names
+
+
+VIEWS = view_names(resources.files("murmuration.resources").joinpath(*REGISTRY).read_text(encoding="utf-8"))
 
 
 @dataclass

@@ -25,6 +25,9 @@ NO_DISPLAY = (
     "run `murmuration serve --instance NAME` to run an instance without one."
 )
 NOT_ANSWERING = "murmuration: another Murmuration tray is running but does not answer; try again in a moment."
+# What a second `murmuration` says on its way out, so a launch from a terminal is never a silent no-op.
+BROUGHT_FORWARD = "Murmuration is already running in the tray; its window was brought forward."
+OPENING = "Murmuration is already running in the tray; it was brought forward to open {name}."
 
 
 def tray_arguments(args: argparse.Namespace) -> list[str]:
@@ -68,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
     if not guard.claim():
         _ = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
         if guard.hand_over(forward):
+            name = getattr(args, "open", None)
+            print(OPENING.format(name=name) if name else BROUGHT_FORWARD)
             return 0
         print(NOT_ANSWERING, file=sys.stderr)
         return 1

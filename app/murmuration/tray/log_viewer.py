@@ -1,4 +1,8 @@
-"""An instance's server log in a window: the tail at first, then every new line as it is written."""
+"""A log in a window: the tail at first, then every new line as it is written; search and copy.
+
+It opens whole on the screen in view (`placement.py`), finds with every match highlighted (`find_bar.py`), and
+copies the selection or everything it shows.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QFontDatabase, QTextCursor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent, QFontDatabase, QGuiApplication, QShowEvent, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from murmuration.tray import desktop
+from murmuration.tray.find_bar import FindBar
+from murmuration.tray.placement import place_on_screen
 
 TAIL_BYTES = 256 * 1024
 POLL_SECONDS = 0.5
@@ -69,15 +84,33 @@ class LogViewer(QWidget):
         self.follow.toggled.connect(lambda on: self._scroll_to_end() if on else None)
         where = QLabel(str(path), self)
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long path is cut rather than widening the window past a small screen; the tooltip has it whole.
+        where.setToolTip(str(path))
+        where.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         folder = QPushButton("Open folder", self)
         folder.clicked.connect(lambda: desktop.open_folder(path.parent))
+        self.finder = FindBar(self.text, self)
+        self.copy = QPushButton("Copy", self)
+        self.copy.setToolTip("Copy the selected text")
+        self.copy.setEnabled(False)
+        self.copy.clicked.connect(self.text.copy)
+        self.text.copyAvailable.connect(self.copy.setEnabled)
+        copy_all = QPushButton("Copy all", self)
+        copy_all.setToolTip(f"Copy every line this window shows (the last {MAX_LINES:,} at most)")
+        copy_all.clicked.connect(self.copy_all)
         bar = QHBoxLayout()
         bar.addWidget(where, 1)
         bar.addWidget(self.follow)
         bar.addWidget(folder)
+        tools = QHBoxLayout()
+        tools.addWidget(self.finder, 1)
+        tools.addWidget(self.copy)
+        tools.addWidget(copy_all)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addLayout(tools)
         layout.addWidget(self.text, 1)
+        self._placed = False
         self._position = Position()
         self._reading: asyncio.Task[None] | None = None
         self._timer = QTimer(self)
@@ -97,12 +130,24 @@ class LogViewer(QWidget):
             self.append(text)
 
     def append(self, text: str) -> None:
-        at_end = self.follow.isChecked()
+        at_end = self.follow.isChecked() and not self.finder.query  # a search keeps its place
         cursor = QTextCursor(self.text.document())
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(text)
+        if self.finder.query:
+            self.finder.refresh()
         if at_end:
             self._scroll_to_end()
+
+    def copy_all(self) -> None:
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Placed once, as it first opens: a window a person has moved since stays where they put it.
+        if not self._placed:
+            self._placed = True
+            place_on_screen(self)
+        super().showEvent(event)
 
     def _scroll_to_end(self) -> None:
         bar = self.text.verticalScrollBar()

@@ -2,9 +2,10 @@
 // went away; every reservation, which a person may end. Live: any change to sessions, issues, reservations or
 // processes reloads it (debounced), and an agent's calls update its row in place.
 
-import { h, replace, debounce, keepFocus, userText, isolate } from "../dom.js";
+import { h, replace, debounce, userText, isolate } from "../dom.js";
+import { fillList, fillPanel } from "../lists.js";
 import { href } from "../router.js";
-import { emptyState, errorText, notify, stateBadge } from "../ui.js";
+import { errorText, notify, stateBadge } from "../ui.js";
 import { ago, timeElement } from "../format.js";
 import { View } from "./view.js";
 
@@ -55,23 +56,13 @@ export class AgentsView extends View {
   }
 
   render(listing, reservations) {
-    keepFocus(this.els.agents, () => replace(
-      this.els.agents,
-      listing.agents.length ? listing.agents.map((agent) => this.agentItem(agent)) : emptyState("Nobody is connected."),
-    ));
-    keepFocus(this.els.reservations, () => replace(
-      this.els.reservations,
-      reservations.length ? this.reservationTable(reservations) : emptyState("Nothing is reserved."),
-    ));
-    keepFocus(this.els.left, () => replace(
-      this.els.left,
-      listing.left.length
-        ? h("ul", { class: "left-list" }, listing.left.map((gone) =>
-            h("li", { dataset: { name: gone.name } },
-              h("strong", {}, userText(gone.name)), " left, still assigned: ", issueLinks(gone.claims),
-              h("small", { class: "muted" }, " — the next claim_issue takes them; or reassign them on the board."))))
-        : emptyState("No claim is held by an agent that left."),
-    ));
+    fillList(this.els.agents, listing.agents, (agent) => this.agentItem(agent), "Nobody is connected.");
+    fillPanel(this.els.reservations, reservations, (all) => this.reservationTable(all), "Nothing is reserved.");
+    fillPanel(this.els.left, listing.left, (left) => h("ul", { class: "left-list" }, left.map((gone) =>
+      h("li", { dataset: { name: gone.name } },
+        h("strong", {}, userText(gone.name)), " left, still assigned: ", issueLinks(gone.claims),
+        h("small", { class: "muted" }, " — the next claim_issue takes them; or reassign them on the board.")))),
+    "No claim is held by an agent that left.");
   }
 
   agentItem(agent) {
@@ -102,7 +93,8 @@ export class AgentsView extends View {
   reservationTable(reservations) {
     return h("table", { class: "reservations" },
       h("thead", {}, h("tr", {},
-        ["Holder", "Resources", "Kind", "Why", "Since", "Ends", ""].map((title) => h("th", { scope: "col" }, title)))),
+        ["Holder", "Resources", "Kind", "Why", "Since", "Ends"].map((title) => h("th", { scope: "col" }, title)),
+        h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")))),
       h("tbody", {}, reservations.map((r) =>
         h("tr", { dataset: { id: r.id } },
           h("td", {}, userText(r.holder)),

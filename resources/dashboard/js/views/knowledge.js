@@ -1,11 +1,12 @@
 // Knowledge: fragments by type, full-text search with the matches highlighted, and one fragment at a
 // time with its links.
 
-import { h, replace, debounce, keepFocus, userText } from "../dom.js";
+import { h, replace, debounce, userText } from "../dom.js";
 import { href } from "../router.js";
-import { tagList, errorText, emptyState, notify } from "../ui.js";
+import { tagList, errorText, notify } from "../ui.js";
 import { ago } from "../format.js";
 import { FragmentDetail, TYPES } from "./fragment-detail.js";
+import { fillList } from "../lists.js";
 import { View } from "./view.js";
 
 const PAGE = 50;
@@ -153,8 +154,8 @@ export class KnowledgeView extends View {
   }
 
   renderList() {
-    keepFocus(this.list, () => replace(this.list, this.items.length ? this.items.map((item) => this.row(item))
-      : h("li", { class: "empty-row" }, emptyState(this.search.value.trim() ? "Nothing matches." : "No fragment recorded yet."))));
+    fillList(this.list, this.items, (item) => this.row(item),
+      this.search.value.trim() ? "Nothing matches." : "No fragment recorded yet.");
     this.more.hidden = this.search.value.trim() !== "" || this.items.length >= this.total;
     this.more.textContent = `Show more (${this.total - this.items.length} more)`;
     this.markSelected(this.detail.id);

@@ -5,6 +5,7 @@ import { href } from "../router.js";
 import { renderMarkdown } from "../markdown.js";
 import { stateBadge, errorText, emptyState } from "../ui.js";
 import { ago, timeElement, when } from "../format.js";
+import { fillList } from "../lists.js";
 import { View } from "./view.js";
 
 export class OverviewView extends View {
@@ -69,16 +70,12 @@ export class OverviewView extends View {
         stat("Queued", counts.queued, "queued", "#/queue", queue.paused ? "queue paused" : null),
         stat("Failed", counts.failed, "failed", "#/processes"),
       ));
-      keepFocus(this.els.recent, () => replace(
-        this.els.recent,
-        recent.processes.length
-          ? recent.processes.map((p) =>
-              h("li", { dataset: { id: p.id } },
-                h("a", { href: href("processes", p.id) }, userText(p.title)),
-                " ", stateBadge(p.state), " ",
-                h("span", { class: "muted" }, ago(p.started_at || p.queued_at))))
-          : emptyState("No process has run yet."),
-      ));
+      fillList(this.els.recent, recent.processes, (p) =>
+        h("li", { dataset: { id: p.id } },
+          h("a", { href: href("processes", p.id) }, userText(p.title)),
+          " ", stateBadge(p.state), " ",
+          h("span", { class: "muted" }, ago(p.started_at || p.queued_at))),
+      "No process has run yet.");
     } catch (error) {
       replace(this.els.processCounts, emptyState(errorText(error)));
     }

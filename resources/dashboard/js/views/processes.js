@@ -2,10 +2,11 @@
 
 import { h, replace, debounce, select, uniqueId, keepFocus, userText, isolate } from "../dom.js";
 import { go, href } from "../router.js";
-import { stateBadge, errorText, emptyState, notify, busy, confirmAction } from "../ui.js";
+import { stateBadge, errorText, notify, busy, confirmAction } from "../ui.js";
 import { ago, duration, timeElement, when } from "../format.js";
 import { openStartDialog, commandText } from "./process-start.js";
 import { LogPanel } from "./process-log.js";
+import { fillList } from "../lists.js";
 import { View } from "./view.js";
 
 const PAGE = 100;
@@ -108,9 +109,8 @@ export class ProcessesView extends View {
   }
 
   renderList() {
-    const rows = [...this.processes.values()].map((p) => this.row(p));
-    keepFocus(this.list, () => replace(this.list, rows.length ? rows : h("li", { class: "empty-row" }, emptyState(
-      Object.keys(this.filters()).length ? "No process matches these filters." : "No process has run yet. Start one."))));
+    fillList(this.list, [...this.processes.values()], (p) => this.row(p),
+      Object.keys(this.filters()).length ? "No process matches these filters." : "No process has run yet. Start one.");
     this.more.hidden = this.processes.size >= this.total;
     this.more.textContent = `Show more (${this.total - this.processes.size} left)`;
     this.count.textContent = `${this.total} process${this.total === 1 ? "" : "es"}`;

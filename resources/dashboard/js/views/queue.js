@@ -1,9 +1,10 @@
 // Queue: what runs, what waits (and for what: room, or a retry's backoff), pause / resume, cancel,
 // and the queue's settings, which apply at once.
 
-import { h, replace, debounce, field, uniqueId, keepFocus, userText, isolate } from "../dom.js";
+import { h, replace, debounce, field, uniqueId, userText, isolate } from "../dom.js";
+import { fillList } from "../lists.js";
 import { href } from "../router.js";
-import { stateBadge, errorText, emptyState, notify, busy, showFieldError } from "../ui.js";
+import { stateBadge, errorText, notify, busy, showFieldError } from "../ui.js";
 import { ago, duration, timeElement } from "../format.js";
 import { shellQuote } from "./process-start.js";
 import { View } from "./view.js";
@@ -69,11 +70,11 @@ export class QueueView extends View {
       this.showCounts(queue.counts);
       const now = Date.now();
       const waitingRetry = (p) => p.next_attempt_at && Date.parse(p.next_attempt_at) > now;
-      fill(this.running, active.flatMap((a) => a.processes), (p) => this.entry(p, false),
+      fillList(this.running, active.flatMap((a) => a.processes), (p) => this.entry(p, false),
         "Nothing runs right now.");
-      fill(this.ready, queue.entries.filter((p) => !waitingRetry(p)), (p) => this.entry(p, true),
+      fillList(this.ready, queue.entries.filter((p) => !waitingRetry(p)), (p) => this.entry(p, true),
         queue.paused ? "Nothing waits. The queue is paused: new processes will wait here." : "Nothing waits to start.");
-      fill(this.retrying, queue.entries.filter(waitingRetry), (p) => this.entry(p, true), "No retry is pending.");
+      fillList(this.retrying, queue.entries.filter(waitingRetry), (p) => this.entry(p, true), "No retry is pending.");
       this.showConfig(queue.config, false);
     } catch (error) {
       notify(`Could not read the queue: ${errorText(error)}`, "error");
@@ -218,8 +219,4 @@ function section(title, list, hint = null) {
   return h("section", { class: "card entries", "aria-labelledby": id },
     h("h2", { id }, title, hint ? h("small", { class: "muted heading-hint" }, hint) : null),
     list);
-}
-
-function fill(list, items, render, emptyText) {
-  keepFocus(list, () => replace(list, items.length ? items.map(render) : h("li", { class: "empty-row" }, emptyState(emptyText))));
 }

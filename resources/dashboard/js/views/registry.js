@@ -1,8 +1,8 @@
 // Every view of the dashboard, in the order the navigation shows them: its name (the route #/<name>), its title
 // and the class that draws it. The router, the shell (app.js) and the navigation are all built from this list,
-// so a new view is its own file in js/views/ plus one line here. The server's list of views (VIEWS in
-// app/murmuration/operations/context.py, which web_url links point into) must name the same ones;
-// tests/dashboard/test_views.py compares them.
+// and the server reads the names from this very text (VIEWS in app/murmuration/operations/context.py, which
+// web_url links point into), so a new view is its own file in js/views/ plus one line here. Keep each line in
+// the form { name: "…", title: "…", View: … }: tests/dashboard/test_views.py checks both sides read the same.
 
 import { OverviewView } from "./overview.js";
 import { ProcessesView } from "./processes.js";
