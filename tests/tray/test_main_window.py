@@ -132,23 +132,23 @@ async def test_the_buttons_follow_the_selected_instance(tray: Tray, home: Path) 
     model = tray.model
     await until(lambda: model.get("buttons"), model.instance_added)
     window = tray.window
-    assert not window.start_button.isEnabled()  # nothing selected
+    assert not window.row_button("start").isEnabled()  # nothing selected
 
     window.table.select_id("buttons")
-    assert window.start_button.isEnabled()
-    assert not window.stop_button.isEnabled()
+    assert window.row_button("start").isEnabled()
+    assert not window.row_button("stop").isEnabled()
 
-    window.start_button.click()
+    window.row_button("start").click()
     instance = model.get("buttons")
     assert instance is not None
     await until(lambda: instance.state is InstanceState.RUNNING, model.instance_changed)
-    assert window.stop_button.isEnabled()
-    assert window.restart_button.isEnabled()
-    assert not window.start_button.isEnabled()
+    assert window.row_button("stop").isEnabled()
+    assert window.row_button("restart").isEnabled()
+    assert not window.row_button("start").isEnabled()
 
-    window.stop_button.click()
+    window.row_button("stop").click()
     await until(lambda: instance.state is InstanceState.STOPPED, model.instance_changed)
-    assert window.start_button.isEnabled()
+    assert window.row_button("start").isEnabled()
 
 
 async def test_an_empty_machine_says_how_to_begin(tray: Tray) -> None:

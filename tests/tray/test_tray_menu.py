@@ -75,12 +75,12 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "Change project folder…",
         "Delete…",
     ]
-    assert not submenu.start_action.isEnabled()
-    assert submenu.stop_action.isEnabled()
-    assert submenu.restart_action.isEnabled()
+    assert not submenu.action("start").isEnabled()
+    assert submenu.action("stop").isEnabled()
+    assert submenu.action("restart").isEnabled()
     resting = icon.instance_menus["resting"]
-    assert resting.start_action.isEnabled()
-    assert not resting.stop_action.isEnabled()
+    assert resting.action("start").isEnabled()
+    assert not resting.action("stop").isEnabled()
     assert resting.url_action.text() == "No URL while it is not running"
 
 
@@ -116,10 +116,10 @@ async def test_copy_url_and_open_in_browser_with_a_one_time_code(
     assert instance.runtime
     submenu = icon.instance_menus[instance_id]
 
-    submenu.copy_url_action.trigger()
+    submenu.action("copy_url").trigger()
     assert QGuiApplication.clipboard().text() == instance.url
 
-    submenu.browser_action.trigger()
+    submenu.action("open_in_browser").trigger()
     await until(lambda: desktop_handlers, what="the browser")
     link = QUrl(desktop_handlers[0])
     assert link.toString().startswith(f"{instance.url}login?code=")
@@ -130,9 +130,10 @@ async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: T
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Wired")
     submenu = icon.instance_menus[instance_id]
-    assert [a.text() for a in submenu.mcp_menu.actions()] == ["For Claude Code", "For Claude Desktop", "For VS Code"]
+    clients = [a.text() for a in submenu.submenus["Copy MCP config"].actions()]
+    assert clients == ["For Claude Code", "For Claude Desktop", "For VS Code"]
 
-    submenu.mcp_actions["claude-desktop"].trigger()
+    submenu.action("copy_mcp_config:claude-desktop").trigger()
     server = json.loads(QGuiApplication.clipboard().text())["mcpServers"][f"murmuration-{instance_id}"]
     assert server["args"][-3:] == ["mcp", "--instance", instance_id]
     # The tray runs with MURMURATION_HOME (as every test does): the bridge must be told it too.
@@ -141,11 +142,11 @@ async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: T
     assert title == "MCP config for Claude Desktop copied"
     assert "claude_desktop_config.json" in sentence
 
-    submenu.mcp_actions["vscode"].trigger()
+    submenu.action("copy_mcp_config:vscode").trigger()
     assert f"murmuration-{instance_id}" in json.loads(QGuiApplication.clipboard().text())["servers"]
     assert ".vscode/mcp.json" in tray.notifications[-1][1]
 
-    submenu.mcp_actions["claude-code"].trigger()
+    submenu.action("copy_mcp_config:claude-code").trigger()
     line = QGuiApplication.clipboard().text()
     assert line.startswith(f"claude mcp add murmuration-{instance_id} --env MURMURATION_HOME=")
     assert "Run this line in your project folder." in tray.notifications[-1][1]
@@ -159,14 +160,14 @@ async def test_stop_start_and_restart_from_the_menu(tray: Tray, home: Path) -> N
     submenu = icon.instance_menus[instance_id]
     first_pid = instance.pid
 
-    submenu.restart_action.trigger()
+    submenu.action("restart").trigger()
     await until(lambda: instance.running and instance.pid != first_pid, tray.model.instance_changed)
 
-    submenu.stop_action.trigger()
+    submenu.action("stop").trigger()
     await until(lambda: instance.state is InstanceState.STOPPED, tray.model.instance_changed)
     assert submenu.title() == "Switched — Stopped"
 
-    submenu.start_action.trigger()
+    submenu.action("start").trigger()
     await until(lambda: instance.running, tray.model.instance_changed)
 
 
@@ -183,10 +184,10 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
 
     monkeypatch.setattr(tray.actions, "confirm_delete", confirm)
 
-    icon.instance_menus[instance_id].delete_action.trigger()  # answered No
+    icon.instance_menus[instance_id].action("delete").trigger()  # answered No
     assert tray.model.get(instance_id) is not None
 
-    icon.instance_menus[instance_id].delete_action.trigger()  # answered Yes
+    icon.instance_menus[instance_id].action("delete").trigger()  # answered Yes
     await until(lambda: tray.model.get(instance_id) is None, tray.model.instance_removed)
     assert asked == [("Gone Soon", True), ("Gone Soon", True)]
     assert not folder.path.exists()
@@ -217,7 +218,7 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
     folder = registry.find(instance_id)
     submenu = icon.instance_menus[instance_id]
 
-    submenu.folder_action.trigger()
+    submenu.action("open_data_folder").trigger()
     await until(lambda: desktop_handlers, what="the file manager")
     assert desktop_handlers == [QUrl.fromLocalFile(str(folder.path)).toString()]
 

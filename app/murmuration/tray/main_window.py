@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt, Signal
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from murmuration.tray.action_table import ActionButton, BoundAction, Place, entries
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
@@ -92,19 +92,26 @@ class MainWindow(QMainWindow):
         page = QWidget(self)
         self.new_button = QPushButton("New instance…", page)
         self.new_button.clicked.connect(self.app.new_instance.trigger)
-        self.open_button = self._row_button(page, "Open", self.intents.open)
-        self.start_button = self._row_button(page, "Start", self.intents.start)
-        self.stop_button = self._row_button(page, "Stop", self.intents.stop)
-        self.restart_button = self._row_button(page, "Restart", self.intents.restart)
-        self.log_button = self._row_button(page, "Show log", self.intents.show_log)
-        self.delete_button = self._row_button(page, "Delete…", self.intents.delete)
         bar = QHBoxLayout()
         bar.addWidget(self.new_button)
         bar.addSpacing(12)
-        for button in (self.open_button, self.start_button, self.stop_button, self.restart_button, self.log_button):
-            bar.addWidget(button)
+        # The action table's window entries, each acting on the selected row; destructive ones at the far end.
+        self.row_actions: dict[str, BoundAction] = {}
+        self.row_buttons: dict[str, ActionButton] = {}
+        trailing: list[ActionButton] = []
+        for entry in entries(Place.WINDOW):
+            assert entry is not None  # only the menu has separators
+            action = BoundAction(entry, self.intents, self.table.selected_id, self)
+            button = ActionButton(action, page)
+            self.row_actions[entry.name] = action
+            self.row_buttons[entry.name] = button
+            if entry.destructive:
+                trailing.append(button)
+            else:
+                bar.addWidget(button)
         bar.addStretch(1)
-        bar.addWidget(self.delete_button)
+        for button in trailing:
+            bar.addWidget(button)
         self.empty_label = QLabel(
             "<p><b>No instances yet.</b></p><p>An instance is the hub of one project: the issues, knowledge, "
             "queue and processes its agents share, with a dashboard. Create one with “New instance…” above; "
@@ -119,16 +126,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.empty_label)
         return page
 
-    def _row_button(self, page: QWidget, text: str, act: Callable[[str], object]) -> QPushButton:
-        button = QPushButton(text, page)
-
-        def clicked() -> None:
-            instance_id = self.table.selected_id()
-            if instance_id is not None:
-                act(instance_id)
-
-        button.clicked.connect(clicked)
-        return button
+    def row_button(self, name: str) -> ActionButton:
+        """The button over the list for the action table's entry `name`."""
+        return self.row_buttons[name]
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&Murmuration")
@@ -167,11 +167,8 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         instance_id = self.table.selected_id()
         instance = self.model.get(instance_id) if instance_id else None
-        for button in (self.open_button, self.log_button, self.delete_button):
-            button.setEnabled(instance is not None)
-        self.start_button.setEnabled(instance is not None and instance.can_start)
-        self.stop_button.setEnabled(instance is not None and instance.can_stop)
-        self.restart_button.setEnabled(instance is not None and instance.can_restart)
+        for action in self.row_actions.values():
+            action.render(instance)
 
     def _instance_changed(self, instance_id: str) -> None:
         if instance_id == self.table.selected_id():
