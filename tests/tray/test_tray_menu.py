@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from murmuration import registry
+from murmuration.client import InstanceClient
 from murmuration.tray import autostart
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import InstanceState, OverallState
@@ -19,6 +21,8 @@ from murmuration.tray.instance_menu import InstanceMenu
 from murmuration.tray.settings import QuitChoice
 from murmuration.tray.tray_icon import TrayIcon
 from tests.tray.waits import until
+
+from .conftest import OUTPUT
 
 
 def append(path: Path, text: str) -> None:
@@ -321,3 +325,40 @@ def test_the_delete_confirmation_says_delete_and_defaults_to_cancel() -> None:
     QTimer.singleShot(0, lambda: answer("Cancel"))
     assert actions.confirm_delete("Doomed", running=True) is False
     assert seen == [(["Cancel", "Delete"], "Cancel")] * 2
+
+
+async def test_a_running_instances_menu_lists_its_processes_addresses_and_opens_them(
+    tray: Tray, home: Path, desktop_handlers: list[str]
+) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Serving")
+    submenu = icon.instance_menus[instance_id]
+    async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
+        served = await client.call(
+            "start_process",
+            {
+                "command": f"{sys.executable} -m http.server 0 --bind 127.0.0.1",
+                "title": "Docs & preview",
+                "immediate": True,
+                "wait_for": {"port": True, "timeout": 30},
+            },
+        )
+        quiet = await client.call("start_process", {"command": ["sleep", "60"], "immediate": True})
+    assert served["wait"]["ready"] is True, served
+    url = served["urls"][0]
+    assert quiet["urls"] == []  # a process that listens nowhere has no entry
+
+    submenu.popup(QPoint(10, 10))  # opening the menu is what asks for the addresses
+    await until(lambda: submenu.process_url_actions, what="the process's address in the menu")
+    texts = submenu.action_texts()
+    assert texts[2] == f"{url} — Docs && preview"  # under the instance's own address; "&" is no mnemonic
+    assert len(submenu.process_url_actions) == 1
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    assert submenu.grab().save(str(OUTPUT / "instance_menu_with_process_urls.png"))
+
+    submenu.process_url_actions[0].trigger()
+    await until(lambda: url in desktop_handlers, what="the browser asked for the process's address")
+    submenu.hide()
+
+    assert await tray.model.stop(instance_id)
+    assert submenu.process_url_actions == []  # a stopped instance's processes are gone, and so are their entries
