@@ -201,7 +201,7 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
 async def test_the_tray_log_is_one_click_away(tray: Tray) -> None:
     tray_icon(tray)
     tray.start()
-    help_menu = tray.window.menuBar().actions()[1].menu()
+    help_menu = next(a.menu() for a in tray.window.menuBar().actions() if a.text() == "&Help")
     assert tray.app_actions.show_tray_log in help_menu.actions()
 
     tray.app_actions.show_tray_log.trigger()

@@ -91,7 +91,9 @@ class InstanceView(QWidget):
     # --- what the tab shows ------------------------------------------------------------------------------------
 
     def _show(self, which: str) -> None:
-        self.stack.setCurrentWidget({"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which])
+        page = {"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which]
+        self.stack.setCurrentWidget(page)
+        self.setFocusProxy(page)  # the tab brought to the front by a key gives the keys to what it shows
         if which != self.shown:
             self.shown = which
             self.page_shown.emit(which)
