@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QGuiApplication
 
@@ -291,6 +292,31 @@ async def test_quit_with_the_stop_choice_stops_every_instance(tray: Tray, home: 
     tray.request_quit()  # no question: the choice is remembered
 
     assert await tray._quit == 0
+    for instance_id in (first, second):
+        assert registry.find(instance_id).read_runtime() is None
+
+
+async def test_stop_and_quit_shows_its_progress_while_the_instances_stop(tray: Tray, home: Path) -> None:
+    tray_icon(tray)
+    first = await started(tray, home, "Slow One")
+    second = await started(tray, home, "Slow Two")
+    tray.settings.quit_choice = QuitChoice.STOP
+    tray._quit = asyncio.get_running_loop().create_future()
+    seen: list[tuple[int, int, str]] = []
+
+    tray.request_quit()
+
+    progress = await until(lambda: tray.stop_progress, what="the progress")
+    assert progress.isVisible()  # at once: no wait before it shows
+    tray.model.instance_changed.connect(
+        lambda *_: seen.append((progress.value(), progress.maximum(), progress.labelText()))
+    )
+    assert progress.maximum() == 2
+    assert progress.labelText() == "Stopping 2 instances; waiting for Slow One, Slow Two."
+    assert await tray._quit == 0
+    assert not shiboken6.isValid(progress)  # closed and gone
+    assert seen[-1] == (2, 2, "Stopped 2 instances; quitting.")
+    assert any(value == 1 and "waiting for" in label for value, _, label in seen)  # one down, one awaited
     for instance_id in (first, second):
         assert registry.find(instance_id).read_runtime() is None
 
