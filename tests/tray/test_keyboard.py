@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWebEngineCore import QWebEnginePage
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from murmuration import registry
 from murmuration.tray.controller import Tray
+from murmuration.tray.instance_table import COLUMNS
 from murmuration.tray.main_window import MainWindow
 from tests.tray.test_instance_view import open_dashboard
 from tests.tray.waits import POLL, run_js, until
@@ -73,20 +74,24 @@ async def test_the_list_shows_where_the_keys_are(tray: Tray, home: Path) -> None
     window = await window_with(tray, home, "Marked", "Unmarked")
     table = window.table
     window.resize(1000, 420)
-    highlight = table.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight).rgb() & 0xFFFFFF
+    highlight = window.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight).rgb() & 0xFFFFFF
 
-    window.new_button.setFocus()
-    assert not table.hasFocus()
-    unfocused = table.grab().toImage()
     table.setFocus(Qt.FocusReason.TabFocusReason)
     assert table.hasFocus()
-    focused = table.grab().toImage()
-
     assert table.selected_id() == "marked"  # the keys need a row to act on: the first one, when none was chosen
+    focused = table.grab().toImage()
+    window.new_button.setFocus()
+    assert not table.hasFocus()
+    assert table.selected_id() == "marked"  # the same row, still chosen
+    unfocused = table.grab().toImage()
     assert frame_colours(focused) == {highlight}  # a frame in the highlight colour, as a focused field has
     assert highlight not in frame_colours(unfocused)
-    row = table.visualRect(window.table_model.index(0, 0)).center() + table.viewport().pos()
-    assert focused.pixel(row) != unfocused.pixel(row)  # and the current row is marked more strongly
+    # A point of the first row where no text is: the right end of the stretched "Project folder" cell.
+    cell = table.visualRect(window.table_model.index(0, COLUMNS.index("Project folder")))
+    row = QPoint(cell.right() - 4, cell.center().y()) + table.viewport().pos()
+    assert focused.pixel(row) & 0xFFFFFF == highlight  # and the chosen row is marked strongly with the keys...
+    assert unfocused.pixel(row) & 0xFFFFFF != highlight  # ...and faded without them
+    table.setFocus()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     assert window.grab().save(str(OUTPUT / "main_window_focused_list.png"))
 

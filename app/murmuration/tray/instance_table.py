@@ -8,7 +8,14 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import Instance
@@ -139,11 +146,27 @@ class InstanceTableModel(QAbstractTableModel):
 
 
 # The list wears a frame in the highlight colour while it has the keyboard (as a focused line edit does), and its
-# selected row fades without it: where the keys go is always visible.
+# selected row fades without it (see _Rows): where the keys go is always visible.
 FOCUS_MARK = """
 QTableView { border: 1px solid palette(mid); }
 QTableView:focus { border: 2px solid palette(highlight); }
 """
+
+
+class _Rows(QStyledItemDelegate):
+    """Draws a selected row faded while the list does not have the keyboard (Qt colours it alike either way)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
+        super().initStyleOption(option, index)
+        view = self.parent()
+        if isinstance(view, QWidget) and not view.hasFocus():
+            palette = option.palette
+            faded = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight).lighter(175)
+            text = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text)
+            for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+                palette.setColor(group, QPalette.ColorRole.Highlight, faded)
+                palette.setColor(group, QPalette.ColorRole.HighlightedText, text)
+            option.palette = palette
 
 
 class InstanceTableView(QTableView):
@@ -170,15 +193,7 @@ class InstanceTableView(QTableView):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.doubleClicked.connect(self._open_index)
         self.setStyleSheet(FOCUS_MARK)
-        palette = self.palette()
-        active = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight)
-        palette.setColor(QPalette.ColorGroup.Inactive, QPalette.ColorRole.Highlight, active.lighter(170))
-        palette.setColor(
-            QPalette.ColorGroup.Inactive,
-            QPalette.ColorRole.HighlightedText,
-            palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text),
-        )
-        self.setPalette(palette)
+        self.setItemDelegate(_Rows(self))
 
     def selected_id(self) -> str | None:
         index = self.currentIndex()
@@ -203,6 +218,11 @@ class InstanceTableView(QTableView):
     def focusInEvent(self, event: QFocusEvent) -> None:
         self._keep_a_current_row()
         super().focusInEvent(event)
+        self.viewport().update()  # the whole selected row changes colour, not only the current cell
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Return and the keypad's Enter, with or without a modifier held by accident: the current row opens.
