@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QGuiApplication
 
 from murmuration import registry
-from murmuration.client import InstanceClient
 from murmuration.tray import desktop
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance_menu import InstanceMenu
+from tests.tray.test_tray_menu import serve_http, started
 from tests.tray.waits import until
 
 REAL_LAUNCH = desktop.launch  # taken before the autouse fixture replaces it with a recorder
@@ -81,20 +80,8 @@ async def test_a_file_manager_that_fails_is_told_and_the_path_is_copied(
 async def test_a_process_address_that_cannot_be_opened_is_told_and_copied(
     tray: Tray, home: Path, failing_opener: Path
 ) -> None:
-    instance_id = registry.create("No Preview", home).read_info().id
-    tray.start()
-    await until(lambda: tray.model.get(instance_id), tray.model.instance_added)
-    assert await tray.model.start(instance_id)
-    async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
-        served = await client.call(
-            "start_process",
-            {
-                "command": f"{sys.executable} -m http.server 0 --bind 127.0.0.1",
-                "immediate": True,
-                "wait_for": {"port": True, "timeout": 30},
-            },
-        )
-    url = served["urls"][0]
+    instance_id = await started(tray, home, "No Preview")
+    url = (await serve_http(instance_id, "Preview"))["urls"][0]
     menu = InstanceMenu(tray.model, tray.actions, instance_id)
     await menu.load_process_urls()
     QGuiApplication.clipboard().setText("")

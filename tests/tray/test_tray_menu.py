@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QPoint, QUrl
@@ -45,6 +46,22 @@ async def started(tray: Tray, home: Path, name: str) -> str:
     await until(lambda: tray.model.get(instance_id), tray.model.instance_added)
     assert await tray.model.start(instance_id)
     return instance_id
+
+
+async def serve_http(instance_id: str, title: str) -> dict[str, Any]:
+    """Start a real HTTP server as a process of the instance and return it once it listens (its `urls` known)."""
+    async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
+        served = await client.call(
+            "start_process",
+            {
+                "command": f"{sys.executable} -m http.server 0 --bind 127.0.0.1",
+                "title": title,
+                "immediate": True,
+                "wait_for": {"port": True, "timeout": 30},
+            },
+        )
+    assert served["wait"]["ready"] is True, served
+    return dict(served)
 
 
 async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, home: Path) -> None:
@@ -359,18 +376,9 @@ async def test_a_running_instances_menu_lists_its_processes_addresses_and_opens_
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Serving")
     submenu = icon.instance_menus[instance_id]
+    served = await serve_http(instance_id, "Docs & preview")
     async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
-        served = await client.call(
-            "start_process",
-            {
-                "command": f"{sys.executable} -m http.server 0 --bind 127.0.0.1",
-                "title": "Docs & preview",
-                "immediate": True,
-                "wait_for": {"port": True, "timeout": 30},
-            },
-        )
         quiet = await client.call("start_process", {"command": ["sleep", "60"], "immediate": True})
-    assert served["wait"]["ready"] is True, served
     url = served["urls"][0]
     assert quiet["urls"] == []  # a process that listens nowhere has no entry
 
