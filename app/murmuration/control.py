@@ -188,6 +188,16 @@ async def login_url(runtime: Runtime, timeout: float = CONNECT_TIMEOUT) -> str:
     return str(result["login_url"])
 
 
+async def listening_urls(runtime: Runtime, timeout: float = CONNECT_TIMEOUT) -> list[tuple[str, str]]:
+    """(title, url) for each address a running process of the server at `runtime` listens on, newest first.
+
+    Raises InstanceUnavailable or RpcError when the server cannot say.
+    """
+    async with await InstanceClient.connect(runtime.url, runtime.token, timeout=timeout) as client:
+        result = await client.call("list_processes", {"status": "running", "limit": 1000})
+    return [(str(p["title"]), str(url)) for p in result["processes"] for url in p.get("urls", [])]
+
+
 def remove_instance(folder: DataFolder) -> None:
     """Delete a stopped instance's data folder; raises FolderLocked when a server holds (or is taking) it.
 

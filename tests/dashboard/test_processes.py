@@ -165,3 +165,22 @@ def test_a_progress_line_rewritten_with_carriage_returns_shows_its_last_state(pa
     process = dashboard.rpc("start_process", {"command": r"printf 'step 1\rstep 2\rdone\n'", "immediate": True})
     goto(page, dashboard, f"#/processes/{process['id']}")
     expect(page.locator(".log .line[data-stream='stdout'] .text")).to_have_text(["done"])
+
+
+def test_the_form_suggests_the_python_on_path_and_stays_put_while_it_grows(page: Any, dashboard: Dashboard) -> None:
+    python = dashboard.rpc("get_instance_info")["python"]
+    assert python in ("python3", "python")  # this machine has one; the server tests cover the other cases
+    goto(page, dashboard, "#/processes")
+    page.get_by_role("button", name="Start process…").click()
+    dialog = page.locator("dialog.sheet[open]")
+    command = dialog.locator("textarea[name=command]")
+    expect(command).to_have_attribute("placeholder", f"{python} -m http.server 8000")
+    before = dialog.bounding_box()
+    dialog.get_by_label("One argument per line").check()
+    command.press_sequentially("\n".join(f"argument-{n}" for n in range(8)))
+    expect(dialog.locator(".argv-preview li")).to_have_count(8)
+    after = dialog.bounding_box()
+    assert before is not None
+    assert after is not None
+    assert after["height"] > before["height"] + 50  # it grew while one typed...
+    assert after["y"] == before["y"]  # ...downwards: its top, where one reads and types, did not move

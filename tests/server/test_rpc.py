@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
@@ -121,3 +123,19 @@ async def test_unsubscribe_stops_events(instance: RunningInstance, client: Insta
     instance.ctx.events.publish("instance", state="marker")
     # The first event after re-subscribing is the marker: nothing published while unsubscribed arrived.
     assert (await asyncio.wait_for(client.next_event(), 10))["state"] == "marker"
+
+
+@pytest.mark.parametrize(
+    ("on_path", "expected"),
+    [(["python3"], "python3"), (["python"], "python"), (["python", "python3"], "python3"), ([], None)],
+)
+async def test_instance_info_names_the_python_its_processes_find_on_path(
+    client: InstanceClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_path: list[str], expected: str | None
+) -> None:
+    """The example the process form shows must run: `python3` where only that exists, not a fixed name."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name in on_path:
+        (folder / name).symlink_to(sys.executable)
+    monkeypatch.setenv("PATH", str(folder))
+    assert (await client.call("get_instance_info"))["python"] == expected

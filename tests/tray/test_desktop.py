@@ -12,6 +12,8 @@ from PySide6.QtGui import QGuiApplication
 from murmuration import registry
 from murmuration.tray import desktop
 from murmuration.tray.controller import Tray
+from murmuration.tray.instance_menu import InstanceMenu
+from tests.tray.test_tray_menu import serve_http, started
 from tests.tray.waits import until
 
 REAL_LAUNCH = desktop.launch  # taken before the autouse fixture replaces it with a recorder
@@ -73,6 +75,26 @@ async def test_a_file_manager_that_fails_is_told_and_the_path_is_copied(
     assert "exit status 4" in sentence
     assert str(folder.path) in sentence
     assert QGuiApplication.clipboard().text() == str(folder.path)
+
+
+async def test_a_process_address_that_cannot_be_opened_is_told_and_copied(
+    tray: Tray, home: Path, failing_opener: Path
+) -> None:
+    instance_id = await started(tray, home, "No Preview")
+    url = (await serve_http(instance_id, "Preview"))["urls"][0]
+    menu = InstanceMenu(tray.model, tray.actions, instance_id)
+    await menu.load_process_urls()
+    QGuiApplication.clipboard().setText("")
+
+    menu.process_url_actions[0].trigger()
+
+    await until(lambda: tray.notifications and url in tray.notifications[-1][0], what="the notification")
+    title, sentence = tray.notifications[-1]
+    assert title == f"Cannot open {url}"
+    assert "exit status 4" in sentence
+    assert "the address of this process of No Preview is on the clipboard" in sentence
+    assert QGuiApplication.clipboard().text() == url
+    assert (failing_opener / "asked").read_text().strip() == url
 
 
 async def test_no_opener_at_all_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -162,13 +162,13 @@ async def test_a_stopped_instance_shows_the_native_page_and_comes_back_by_itself
 
     assert view.shown == "stopped"
     assert view.stopped.title.text() == "Comes Back — Stopped"
-    assert view.stopped.start_button.isEnabled()
+    assert view.stopped.button("start").isEnabled()
     tray.window.resize(1000, 640)
     tray.window.show()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert tray.window.grab().save(str(SCREENSHOTS / "stopped_page.png"))
 
-    view.stopped.start_button.click()  # the page's own Start
+    view.stopped.button("start").click()  # the page's own Start
 
     await until(lambda: view.shown == "dashboard", view.page_shown, what="the dashboard again")
     assert instance.state is InstanceState.RUNNING

@@ -20,7 +20,7 @@ from murmuration.tray.instance_table import (
 )
 from tests.tray.waits import until
 
-from .conftest import SCREENSHOTS
+from .conftest import OUTPUT, SCREENSHOTS
 
 
 def row(table: InstanceTableModel, instance_id: str) -> dict[str, str]:
@@ -81,8 +81,11 @@ async def test_the_window_lists_instances_with_state_port_url_uptime_and_memory(
     assert not tray.window.empty_label.isVisible()
 
     tray.window.resize(1000, 420)
+    tray.window.table.select_id("running-one")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert tray.window.grab().save(str(SCREENSHOTS / "main_window_instances.png"))
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    assert tray.window.grab().save(str(OUTPUT / "main_window_two_instances.png"))
 
 
 async def test_enter_on_a_row_opens_its_tab_and_a_double_click_focuses_it(tray: Tray, home: Path) -> None:
@@ -132,23 +135,23 @@ async def test_the_buttons_follow_the_selected_instance(tray: Tray, home: Path) 
     model = tray.model
     await until(lambda: model.get("buttons"), model.instance_added)
     window = tray.window
-    assert not window.start_button.isEnabled()  # nothing selected
+    assert not window.row_button("start").isEnabled()  # nothing selected
 
     window.table.select_id("buttons")
-    assert window.start_button.isEnabled()
-    assert not window.stop_button.isEnabled()
+    assert window.row_button("start").isEnabled()
+    assert not window.row_button("stop").isEnabled()
 
-    window.start_button.click()
+    window.row_button("start").click()
     instance = model.get("buttons")
     assert instance is not None
     await until(lambda: instance.state is InstanceState.RUNNING, model.instance_changed)
-    assert window.stop_button.isEnabled()
-    assert window.restart_button.isEnabled()
-    assert not window.start_button.isEnabled()
+    assert window.row_button("stop").isEnabled()
+    assert window.row_button("restart").isEnabled()
+    assert not window.row_button("start").isEnabled()
 
-    window.stop_button.click()
+    window.row_button("stop").click()
     await until(lambda: instance.state is InstanceState.STOPPED, model.instance_changed)
-    assert window.start_button.isEnabled()
+    assert window.row_button("start").isEnabled()
 
 
 async def test_an_empty_machine_says_how_to_begin(tray: Tray) -> None:

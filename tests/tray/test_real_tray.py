@@ -122,14 +122,14 @@ def test_the_real_tray_end_to_end(x_display: str, home: Path) -> None:
         # A first run, with nothing to manage yet, opens the window (its empty list says what an instance is).
         state = tray.wait_for(lambda s: s["window"]["visible"], what="the first run's window")
         assert "Murmuration is in the tray" in [title for title, _ in state["notifications"]]
-        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^Murmuration$").split()[0]
-        close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
+        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "Murmuration$").split()[0]
+        close = ["windowfocus", "--sync", main_window, "key", "ctrl+shift+w"]
         act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed")
         # A single left click on the icon shows the window again.
         left_click = ["mousemove", icon_x, icon_y, "click", "1"]
         act_until(tray, x_display, left_click, lambda s: s["window"]["visible"], "the window after a left click")
-        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "^Murmuration$").split()[0]
-        close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
+        main_window = x(x_display, "xdotool", "search", "--sync", "--onlyvisible", "--name", "Murmuration$").split()[0]
+        close = ["windowfocus", "--sync", main_window, "key", "ctrl+shift+w"]
         act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed again")
 
         # Right-click: the menu, with its entries.
@@ -156,9 +156,10 @@ def test_the_real_tray_end_to_end(x_display: str, home: Path) -> None:
         state = tray.wait_for(lambda s: s["window"]["shown"].get("instance-1") == "dashboard", what="its dashboard")
         assert state["window"]["current"] == "Instance 1"
 
-        # Closing the window (Ctrl+W) hides it; a double-click on the icon brings it back, with its tabs.
-        main_window = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^Murmuration$").split()[0]
-        close = ["windowfocus", "--sync", main_window, "key", "ctrl+w"]
+        # Closing the window (Ctrl+Shift+W; Ctrl+W closes a tab) hides it; a double-click on the icon brings it
+        # back, with its tabs.
+        main_window = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "Murmuration$").split()[0]
+        close = ["windowfocus", "--sync", main_window, "key", "ctrl+shift+w"]
         act_until(tray, x_display, close, lambda s: not s["window"]["visible"], "the window closed")
         double_click = ["mousemove", icon_x, icon_y, "click", "--repeat", "2", "1"]
         state = act_until(tray, x_display, double_click, lambda s: s["window"]["visible"], "the window")
@@ -225,6 +226,6 @@ def test_the_real_tray_end_to_end(x_display: str, home: Path) -> None:
         again = subprocess.run([sys.executable, "-m", "murmuration"], env=env, capture_output=True, timeout=60)
         assert again.returncode == 0, again.stderr
         tray.wait_for(lambda s: s["window"]["visible"], what="the first tray's window")
-        assert x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^Murmuration$").split()
+        assert x(x_display, "xdotool", "search", "--onlyvisible", "--name", "Murmuration$").split()
     finally:
         tray.end()

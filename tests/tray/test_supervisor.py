@@ -92,7 +92,7 @@ async def test_a_crash_loop_ends_in_the_crash_loop_state_with_a_notification(tra
     assert view is not None
     assert view.shown == "stopped"
     assert "the last time it exited with status 1" in view.stopped.sentence.text()
-    assert view.stopped.start_button.text() == "Start again"
+    assert view.stopped.button("start").text() == "Start again"
     tray.window.resize(1000, 560)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert tray.window.grab().save(str(SCREENSHOTS / "crash_loop_page.png"))

@@ -6,12 +6,16 @@ import asyncio
 import json
 import os
 import signal
+import sys
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QUrl
+import shiboken6
+from PySide6.QtCore import QPoint, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from murmuration import registry
+from murmuration.client import InstanceClient
 from murmuration.tray import autostart
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import InstanceState, OverallState
@@ -19,6 +23,8 @@ from murmuration.tray.instance_menu import InstanceMenu
 from murmuration.tray.settings import QuitChoice
 from murmuration.tray.tray_icon import TrayIcon
 from tests.tray.waits import until
+
+from .conftest import OUTPUT
 
 
 def append(path: Path, text: str) -> None:
@@ -40,6 +46,22 @@ async def started(tray: Tray, home: Path, name: str) -> str:
     await until(lambda: tray.model.get(instance_id), tray.model.instance_added)
     assert await tray.model.start(instance_id)
     return instance_id
+
+
+async def serve_http(instance_id: str, title: str) -> dict[str, Any]:
+    """Start a real HTTP server as a process of the instance and return it once it listens (its `urls` known)."""
+    async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
+        served = await client.call(
+            "start_process",
+            {
+                "command": f"{sys.executable} -m http.server 0 --bind 127.0.0.1",
+                "title": title,
+                "immediate": True,
+                "wait_for": {"port": True, "timeout": 30},
+            },
+        )
+    assert served["wait"]["ready"] is True, served
+    return dict(served)
 
 
 async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, home: Path) -> None:
@@ -75,12 +97,12 @@ async def test_the_menu_lists_every_instance_between_new_and_quit(tray: Tray, ho
         "Change project folder…",
         "Delete…",
     ]
-    assert not submenu.start_action.isEnabled()
-    assert submenu.stop_action.isEnabled()
-    assert submenu.restart_action.isEnabled()
+    assert not submenu.action("start").isEnabled()
+    assert submenu.action("stop").isEnabled()
+    assert submenu.action("restart").isEnabled()
     resting = icon.instance_menus["resting"]
-    assert resting.start_action.isEnabled()
-    assert not resting.stop_action.isEnabled()
+    assert resting.action("start").isEnabled()
+    assert not resting.action("stop").isEnabled()
     assert resting.url_action.text() == "No URL while it is not running"
 
 
@@ -116,10 +138,10 @@ async def test_copy_url_and_open_in_browser_with_a_one_time_code(
     assert instance.runtime
     submenu = icon.instance_menus[instance_id]
 
-    submenu.copy_url_action.trigger()
+    submenu.action("copy_url").trigger()
     assert QGuiApplication.clipboard().text() == instance.url
 
-    submenu.browser_action.trigger()
+    submenu.action("open_in_browser").trigger()
     await until(lambda: desktop_handlers, what="the browser")
     link = QUrl(desktop_handlers[0])
     assert link.toString().startswith(f"{instance.url}login?code=")
@@ -130,9 +152,10 @@ async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: T
     icon = tray_icon(tray)
     instance_id = await started(tray, home, "Wired")
     submenu = icon.instance_menus[instance_id]
-    assert [a.text() for a in submenu.mcp_menu.actions()] == ["For Claude Code", "For Claude Desktop", "For VS Code"]
+    clients = [a.text() for a in submenu.submenus["Copy MCP config"].actions()]
+    assert clients == ["For Claude Code", "For Claude Desktop", "For VS Code"]
 
-    submenu.mcp_actions["claude-desktop"].trigger()
+    submenu.action("copy_mcp_config:claude-desktop").trigger()
     server = json.loads(QGuiApplication.clipboard().text())["mcpServers"][f"murmuration-{instance_id}"]
     assert server["args"][-3:] == ["mcp", "--instance", instance_id]
     # The tray runs with MURMURATION_HOME (as every test does): the bridge must be told it too.
@@ -141,11 +164,11 @@ async def test_copy_mcp_config_offers_each_client_and_says_where_it_goes(tray: T
     assert title == "MCP config for Claude Desktop copied"
     assert "claude_desktop_config.json" in sentence
 
-    submenu.mcp_actions["vscode"].trigger()
+    submenu.action("copy_mcp_config:vscode").trigger()
     assert f"murmuration-{instance_id}" in json.loads(QGuiApplication.clipboard().text())["servers"]
     assert ".vscode/mcp.json" in tray.notifications[-1][1]
 
-    submenu.mcp_actions["claude-code"].trigger()
+    submenu.action("copy_mcp_config:claude-code").trigger()
     line = QGuiApplication.clipboard().text()
     assert line.startswith(f"claude mcp add murmuration-{instance_id} --env MURMURATION_HOME=")
     assert "Run this line in your project folder." in tray.notifications[-1][1]
@@ -159,14 +182,14 @@ async def test_stop_start_and_restart_from_the_menu(tray: Tray, home: Path) -> N
     submenu = icon.instance_menus[instance_id]
     first_pid = instance.pid
 
-    submenu.restart_action.trigger()
+    submenu.action("restart").trigger()
     await until(lambda: instance.running and instance.pid != first_pid, tray.model.instance_changed)
 
-    submenu.stop_action.trigger()
+    submenu.action("stop").trigger()
     await until(lambda: instance.state is InstanceState.STOPPED, tray.model.instance_changed)
     assert submenu.title() == "Switched — Stopped"
 
-    submenu.start_action.trigger()
+    submenu.action("start").trigger()
     await until(lambda: instance.running, tray.model.instance_changed)
 
 
@@ -183,10 +206,10 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
 
     monkeypatch.setattr(tray.actions, "confirm_delete", confirm)
 
-    icon.instance_menus[instance_id].delete_action.trigger()  # answered No
+    icon.instance_menus[instance_id].action("delete").trigger()  # answered No
     assert tray.model.get(instance_id) is not None
 
-    icon.instance_menus[instance_id].delete_action.trigger()  # answered Yes
+    icon.instance_menus[instance_id].action("delete").trigger()  # answered Yes
     await until(lambda: tray.model.get(instance_id) is None, tray.model.instance_removed)
     assert asked == [("Gone Soon", True), ("Gone Soon", True)]
     assert not folder.path.exists()
@@ -196,7 +219,7 @@ async def test_delete_asks_first_and_removes_the_instance(tray: Tray, home: Path
 async def test_the_tray_log_is_one_click_away(tray: Tray) -> None:
     tray_icon(tray)
     tray.start()
-    help_menu = tray.window.menuBar().actions()[1].menu()
+    help_menu = next(a.menu() for a in tray.window.menuBar().actions() if a.text() == "&Help")
     assert tray.app_actions.show_tray_log in help_menu.actions()
 
     tray.app_actions.show_tray_log.trigger()
@@ -217,7 +240,7 @@ async def test_show_log_and_open_data_folder(tray: Tray, home: Path, desktop_han
     folder = registry.find(instance_id)
     submenu = icon.instance_menus[instance_id]
 
-    submenu.folder_action.trigger()
+    submenu.action("open_data_folder").trigger()
     await until(lambda: desktop_handlers, what="the file manager")
     assert desktop_handlers == [QUrl.fromLocalFile(str(folder.path)).toString()]
 
@@ -290,6 +313,31 @@ async def test_quit_with_the_stop_choice_stops_every_instance(tray: Tray, home: 
         assert registry.find(instance_id).read_runtime() is None
 
 
+async def test_stop_and_quit_shows_its_progress_while_the_instances_stop(tray: Tray, home: Path) -> None:
+    tray_icon(tray)
+    first = await started(tray, home, "Slow One")
+    second = await started(tray, home, "Slow Two")
+    tray.settings.quit_choice = QuitChoice.STOP
+    tray._quit = asyncio.get_running_loop().create_future()
+    seen: list[tuple[int, int, str]] = []
+
+    tray.request_quit()
+
+    progress = await until(lambda: tray.stop_progress, what="the progress")
+    assert progress.isVisible()  # at once: no wait before it shows
+    tray.model.instance_changed.connect(
+        lambda *_: seen.append((progress.value(), progress.maximum(), progress.labelText()))
+    )
+    assert progress.maximum() == 2
+    assert progress.labelText() == "Stopping 2 instances; waiting for Slow One, Slow Two."
+    assert await tray._quit == 0
+    assert not shiboken6.isValid(progress)  # closed and gone
+    assert seen[-1] == (2, 2, "Stopped 2 instances; quitting.")
+    assert any(value == 1 and "waiting for" in label for value, _, label in seen)  # one down, one awaited
+    for instance_id in (first, second):
+        assert registry.find(instance_id).read_runtime() is None
+
+
 async def test_the_row_menu_is_the_same_menu(tray: Tray, home: Path) -> None:
     instance_id = await started(tray, home, "Row")
     menu = InstanceMenu(tray.model, tray.actions, instance_id)
@@ -320,3 +368,31 @@ def test_the_delete_confirmation_says_delete_and_defaults_to_cancel() -> None:
     QTimer.singleShot(0, lambda: answer("Cancel"))
     assert actions.confirm_delete("Doomed", running=True) is False
     assert seen == [(["Cancel", "Delete"], "Cancel")] * 2
+
+
+async def test_a_running_instances_menu_lists_its_processes_addresses_and_opens_them(
+    tray: Tray, home: Path, desktop_handlers: list[str]
+) -> None:
+    icon = tray_icon(tray)
+    instance_id = await started(tray, home, "Serving")
+    submenu = icon.instance_menus[instance_id]
+    served = await serve_http(instance_id, "Docs & preview")
+    async with await InstanceClient.for_folder(registry.find(instance_id)) as client:
+        quiet = await client.call("start_process", {"command": ["sleep", "60"], "immediate": True})
+    url = served["urls"][0]
+    assert quiet["urls"] == []  # a process that listens nowhere has no entry
+
+    submenu.popup(QPoint(10, 10))  # opening the menu is what asks for the addresses
+    await until(lambda: submenu.process_url_actions, what="the process's address in the menu")
+    texts = submenu.action_texts()
+    assert texts[2] == f"{url} — Docs && preview"  # under the instance's own address; "&" is no mnemonic
+    assert len(submenu.process_url_actions) == 1
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    assert submenu.grab().save(str(OUTPUT / "instance_menu_with_process_urls.png"))
+
+    submenu.process_url_actions[0].trigger()
+    await until(lambda: url in desktop_handlers, what="the browser asked for the process's address")
+    submenu.hide()
+
+    assert await tray.model.stop(instance_id)
+    assert submenu.process_url_actions == []  # a stopped instance's processes are gone, and so are their entries

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from typing import Any
 
 from murmuration.core.errors import Damaged
@@ -9,14 +11,23 @@ from murmuration.login_codes import CODE_LIFETIME
 from murmuration.operations.context import VIEWS, InstanceContext
 from murmuration.operations.table import OperationTable, params_schema
 
+# The names Python goes by, in the order a person would type them (Windows has `python` and the `py` launcher;
+# many Linux systems and macOS have only `python3`).
+PYTHON_NAMES = ("python", "py", "python3") if sys.platform == "win32" else ("python3", "python")
+
+
+def python_on_path() -> str | None:
+    """The name the instance's processes can run Python by, as found on the PATH they inherit (None: none)."""
+    return next((name for name in PYTHON_NAMES if shutil.which(name)), None)
+
 
 def declare(table: OperationTable) -> None:
     """Add the instance operations to `table`."""
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
-        "folder its processes run in (cwd).",
+        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL, the project "
+        "folder its processes run in (cwd) and the name Python runs by on their PATH (python, or null).",
         params_schema({}),
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +42,7 @@ def declare(table: OperationTable) -> None:
             # The sentence to show while the data is damaged (the instance is read-only then), else null.
             "damaged": Damaged.sentence(ctx.info.id) if ctx.knowledge.store.damage is not None else None,
             "cwd": ctx.info.cwd,
+            "python": python_on_path(),
             "web_url": ctx.web_url(),
         }
 

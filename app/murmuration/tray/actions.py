@@ -70,8 +70,11 @@ class InstanceActions(QObject):
     def restart(self, instance_id: str) -> None:
         self.run(self.model.restart(instance_id))
 
-    def set_autostart(self, instance_id: str, autostart: bool) -> None:
-        self.run(self.model.set_autostart(instance_id, autostart))
+    def toggle_autostart(self, instance_id: str) -> None:
+        """Flip "Start with Murmuration" for the instance."""
+        instance = self.model.get(instance_id)
+        if instance is not None:
+            self.run(self.model.set_autostart(instance_id, not instance.autostart))
 
     def open_in_browser(self, instance_id: str) -> None:
         self.run(self._open_in_browser(instance_id))
@@ -91,6 +94,20 @@ class InstanceActions(QObject):
                 f"Cannot open {name} in a browser",
                 f"No browser could be opened ({problem}); its sign-in link is on the clipboard instead: "
                 "paste it into a browser within two minutes.",
+            )
+
+    def open_process_url(self, instance_id: str, url: str) -> None:
+        """Open an address one of the instance's processes listens on, in the system browser."""
+        self.run(self._open_process_url(instance_id, url))
+
+    async def _open_process_url(self, instance_id: str, url: str) -> None:
+        problem = await desktop.launch(QUrl(url))
+        if problem is not None:
+            QGuiApplication.clipboard().setText(url)
+            self.notify.emit(
+                f"Cannot open {url}",
+                f"No browser could be opened ({problem}); the address of this process of "
+                f"{self._name(instance_id)} is on the clipboard instead.",
             )
 
     def copy_url(self, instance_id: str) -> None:

@@ -25,6 +25,7 @@ from murmuration.tray.main_window import MainWindow
 from murmuration.tray.model import InstanceModel
 from murmuration.tray.new_instance_dialog import NewInstanceDialog
 from murmuration.tray.settings import QuitChoice, TraySettings, tray_log_file
+from murmuration.tray.stop_progress import StopProgress
 from murmuration.tray.supervisor import RestartPolicy, Supervisor
 from murmuration.tray.tray_icon import TrayIcon
 
@@ -74,6 +75,8 @@ class Tray(QObject):
         self.notifications: list[tuple[str, str]] = []
         self._quit: asyncio.Future[int] | None = None
         self._quitting = False
+        # While "Stop and quit" waits for the instances to stop, what it shows.
+        self.stop_progress: StopProgress | None = None
         self.actions.open_requested.connect(self.open_instance)
         self.actions.notify.connect(self.notify)
         self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
@@ -142,7 +145,16 @@ class Tray(QObject):
         self._quitting = True
         await self.supervisor.close()
         if stop:
-            await self.model.stop_all()
+            live = [i.id for i in self.model.instances() if i.runtime is not None or i.state.busy]
+            owner = self.window if self.window.isVisible() else None
+            self.stop_progress = StopProgress(self.model, live, owner) if live else None
+            if self.stop_progress is not None:
+                self.stop_progress.show()
+            try:
+                await self.model.stop_all()
+            finally:
+                if self.stop_progress is not None:
+                    self.stop_progress.finish()
         if self._quit is not None and not self._quit.done():
             self._quit.set_result(0)
 

@@ -133,6 +133,16 @@ class Instance:
         """Restart: it runs and answers."""
         return self.running
 
+    @property
+    def can_open_in_browser(self) -> bool:
+        """Open in browser (and sign in there): it runs and answers."""
+        return self.running
+
+    @property
+    def can_copy_url(self) -> bool:
+        """Copy URL: a server has an address, even one that does not answer yet."""
+        return self.url is not None
+
     def restart_in(self, now: float | None = None) -> int | None:
         """Whole seconds (rounded up) until the supervisor restarts it, while it waits to."""
         if self.restart_at is None or self.state is not InstanceState.CRASHED:

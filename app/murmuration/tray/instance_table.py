@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import Instance
@@ -138,8 +145,32 @@ class InstanceTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
+# The list wears a frame in the highlight colour while it has the keyboard (as a focused line edit does), and its
+# selected row fades without it (see _Rows): where the keys go is always visible.
+FOCUS_MARK = """
+QTableView { border: 1px solid palette(mid); }
+QTableView:focus { border: 2px solid palette(highlight); }
+"""
+
+
+class _Rows(QStyledItemDelegate):
+    """Draws a selected row faded while the list does not have the keyboard (Qt colours it alike either way)."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
+        super().initStyleOption(option, index)
+        view = self.parent()
+        if isinstance(view, QWidget) and not view.hasFocus():
+            palette = option.palette
+            faded = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Highlight).lighter(175)
+            text = palette.color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text)
+            for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+                palette.setColor(group, QPalette.ColorRole.Highlight, faded)
+                palette.setColor(group, QPalette.ColorRole.HighlightedText, text)
+            option.palette = palette
+
+
 class InstanceTableView(QTableView):
-    """The table: a double-click or Enter on a row asks to open that instance."""
+    """The table: a double-click or Enter on a row asks to open that instance; it always has a current row."""
 
     open_requested = Signal(str)
 
@@ -161,6 +192,8 @@ class InstanceTableView(QTableView):
         header.setHighlightSections(False)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.doubleClicked.connect(self._open_index)
+        self.setStyleSheet(FOCUS_MARK)
+        self.setItemDelegate(_Rows(self))
 
     def selected_id(self) -> str | None:
         index = self.currentIndex()
@@ -177,8 +210,25 @@ class InstanceTableView(QTableView):
         if instance is not None:
             self.open_requested.emit(instance.id)
 
+    def _keep_a_current_row(self) -> None:
+        # Enter needs a row to open, and the focus mark a row to show: the first one when none is chosen.
+        if not self.currentIndex().isValid() and self.table.rowCount() > 0:
+            self.setCurrentIndex(self.table.index(0, 0))
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        self._keep_a_current_row()
+        super().focusInEvent(event)
+        self.viewport().update()  # the whole selected row changes colour, not only the current cell
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self._open_index(self.currentIndex())
+        # Return and the keypad's Enter, with or without a modifier held by accident: the current row opens.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if self.currentIndex().isValid():
+                self._open_index(self.currentIndex())
+            event.accept()
             return
         super().keyPressEvent(event)

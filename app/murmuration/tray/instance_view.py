@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, 
 
 from murmuration.client import InstanceUnavailable, RpcError
 from murmuration.tray import desktop
+from murmuration.tray.action_table import BoundAction, Place, entries
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.model import InstanceModel
 from murmuration.tray.reload_page import ReloadPage
@@ -46,9 +47,7 @@ class InstanceView(QWidget):
         self.page = GuardedPage(self.profile)
         self.web = QWebEngineView(self)
         self.web.setPage(self.page)
-        self.stopped = StoppedPage(self)
-        self.stopped.start_requested.connect(lambda: actions.start(instance_id))
-        self.stopped.log_requested.connect(lambda: actions.show_log(instance_id))
+        self.stopped = StoppedPage(actions, instance_id, self)
         self.reload = ReloadPage(self)
         self.reload.reload_requested.connect(self.sign_in)
         self.stack = QStackedWidget(self)
@@ -59,16 +58,20 @@ class InstanceView(QWidget):
         self.reload_button = reload_button = QToolButton(self)
         reload_button.setText("Reload")
         reload_button.clicked.connect(self.sign_in)
-        self.browser_button = browser_button = QToolButton(self)
-        browser_button.setText("Open in browser")
-        browser_button.clicked.connect(lambda: actions.open_in_browser(instance_id))
-        log_button = QToolButton(self)
-        log_button.setText("Show log")
-        log_button.clicked.connect(lambda: actions.show_log(instance_id))
         bar = QHBoxLayout()
         bar.setContentsMargins(8, 4, 8, 4)
         bar.addWidget(self.address, 1)
-        for button in (reload_button, browser_button, log_button):
+        bar.addWidget(reload_button)
+        # The action table's tab entries (Open in browser, Show log), as tool buttons.
+        self.tab_actions: dict[str, BoundAction] = {}
+        self.tab_buttons: dict[str, QToolButton] = {}
+        for entry in entries(Place.TAB):
+            assert entry is not None  # only the menu has separators
+            action = BoundAction(entry, actions, lambda: instance_id, self)
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            self.tab_actions[entry.name] = action
+            self.tab_buttons[entry.name] = button
             bar.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -88,7 +91,9 @@ class InstanceView(QWidget):
     # --- what the tab shows ------------------------------------------------------------------------------------
 
     def _show(self, which: str) -> None:
-        self.stack.setCurrentWidget({"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which])
+        page = {"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which]
+        self.stack.setCurrentWidget(page)
+        self.setFocusProxy(page)  # the tab brought to the front by a key gives the keys to what it shows
         if which != self.shown:
             self.shown = which
             self.page_shown.emit(which)
@@ -104,10 +109,11 @@ class InstanceView(QWidget):
     def _sync(self) -> None:
         instance = self.model.get(self.instance_id)
         running = instance is not None and instance.running
-        # Reload and the browser need a server; the address is greyed while there is none.
+        # Reload needs a server; the address is greyed while there is none.
         self.reload_button.setEnabled(running)
-        self.browser_button.setEnabled(running)
         self.address.setEnabled(running)
+        for action in self.tab_actions.values():
+            action.render(instance)
         if instance is None:
             self._cancel_sign_in()
             self.reload.say("This instance was deleted.")

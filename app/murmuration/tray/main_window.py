@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QTabBar,
     QTabWidget,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from murmuration.tray.action_table import ActionButton, BoundAction, Place, entries
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
@@ -28,6 +30,16 @@ from murmuration.tray.settings import QuitChoice, TraySettings
 
 if TYPE_CHECKING:
     from murmuration.tray.instance_view import InstanceView
+
+# Ctrl+Tab and Ctrl+Shift+Tab as browsers have them (and Ctrl+PgDown/PgUp); Ctrl+W closes a tab, as there.
+NEXT_TAB_KEYS = (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Tab), QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_PageDown))
+PREVIOUS_TAB_KEYS = (
+    QKeySequence(Qt.Modifier.CTRL | Qt.Modifier.SHIFT | Qt.Key.Key_Backtab),
+    QKeySequence(Qt.Modifier.CTRL | Qt.Modifier.SHIFT | Qt.Key.Key_Tab),
+    QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_PageUp),
+)
+CLOSE_TAB_KEYS = (QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_W), QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_F4))
+CLOSE_WINDOW_KEYS = (QKeySequence(Qt.Modifier.CTRL | Qt.Modifier.SHIFT | Qt.Key.Key_W),)
 
 QUIT_CHOICES = (
     (QuitChoice.ASK, "Ask what to do with running instances"),
@@ -77,6 +89,8 @@ class MainWindow(QMainWindow):
         self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.LeftSide, None)
         self.setCentralWidget(self.tabs)
         self._build_menus()
+        self.tabs.currentChanged.connect(lambda *_: self._current_tab_changed())
+        self._current_tab_changed()
         model.instance_added.connect(lambda *_: self._update_empty())
         model.instance_removed.connect(self._instance_removed)
         model.instance_changed.connect(self._instance_changed)
@@ -92,19 +106,26 @@ class MainWindow(QMainWindow):
         page = QWidget(self)
         self.new_button = QPushButton("New instance…", page)
         self.new_button.clicked.connect(self.app.new_instance.trigger)
-        self.open_button = self._row_button(page, "Open", self.intents.open)
-        self.start_button = self._row_button(page, "Start", self.intents.start)
-        self.stop_button = self._row_button(page, "Stop", self.intents.stop)
-        self.restart_button = self._row_button(page, "Restart", self.intents.restart)
-        self.log_button = self._row_button(page, "Show log", self.intents.show_log)
-        self.delete_button = self._row_button(page, "Delete…", self.intents.delete)
         bar = QHBoxLayout()
         bar.addWidget(self.new_button)
         bar.addSpacing(12)
-        for button in (self.open_button, self.start_button, self.stop_button, self.restart_button, self.log_button):
-            bar.addWidget(button)
+        # The action table's window entries, each acting on the selected row; destructive ones at the far end.
+        self.row_actions: dict[str, BoundAction] = {}
+        self.row_buttons: dict[str, ActionButton] = {}
+        trailing: list[ActionButton] = []
+        for entry in entries(Place.WINDOW):
+            assert entry is not None  # only the menu has separators
+            action = BoundAction(entry, self.intents, self.table.selected_id, self)
+            button = ActionButton(action, page)
+            self.row_actions[entry.name] = action
+            self.row_buttons[entry.name] = button
+            if entry.destructive:
+                trailing.append(button)
+            else:
+                bar.addWidget(button)
         bar.addStretch(1)
-        bar.addWidget(self.delete_button)
+        for button in trailing:
+            bar.addWidget(button)
         self.empty_label = QLabel(
             "<p><b>No instances yet.</b></p><p>An instance is the hub of one project: the issues, knowledge, "
             "queue and processes its agents share, with a dashboard. Create one with “New instance…” above; "
@@ -117,18 +138,12 @@ class MainWindow(QMainWindow):
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty_label)
+        page.setFocusProxy(self.table)  # coming back to the list's tab puts the keys on the list
         return page
 
-    def _row_button(self, page: QWidget, text: str, act: Callable[[str], object]) -> QPushButton:
-        button = QPushButton(text, page)
-
-        def clicked() -> None:
-            instance_id = self.table.selected_id()
-            if instance_id is not None:
-                act(instance_id)
-
-        button.clicked.connect(clicked)
-        return button
+    def row_button(self, name: str) -> ActionButton:
+        """The button over the list for the action table's entry `name`."""
+        return self.row_buttons[name]
 
     def _build_menus(self) -> None:
         menu = self.menuBar().addMenu("&Murmuration")
@@ -147,13 +162,28 @@ class MainWindow(QMainWindow):
             self.quit_choice_actions[choice] = action
         self.show_quit_choice(self.settings.quit_choice)
         menu.addSeparator()
-        close = menu.addAction("&Close window")
-        close.setShortcut(QKeySequence.StandardKey.Close)
-        close.triggered.connect(self.close)
+        self.close_window_action = self._shortcut(menu, "Close &window", self.close, CLOSE_WINDOW_KEYS)
         menu.addAction(self.app.quit)
+        tabs = self.menuBar().addMenu("&Tabs")
+        # Window-wide shortcuts, not the tab widget's own keys: a focused web view takes every key press
+        # before its parents see it, but shortcuts are matched before any widget gets the key.
+        self.next_tab_action = self._shortcut(tabs, "&Next tab", lambda: self.step_tab(1), NEXT_TAB_KEYS)
+        self.previous_tab_action = self._shortcut(tabs, "&Previous tab", lambda: self.step_tab(-1), PREVIOUS_TAB_KEYS)
+        tabs.addSeparator()
+        self.close_tab_action = self._shortcut(
+            tabs, "&Close tab", lambda: self.close_tab(self.tabs.currentIndex()), CLOSE_TAB_KEYS
+        )
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.app.show_tray_log)
         help_menu.addAction(self.app.about)
+
+    def _shortcut(self, menu: QMenu, text: str, slot: Callable[[], object], keys: tuple[QKeySequence, ...]) -> QAction:
+        action = menu.addAction(text)
+        action.setShortcuts(list(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)  # live while the menu bar is hidden or a menu is closed, too
+        return action
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
@@ -167,11 +197,8 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         instance_id = self.table.selected_id()
         instance = self.model.get(instance_id) if instance_id else None
-        for button in (self.open_button, self.log_button, self.delete_button):
-            button.setEnabled(instance is not None)
-        self.start_button.setEnabled(instance is not None and instance.can_start)
-        self.stop_button.setEnabled(instance is not None and instance.can_stop)
-        self.restart_button.setEnabled(instance is not None and instance.can_restart)
+        for action in self.row_actions.values():
+            action.render(instance)
 
     def _instance_changed(self, instance_id: str) -> None:
         if instance_id == self.table.selected_id():
@@ -183,6 +210,16 @@ class MainWindow(QMainWindow):
             self.tabs.setTabText(index, instance.label)
             self.tabs.setTabIcon(index, state_dot(instance.state))
             self.tabs.setTabToolTip(index, f"{instance.label} — {instance.state.label}")
+            self._current_tab_changed()
+
+    def _current_tab_changed(self) -> None:
+        """The title names the tab in front (the taskbar and window switchers show it); the list's tab has
+        no Close."""
+        view = self.tabs.currentWidget()
+        instance_id = next((key for key, shown in self.views.items() if shown is view), None)
+        instance = self.model.get(instance_id) if instance_id else None
+        self.setWindowTitle(f"{instance.label} — Murmuration" if instance else "Murmuration")
+        self.close_tab_action.setEnabled(instance_id is not None)
 
     def _instance_removed(self, instance_id: str) -> None:
         self._update_empty()
@@ -221,6 +258,11 @@ class MainWindow(QMainWindow):
                 self.tabs.removeTab(index)
                 del self.views[instance_id]
                 view.dispose()
+
+    def step_tab(self, step: int) -> None:
+        """Bring the next (1) or previous (-1) tab to the front, round the end, with the keys on what it shows."""
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % self.tabs.count())
+        self.tabs.currentWidget().setFocus(Qt.FocusReason.TabFocusReason)
 
     def close_all_tabs(self) -> None:
         for view in list(self.views.values()):

@@ -18,7 +18,15 @@ from PySide6.QtCore import QObject, Signal
 from murmuration import registry, status
 from murmuration.client import InstanceUnavailable
 from murmuration.contract import EXIT_LOCKED
-from murmuration.control import NotResponding, StartFailed, login_url, remove_instance, start_instance, stop_instance
+from murmuration.control import (
+    NotResponding,
+    StartFailed,
+    listening_urls,
+    login_url,
+    remove_instance,
+    start_instance,
+    stop_instance,
+)
 from murmuration.datafolder import DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
@@ -400,6 +408,13 @@ class InstanceModel(QObject):
         if instance is None or runtime is None:
             raise InstanceUnavailable(f"{instance.label if instance else instance_id} is not running.")
         return await login_url(runtime)
+
+    async def process_urls(self, instance_id: str) -> list[tuple[str, str]]:
+        """(title, url) for every address the instance's running processes listen on; [] while it is down."""
+        instance = self.get(instance_id)
+        if instance is None or instance.runtime is None or not instance.running:
+            return []
+        return await listening_urls(instance.runtime)
 
     # --- told by the supervisor --------------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
-"""The native page a tab shows while its instance is down: what happened, Start, Show log."""
+"""The native page a tab shows while its instance is down: what happened, and what can be done (Start, Show log)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from murmuration.tray.action_table import ActionButton, BoundAction, Place, entries
+from murmuration.tray.actions import InstanceActions
 from murmuration.tray.icons import state_dot
 from murmuration.tray.instance import Instance, InstanceState
 
@@ -27,12 +29,12 @@ def explanation(instance: Instance) -> str:
 
 
 class StoppedPage(QWidget):
-    """Shown instead of the dashboard when the instance is not running; it never shows a blank tab."""
+    """Shown instead of the dashboard when the instance is not running; it never shows a blank tab.
 
-    start_requested = Signal()
-    log_requested = Signal()
+    Its buttons are the action table's page entries (Start first, the default for Enter).
+    """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, intents: InstanceActions, instance_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("stoppedPage")
         self.badge = QLabel(self)
@@ -47,15 +49,18 @@ class StoppedPage(QWidget):
         self.sentence.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.sentence.setWordWrap(True)
         self.sentence.setMaximumWidth(520)
-        self.start_button = QPushButton("Start", self)
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(self.start_requested)
-        self.log_button = QPushButton("Show log", self)
-        self.log_button.clicked.connect(self.log_requested)
+        self.page_actions: dict[str, BoundAction] = {}
+        self.buttons: dict[str, ActionButton] = {}
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.log_button)
+        for entry in entries(Place.PAGE):
+            assert entry is not None  # only the menu has separators
+            action = BoundAction(entry, intents, lambda: instance_id, self)
+            button = ActionButton(action, self)
+            button.setDefault(not self.buttons)
+            self.page_actions[entry.name] = action
+            self.buttons[entry.name] = button
+            buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(2)
@@ -91,5 +96,9 @@ class StoppedPage(QWidget):
         self.badge.setPixmap(state_dot(instance.state, 48).pixmap(48, 48))
         self.title.setText(f"{instance.name} — {instance.state.label}")
         self.sentence.setText(explanation(instance))
-        self.start_button.setEnabled(instance.can_start)
-        self.start_button.setText("Start again" if instance.state.troubled else "Start")
+        for action in self.page_actions.values():
+            action.render(instance)
+
+    def button(self, name: str) -> ActionButton:
+        """The button for the action table's entry `name`."""
+        return self.buttons[name]

@@ -5,8 +5,9 @@ import { h, field, uniqueId, replace, isolate } from "../dom.js";
 import { shellSplit, linesSplit, SplitError } from "../shell.js";
 import { busy, showFieldError, notify } from "../ui.js";
 
-/** Open the dialog; `onStarted(process)` runs after the instance accepted it. */
-export function openStartDialog(rpc, onStarted, initial = {}) {
+/** Open the dialog; `onStarted(process)` runs after the instance accepted it. `python` is the name Python runs
+ * by on the instance's PATH (from get_instance_info), for the example; null when it has none. */
+export function openStartDialog(rpc, onStarted, initial = {}, python = null) {
   const modeShell = uniqueId("mode");
   const modeLines = uniqueId("mode");
   const modeSh = uniqueId("mode");
@@ -19,7 +20,7 @@ export function openStartDialog(rpc, onStarted, initial = {}) {
     spellcheck: "false",
     autocapitalize: "off",
     class: "mono",
-    placeholder: "python -m http.server 8000",
+    placeholder: python ? `${python} -m http.server 8000` : "npm run dev",
   });
   commandInput.value = initial.command || "";
   const preview = h("ol", { class: "argv-preview", "aria-label": "Arguments the command will get" });

@@ -73,7 +73,7 @@ export class ProcessesView extends View {
   }
 
   openStart(initial = {}) {
-    openStartDialog(this.rpc, (process) => go("processes", process.id), initial);
+    openStartDialog(this.rpc, (process) => go("processes", process.id), initial, this.app.info?.python ?? null);
   }
 
   filters() {
