@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import mcp_types as types
 
+from murmuration.mcp_bridge.results import EXCERPTED, FULL
 from murmuration.operations import Operation, OperationTable
-
-RESULT_NOTE = (
-    " The result is JSON; its web_url opens this in the instance's dashboard — hand it to the person you work for."
-)
 
 
 def agent_operations(table: OperationTable) -> list[Operation]:
@@ -17,13 +16,30 @@ def agent_operations(table: OperationTable) -> list[Operation]:
 
 
 def tool_for(operation: Operation) -> types.Tool:
-    """The MCP tool of one operation: its name, its parameters' schema as is, and what it does."""
+    """The MCP tool of one operation: its name, its parameters' and its result's schemas as they are, what it does
+    and what calling it does to the instance."""
+    hints = operation.hints
     return types.Tool(
         name=operation.name,
-        title=operation.name.replace("_", " ").capitalize(),
-        description=operation.description + RESULT_NOTE,
-        input_schema=operation.params,
+        description=operation.description,
+        input_schema=input_schema(operation),
+        output_schema=operation.result,
+        annotations=None
+        if hints is None
+        else types.ToolAnnotations(
+            read_only_hint=hints.read_only,
+            destructive_hint=hints.destructive,
+            idempotent_hint=hints.idempotent,
+            open_world_hint=hints.open_world,
+        ),
     )
+
+
+def input_schema(operation: Operation) -> dict[str, Any]:
+    """The operation's parameters, plus the bridge's own `full` where a list comes back as excerpts."""
+    if operation.name not in EXCERPTED:
+        return operation.params
+    return {**operation.params, "properties": {**operation.params["properties"], "full": FULL}}
 
 
 def agent_tools(table: OperationTable) -> list[types.Tool]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.issues import ISSUE_ID, with_link
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.issues import ISSUE, ISSUE_ID, with_link
+from murmuration.operations.table import ADDS, SETS, OperationTable, params_schema, result_schema
 
 
 def declare(table: OperationTable) -> None:
@@ -18,6 +18,8 @@ def declare(table: OperationTable) -> None:
         "the holder and since when, while another connected agent holds it; an issue whose holder has left can "
         "be claimed. Refused too while it waits on unfinished issues.",
         params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to claim, e.g. ISSUE_3."}}, ("issue_id",)),
+        result=ISSUE,
+        hints=SETS,
     )
     async def claim_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.claim(params["issue_id"], ctx.caller, ctx.agents.names())
@@ -28,6 +30,8 @@ def declare(table: OperationTable) -> None:
         "Let go of an issue you hold: it has no assignee again and goes back to open. (Completing it with "
         "update_issue releases it too.)",
         params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to release, e.g. ISSUE_3."}}, ("issue_id",)),
+        result=ISSUE,
+        hints=SETS,
     )
     async def release_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.release(params["issue_id"], ctx.caller, ctx.agents.names())
@@ -47,6 +51,8 @@ def declare(table: OperationTable) -> None:
                 }
             }
         ),
+        result=result_schema({"issue": {"type": ["object", "null"]}}),
+        hints=ADDS,  # with claim, each call may take one more issue
     )
     async def next_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.next_ready(ctx.caller, ctx.agents.names(), params.get("claim", False))

@@ -7,7 +7,7 @@ from typing import Any
 from murmuration.core.errors import Damaged
 from murmuration.login_codes import CODE_LIFETIME
 from murmuration.operations.context import VIEWS, InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import BOOLEAN, INTEGER, READS, STRING, OperationTable, params_schema, result_schema
 
 
 def declare(table: OperationTable) -> None:
@@ -18,6 +18,8 @@ def declare(table: OperationTable) -> None:
         "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
         "folder its processes run in (cwd).",
         params_schema({}),
+        result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
+        hints=READS,
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -38,6 +40,8 @@ def declare(table: OperationTable) -> None:
         "ping",
         "Check that this instance answers; returns at once.",
         params_schema({}),
+        result=result_schema({"pong": BOOLEAN}),
+        hints=READS,
     )
     async def ping(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         # Who answers, so a caller can tell a server that really owns the data folder from a forged runtime file.
@@ -59,6 +63,8 @@ def declare(table: OperationTable) -> None:
             },
             dependentRequired={"item": ["view"]},
         ),
+        result=result_schema({"url": STRING}),
+        hints=READS,
     )
     async def get_web_ui_url(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.web_url(params.get("view"), params.get("item"))

@@ -12,7 +12,20 @@ from murmuration.core.process_log import STREAMS
 from murmuration.core.process_records import RESTART_POLICIES, STATES, StartRequest
 from murmuration.core.processes import WaitFor
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationError, OperationTable, params_schema
+from murmuration.operations.table import (
+    BOOLEAN,
+    INTEGER,
+    OBJECTS,
+    READS,
+    REPLACES,
+    SETS,
+    STRING,
+    Hints,
+    OperationError,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "The process's id."}
 MAX_WAIT = 120
@@ -41,14 +54,39 @@ WAIT_FOR_START = {
     "minProperties": 1,
 }
 ARG = {"type": "string", "maxLength": 32_768}
+PROCESS = result_schema({"id": STRING, "name": STRING, "state": STRING})
+QUEUE = result_schema({"paused": BOOLEAN, "pending": INTEGER, "running": INTEGER, "config": {"type": "object"}})
+# A command can do anything the user can: nothing about it is read-only, repeatable or confined to the instance.
+RUNS_A_COMMAND = Hints(read_only=False, destructive=True, idempotent=False, open_world=True)
 CONFIG_FIELDS = {
-    "maxConcurrent": ("max_concurrent", {"type": "integer", "minimum": 1, "maximum": 50}),
-    "maxQueueSize": ("max_queue_size", {"type": "integer", "minimum": 1, "maximum": 10_000}),
-    "maxRetries": ("max_retries", {"type": "integer", "minimum": 0, "maximum": 10}),
-    "retryDelay": ("retry_delay_ms", {"type": "integer", "minimum": 100, "maximum": 300_000}),
-    "retryFactor": ("retry_factor", {"type": "number", "minimum": 1, "maximum": 10}),
-    "retryMaxDelay": ("retry_max_delay_ms", {"type": "integer", "minimum": 100, "maximum": 3_600_000}),
-    "retryOnExit": ("retry_on_exit", {"type": "boolean"}),
+    "maxConcurrent": (
+        "max_concurrent",
+        {"type": "integer", "minimum": 1, "maximum": 50, "description": "Processes running at once."},
+    ),
+    "maxQueueSize": (
+        "max_queue_size",
+        {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Entries the queue holds."},
+    ),
+    "maxRetries": (
+        "max_retries",
+        {"type": "integer", "minimum": 0, "maximum": 10, "description": "Retries of a failed start."},
+    ),
+    "retryDelay": (
+        "retry_delay_ms",
+        {"type": "integer", "minimum": 100, "maximum": 300_000, "description": "ms before the first retry."},
+    ),
+    "retryFactor": (
+        "retry_factor",
+        {"type": "number", "minimum": 1, "maximum": 10, "description": "Each delay is this times the last."},
+    ),
+    "retryMaxDelay": (
+        "retry_max_delay_ms",
+        {"type": "integer", "minimum": 100, "maximum": 3_600_000, "description": "The longest delay, ms."},
+    ),
+    "retryOnExit": (
+        "retry_on_exit",
+        {"type": "boolean", "description": "Also retry processes that exit with an error."},
+    ),
     "maxLogSize": (
         "max_log_bytes",
         {
@@ -218,6 +256,8 @@ def declare(table: OperationTable) -> None:
                 },
             }
         ),
+        result=PROCESS,
+        hints=RUNS_A_COMMAND,
     )
     async def start_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if ("command" in params) == ("script_name" in params):
@@ -263,12 +303,20 @@ def declare(table: OperationTable) -> None:
         "'name') apply before the limit; 'total' counts every match.",
         params_schema(
             {
-                "status": {"type": "string", "enum": list(STATES)},
-                "name": {"type": "string", "maxLength": 200},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                "status": {"type": "string", "enum": list(STATES), "description": "Only processes in this state."},
+                "name": {"type": "string", "maxLength": 200, "description": "Text in the name or title."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "At most."},
+                "offset": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 1_000_000,
+                    "default": 0,
+                    "description": "How many to skip.",
+                },
             }
         ),
+        result=result_schema({"processes": {"type": "array", "items": PROCESS}, "total": INTEGER}),
+        hints=READS,
     )
     async def list_processes(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         processes, total = ctx.processes.records.query(
@@ -287,6 +335,8 @@ def declare(table: OperationTable) -> None:
         "cancelled), pid, exit code or signal, attempts and times, its leased port, the URLs it listens on, its "
         "restart policy, and whether an instance crash interrupted an earlier run.",
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
+        result=PROCESS,
+        hints=READS,
     )
     async def get_process_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.records.get(params["process_id"]))
@@ -298,11 +348,19 @@ def declare(table: OperationTable) -> None:
         params_schema(
             {
                 "process_id": PROCESS_ID,
-                "force": {"type": "boolean", "default": False},
-                "timeout": {"type": "integer", "minimum": 100, "maximum": 60_000, "default": 5000},
+                "force": {"type": "boolean", "default": False, "description": "KILL at once, without TERM first."},
+                "timeout": {
+                    "type": "integer",
+                    "minimum": 100,
+                    "maximum": 60_000,
+                    "default": 5000,
+                    "description": "Milliseconds between TERM and KILL.",
+                },
             },
             required=("process_id",),
         ),
+        result=PROCESS,
+        hints=REPLACES,
     )
     async def stop_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         process = await ctx.processes.stop(
@@ -350,6 +408,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("process_id",),
         ),
+        result=result_schema({"process_id": STRING, "lines": OBJECTS, "next": INTEGER, "first": INTEGER}),
+        hints=READS,
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         query = LogQuery(
@@ -395,6 +455,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("process_id",),
         ),
+        result=PROCESS,
+        hints=READS,
     )
     async def wait_for_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if sum(key in params for key in ("log", "port", "exit")) != 1:
@@ -417,10 +479,12 @@ def declare(table: OperationTable) -> None:
         "waiting entries in the order they will start, with retries and next attempt times.",
         params_schema(
             {
-                "include_entries": {"type": "boolean", "default": True},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "include_entries": {"type": "boolean", "default": True, "description": "Also list the waiting."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100, "description": "At most."},
             }
         ),
+        result=QUEUE,
+        hints=READS,
     )
     async def get_queue_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         summary = queue_summary(ctx)
@@ -434,17 +498,25 @@ def declare(table: OperationTable) -> None:
         "retryDelay ms, then retryFactor times longer each time, at most retryMaxDelay ms; retryOnExit also "
         "retries processes that exit with an error, not only those that fail to start.",
         params_schema({name: schema for name, (_, schema) in CONFIG_FIELDS.items()}),
+        result=QUEUE,
+        hints=SETS,
     )
     async def set_queue_config(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({CONFIG_FIELDS[name][0]: value for name, value in params.items()})
         return queue_summary(ctx)
 
-    @table.operation("pause_queue", "Pause the queue: nothing queued starts until resume_queue.", params_schema({}))
+    @table.operation(
+        "pause_queue",
+        "Pause the queue: nothing queued starts until resume_queue.",
+        params_schema({}),
+        result=QUEUE,
+        hints=SETS,
+    )
     async def pause_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": True})
         return queue_summary(ctx)
 
-    @table.operation("resume_queue", "Resume a paused queue.", params_schema({}))
+    @table.operation("resume_queue", "Resume a paused queue.", params_schema({}), result=QUEUE, hints=SETS)
     async def resume_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": False})
         return queue_summary(ctx)
@@ -453,6 +525,8 @@ def declare(table: OperationTable) -> None:
         "cancel_queued_process",
         "Cancel a process that is still queued (use stop_process for one that runs).",
         params_schema({"queue_id": PROCESS_ID}, required=("queue_id",)),
+        result=PROCESS,
+        hints=REPLACES,
     )
     async def cancel_queued_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.cancel(params["queue_id"]))

@@ -8,7 +8,17 @@ from murmuration.core.errors import Conflict
 from murmuration.core.reservations import ENDED_STATES, MAX_REASON, MAX_TTL, resources
 from murmuration.core.resources import MAX_RESOURCE
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import (
+    ADDS,
+    BOOLEAN,
+    OBJECTS,
+    READS,
+    SETS,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 RESOURCES = {
     "type": "array",
@@ -61,6 +71,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("resources",),
         ),
+        result=result_schema({"id": STRING}),
+        hints=ADDS,
     )
     async def reserve(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         process_id = params.get("for_process")
@@ -91,6 +103,8 @@ def declare(table: OperationTable) -> None:
                 }
             }
         ),
+        result=result_schema({"released": {"type": "array", "items": STRING}}),
+        hints=SETS,
     )
     async def release(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ended = ctx.reservations.release(ctx.caller, params.get("reservation_id"))
@@ -100,6 +114,8 @@ def declare(table: OperationTable) -> None:
         "list_reservations",
         "List the reservations held now: who holds which resources, shared or exclusive, why, and until when.",
         params_schema({}),
+        result=result_schema({"reservations": OBJECTS}),
+        hints=READS,
     )
     async def list_reservations(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         held = [{**r.as_dict(), "yours": r.session_id == ctx.caller.session_id} for r in ctx.reservations.active()]
@@ -121,6 +137,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("paths",),
         ),
+        result=result_schema({"free": BOOLEAN, "paths": OBJECTS}),
+        hints=READS,
     )
     async def check_paths(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         wanted = resources(params["paths"], "paths")
