@@ -118,7 +118,7 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
         queued = await call("start_process", command=PRINTS)
         await call("cancel_queued_process", queue_id=queued["id"])
         await call("resume_queue")
-        await call("set_queue_config", maxConcurrent=3)
+        await call("set_queue_config", max_concurrent=3)
         await call("get_queue_status")
 
         await call("list_agents")
@@ -138,10 +138,17 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
 async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_miss_is_named(project: Path) -> None:
     async with bridge(project) as client:
         call = Caller(client, (await client.list_tools()).tools)
-        # set_queue_config keeps its camelCase settings for now: the dashboard reads them back under those names.
-        tools = [tool for tool in call.tools if tool.name != "set_queue_config"]
-        advertised = {name for tool in tools for name in tool.input_schema.get("properties", {})}
+        advertised = {name for tool in call.tools for name in tool.input_schema.get("properties", {})}
         assert advertised == {name for name in advertised if name == name.lower()}
+        # Results answer under the names the inputs take, so a field read back can be sent back.
+        queue = await call("set_queue_config", maxConcurrent=3, retryDelay=500, maxLogSize=1 << 21)
+        assert {k: queue["config"][k] for k in ("max_concurrent", "retry_delay_ms", "max_log_bytes")} == {
+            "max_concurrent": 3,
+            "retry_delay_ms": 500,
+            "max_log_bytes": 1 << 21,
+        }
+        again = await call("set_queue_config", **{k: queue["config"][k] for k in ("max_concurrent", "retry_delay_ms")})
+        assert again["config"] == queue["config"]
         first = await call("record_fragment", title="Cache keys", body="By user id.", type="note")
         # The original's spelling on one call, today's on the next: both land in the same field.
         second = await call(

@@ -58,44 +58,42 @@ PROCESS = result_schema({"id": STRING, "name": STRING, "state": STRING})
 QUEUE = result_schema({"paused": BOOLEAN, "pending": INTEGER, "running": INTEGER, "config": {"type": "object"}})
 # A command can do anything the user can: nothing about it is read-only, repeatable or confined to the instance.
 RUNS_A_COMMAND = Hints(read_only=False, destructive=True, idempotent=False, open_world=True)
+# The queue's settings under the names the queue itself (and its `queue` events) uses.
 CONFIG_FIELDS = {
-    "maxConcurrent": (
-        "max_concurrent",
-        {"type": "integer", "minimum": 1, "maximum": 50, "description": "Processes running at once."},
-    ),
-    "maxQueueSize": (
-        "max_queue_size",
-        {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Entries the queue holds."},
-    ),
-    "maxRetries": (
-        "max_retries",
-        {"type": "integer", "minimum": 0, "maximum": 10, "description": "Retries of a failed start."},
-    ),
-    "retryDelay": (
-        "retry_delay_ms",
-        {"type": "integer", "minimum": 100, "maximum": 300_000, "description": "ms before the first retry."},
-    ),
-    "retryFactor": (
-        "retry_factor",
-        {"type": "number", "minimum": 1, "maximum": 10, "description": "Each delay is this times the last."},
-    ),
-    "retryMaxDelay": (
-        "retry_max_delay_ms",
-        {"type": "integer", "minimum": 100, "maximum": 3_600_000, "description": "The longest delay, ms."},
-    ),
-    "retryOnExit": (
-        "retry_on_exit",
-        {"type": "boolean", "description": "Also retry processes that exit with an error."},
-    ),
-    "maxLogSize": (
-        "max_log_bytes",
-        {
-            "type": "integer",
-            "minimum": 1 << 20,
-            "maximum": 1 << 40,
-            "description": "Bytes of each process's log kept on disk (default 100 MB); older lines are cut first.",
-        },
-    ),
+    "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Processes running at once."},
+    "max_queue_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Entries the queue holds."},
+    "max_retries": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Retries of a failed start."},
+    "retry_delay_ms": {
+        "type": "integer",
+        "minimum": 100,
+        "maximum": 300_000,
+        "description": "Milliseconds before the first retry.",
+    },
+    "retry_factor": {
+        "type": "number",
+        "minimum": 1,
+        "maximum": 10,
+        "description": "Each retry waits this many times longer than the last.",
+    },
+    "retry_max_delay_ms": {
+        "type": "integer",
+        "minimum": 100,
+        "maximum": 3_600_000,
+        "description": "The longest wait between retries, ms.",
+    },
+    "retry_on_exit": {"type": "boolean", "description": "Also retry processes that exit with an error."},
+    "max_log_bytes": {
+        "type": "integer",
+        "minimum": 1 << 20,
+        "maximum": 1 << 40,
+        "description": "Bytes of each process's log kept on disk (default 100 MB); older lines are cut first.",
+    },
+}
+# The original's spellings that do not become these names by camelCase → snake_case (maxConcurrent does).
+OLD_CONFIG_NAMES = {
+    "retryDelay": "retry_delay_ms",
+    "retryMaxDelay": "retry_max_delay_ms",
+    "maxLogSize": "max_log_bytes",
 }
 
 
@@ -146,9 +144,8 @@ def port_request(value: bool | int | None) -> int | None:
 
 
 def config_view(config: dict[str, Any]) -> dict[str, Any]:
-    """The queue configuration under the parameter names of set_queue_config."""
-    view = {name: config[key] for name, (key, _) in CONFIG_FIELDS.items()}
-    return {**view, "paused": config["paused"]}
+    """The queue configuration: the settings set_queue_config takes, and whether the queue is paused."""
+    return {name: config[name] for name in (*CONFIG_FIELDS, "paused")}
 
 
 def declare(table: OperationTable) -> None:
@@ -494,15 +491,16 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "set_queue_config",
-        "Change the queue's settings; they apply at once. maxConcurrent counts running processes; retries wait "
-        "retryDelay ms, then retryFactor times longer each time, at most retryMaxDelay ms; retryOnExit also "
+        "Change the queue's settings; they apply at once. max_concurrent counts running processes; retries wait "
+        "retry_delay_ms, then retry_factor times longer each time, at most retry_max_delay_ms; retry_on_exit also "
         "retries processes that exit with an error, not only those that fail to start.",
-        params_schema({name: schema for name, (_, schema) in CONFIG_FIELDS.items()}),
+        params_schema(CONFIG_FIELDS),
         result=QUEUE,
         hints=SETS,
+        aliases=OLD_CONFIG_NAMES,
     )
     async def set_queue_config(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        ctx.processes.set_config({CONFIG_FIELDS[name][0]: value for name, value in params.items()})
+        ctx.processes.set_config(params)
         return queue_summary(ctx)
 
     @table.operation(

@@ -74,6 +74,9 @@ class Operation:
     # The JSON Schema of a successful result (published as the tool's outputSchema), and what a call does.
     result: dict[str, Any] | None = field(default=None, compare=False)
     hints: Hints | None = None
+    # The original's spellings that camelCase → snake_case does not turn into today's name (retryDelay →
+    # retry_delay_ms): old spelling → name. Accepted like the others, never advertised.
+    aliases: dict[str, str] = field(default_factory=dict, compare=False)
 
     @cached_property
     def _validator(self) -> Any:
@@ -132,7 +135,7 @@ class Operation:
             return params
         renamed: dict[str, Any] = {}
         for key, value in params.items():
-            name = key if key in known else CAPITAL.sub(r"_\1", str(key)).lower()
+            name = key if key in known else self.aliases.get(key) or CAPITAL.sub(r"_\1", str(key)).lower()
             if name != key and name in known:
                 if name in params:
                     raise OperationError(
@@ -259,11 +262,12 @@ class OperationTable:
         for_agents: bool = True,
         result: dict[str, Any] | None = None,
         hints: Hints | None = None,
+        aliases: dict[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator that declares `handler` as the operation `name`."""
 
         def declare(handler: Handler) -> Handler:
-            self.add(Operation(name, description, params, handler, for_agents, result, hints))
+            self.add(Operation(name, description, params, handler, for_agents, result, hints, aliases or {}))
             return handler
 
         return declare
