@@ -60,8 +60,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_agents",
-        "List who is connected to this instance now: each agent (and person at the dashboard) with its name, "
-        "since when, its last call, and what it holds.",
+        "Who is connected now (agents, and people at the dashboard): name, since when, last call, what they hold.",
         params_schema({}),
         result=result_schema({"agents": OBJECTS, "left": OBJECTS}),
         hints=READS,

@@ -15,8 +15,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
-        "folder its processes run in (cwd).",
+        "Which instance this is: id, name, version, pid, port, URL, and the folder its processes run in (cwd).",
         params_schema({}),
         result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
         hints=READS,
@@ -49,8 +48,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_web_ui_url",
-        "Get the link to this instance's dashboard, optionally opened at one view "
-        "(processes, queue, issues, knowledge) or at one item of it, e.g. view 'issues' and item 'ISSUE_3'.",
+        "A link to this instance's dashboard, at one view or one item (e.g. view 'issues', item 'ISSUE_3').",
         params_schema(
             {
                 "view": {"type": "string", "enum": list(VIEWS), "description": "Which view to open."},

@@ -41,8 +41,7 @@ ISSUE_ITEM = {"type": "object", "properties": ISSUE_FIELDS, "required": list(ISS
 MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
 BLOCKED_BY = {
     **ISSUE_IDS,
-    "description": "The issues this one waits on (replacing any it waited on before); it is ready once all of "
-    "them are completed. [] waits on none.",
+    "description": "Ids of the issues it waits on, e.g. ['ISSUE_2'] (replaces the list; [] for none).",
 }
 
 
@@ -58,8 +57,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "record_issue",
-        "Record a new issue on this instance's kanban board (it starts in 'open'). Returns the issue with its id "
-        "(ISSUE_<n>) and a link to it on the dashboard.",
+        "Add an issue to the kanban board (in 'open' unless a status is given); its id is ISSUE_<n>.",
         params_schema(
             {
                 "title": TITLE,
@@ -88,7 +86,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_issue",
-        "Get one issue by id, with its title, content, status, priority, tags and timestamps.",
+        "One issue by id, with its whole content.",
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
         result=ISSUE,
         hints=READS,
@@ -98,8 +96,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_issues",
-        "List issues, newest first. Filters (status, priority, tags — an issue must carry all of them —, and text "
-        "found in the title or content) apply before the limit; 'total' counts every match.",
+        "Issues, newest first. Filters apply before the limit (an issue must carry all the tags); "
+        "'total' counts every match.",
         params_schema(
             {
                 "status": STATUS,
@@ -108,8 +106,8 @@ def declare(table: OperationTable) -> None:
                 "text": {"type": "string", "maxLength": 200, "description": "Words found in the title or content."},
                 "ready": {
                     "type": "boolean",
-                    "description": "Only the issues you could take up now: open, waiting on no unfinished issue, and "
-                    "held by nobody else connected — highest priority first, then oldest.",
+                    "description": "Only issues you could take now (open, waiting on nothing, held by "
+                    "nobody else), best first.",
                 },
                 "limit": LIMIT,
                 "offset": OFFSET,
@@ -137,8 +135,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "update_issue",
-        "Change an issue: only the fields given change (the title stays unless a new one is given). "
-        "A new status moves the card to that column; completing an issue you hold releases it.",
+        "Change the fields given; the others stay. A new status moves the card; completing an issue "
+        "you hold releases it.",
         params_schema(
             {
                 "issue_id": ISSUE_ID,
@@ -149,8 +147,8 @@ def declare(table: OperationTable) -> None:
                 "tags": TAGS,
                 "assignee": {
                     **ASSIGNEE,
-                    "description": "Who works on it (null for nobody). Only a person may take an issue from another "
-                    "connected agent; agents use claim_issue and release_issue.",
+                    "description": "Who works on it, null for nobody; agents use claim_issue and "
+                    "release_issue instead.",
                 },
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
@@ -179,8 +177,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_milestone",
-        "Get the milestone this instance works toward (title, description, target date, progress, related "
-        "issues), or null when none is set.",
+        "The milestone this instance works toward (title, description, target date, progress, related "
+        "issues), or null.",
         params_schema({}),
         result=MILESTONE,
         hints=READS,

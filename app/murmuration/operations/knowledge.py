@@ -60,8 +60,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "record_fragment",
-        "Record a piece of knowledge: a question, answer, note, documentation, issue, solution or reference. "
-        "Other agents find it with search_fragments.",
+        "Record knowledge (a question, answer, note, solution, …) for agents to find with search_fragments.",
         params_schema(FRAGMENT_FIELDS, required=("title", "body", "type")),
         result=FRAGMENT,
         hints=ADDS,
@@ -81,8 +80,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_fragments",
-        "List fragments, most recently updated first. Filters (type, status, priority, tags — all of them —, and "
-        "text in the title or body) apply before the limit; 'total' counts every match.",
+        "Fragments, most recently updated first. Filters apply before the limit (a fragment must "
+        "carry all the tags); 'total' counts every match.",
         params_schema(
             {
                 "type": TYPE,
@@ -141,8 +140,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "search_fragments",
-        "Full-text search over fragment titles and bodies (all words must match; the last may be a prefix). "
-        "Best matches first, each with a snippet where the matches are marked **like this**.",
+        "Full-text search of fragment titles and bodies: every word must match (the last may be a "
+        "prefix). Best first, each with a snippet marking matches **like this**.",
         params_schema(
             {
                 "query": {"type": "string", "minLength": 1, "maxLength": 500, "description": "Words to find."},

@@ -34,7 +34,7 @@ WAIT_TIMEOUT = {
     "exclusiveMinimum": 0,
     "maximum": MAX_WAIT,
     "default": 30,
-    "description": f"Seconds to wait at most (default 30, at most {MAX_WAIT}); the process keeps running after.",
+    "description": "Seconds to wait at most; the process keeps running after.",
 }
 WAIT_LOG = {
     "type": "string",
@@ -44,7 +44,7 @@ WAIT_LOG = {
 }
 WAIT_FOR_START = {
     "type": "object",
-    "description": "Return once it is ready: {'log': REGEX} (a line matches) or {'port': true} (it listens).",
+    "description": "Return once it is ready: {'log': REGEX} or {'port': true}.",
     "properties": {
         "log": WAIT_LOG,
         "port": {"type": "boolean", "const": True, "description": "Ready once it listens on a TCP port."},
@@ -86,7 +86,7 @@ CONFIG_FIELDS = {
         "type": "integer",
         "minimum": 1 << 20,
         "maximum": 1 << 40,
-        "description": "Bytes of each process's log kept on disk (default 100 MB); older lines are cut first.",
+        "description": "Log bytes kept on disk per process; the oldest lines are cut first.",
     },
 }
 # The original's spellings that do not become these names by camelCase → snake_case (maxConcurrent does).
@@ -169,16 +169,15 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "start_process",
-        "Start a command: queued by priority (1–10, highest first) until the concurrency limit has room, or at "
-        "once with immediate. 'command' is a shell string (run by /bin/sh -c, or cmd /c on Windows) or an argv "
-        "list run exactly; the original's 'script_name' plus 'args' also work. It runs in the instance's working "
-        "directory unless 'cwd' says otherwise. Output arrives as it is printed. 'port': true leases a free port "
-        "(PORT=N in its environment, {port} in a string command); 'wait_for' returns once it is ready; 'restart' "
-        "brings it back when it ends. Listening ports show up as 'urls'.",
+        "Run a command. It waits in the queue (highest priority first) until the concurrency limit "
+        "has room, unless immediate. 'command' is a shell string or an argv list (or the original's "
+        "script_name with args); it runs in the instance's folder unless cwd says otherwise. port: "
+        "true leases a free port (PORT=N, {port}); wait_for returns once it is ready; restart brings "
+        "it back when it ends. Ports it listens on show as 'urls'.",
         params_schema(
             {
                 "command": {
-                    "description": "A shell command string, or an argv list (the program, then its arguments).",
+                    "description": "A shell command string, or an argv list.",
                     "oneOf": [
                         {"type": "string", "minLength": 1, "maxLength": 32_768},
                         {"type": "array", "items": ARG, "minItems": 1, "maxItems": 1000},
@@ -188,7 +187,7 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 4096,
-                    "description": "The program to run (the original's form; give its arguments in 'args').",
+                    "description": "The program (the original's form, with 'args').",
                 },
                 "args": {
                     "type": "array",
@@ -214,7 +213,7 @@ def declare(table: OperationTable) -> None:
                     "additionalProperties": {"type": "string", "maxLength": 32_768},
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
                     "maxProperties": 200,
-                    "description": "Environment variables on top of the instance's (values are never shown again).",
+                    "description": "Extra environment variables (their values are never shown again).",
                 },
                 "priority": {
                     "type": "integer",
@@ -226,12 +225,12 @@ def declare(table: OperationTable) -> None:
                 "immediate": {
                     "type": "boolean",
                     "default": False,
-                    "description": "Start now, past the queue; a start that fails is never retried later.",
+                    "description": "Start now, past the queue (a failed start is not retried).",
                 },
                 "tty": {
                     "type": "boolean",
                     "default": True,
-                    "description": "stdout on a pseudo-terminal (POSIX) so output is live and coloured; false: pipes.",
+                    "description": "stdout on a pseudo-terminal (live, coloured output); false: pipes.",
                 },
                 "port": {
                     "description": "true: lease a free TCP port (PORT=N, {port}); a number: exactly that port.",
@@ -242,14 +241,14 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "enum": list(RESTART_POLICIES),
                     "default": "no",
-                    "description": "Start it again when it ends: never (no), after a failure, or always.",
+                    "description": "Start it again when it ends: no, on-failure or always.",
                 },
                 "max_restarts": {
                     "type": "integer",
                     "minimum": 0,
                     "maximum": 100,
                     "default": 5,
-                    "description": "Restarts in a row (each run under 5 minutes) before it is left failed.",
+                    "description": "Restarts in a row (of runs under 5 minutes) before it is left failed.",
                 },
             }
         ),
@@ -296,8 +295,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_processes",
-        "List processes (running, queued and past), newest first. Filters (state, and name or title containing "
-        "'name') apply before the limit; 'total' counts every match.",
+        "Processes (running, queued and past), newest first. Filters apply before the limit; 'total' "
+        "counts every match.",
         params_schema(
             {
                 "status": {"type": "string", "enum": list(STATES), "description": "Only processes in this state."},
@@ -328,9 +327,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_status",
-        "Get one process: its state (queued, starting, running, stopping, stopped, failed, interrupted, "
-        "cancelled), pid, exit code or signal, attempts and times, its leased port, the URLs it listens on, its "
-        "restart policy, and whether an instance crash interrupted an earlier run.",
+        "One process: its state, pid, exit code or signal, attempts, times, leased port, the URLs it "
+        "listens on, its restart policy.",
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
         result=PROCESS,
         hints=READS,
@@ -340,8 +338,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "stop_process",
-        "Stop a process: TERM to its whole process group, then KILL after 'timeout' ms (or KILL at once with "
-        "force). A queued process is cancelled instead. The result is its final state, 'stopped'.",
+        "Stop a process: TERM to its whole process group, then KILL after timeout ms (at once with "
+        "force). A queued one is cancelled instead.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -367,11 +365,10 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_logs",
-        "Get numbered lines a process printed: the last ones (default 100), or with 'after' (the 'next' of an "
-        "earlier result) only newer ones — a poll on a quiet process returns none —, or from a time with 'since'. "
-        "'grep' keeps lines matching a regular expression (with 'context' lines around them); 'log_type' keeps one "
-        "stream: stdout, stderr or system (Murmuration's own notes: starts, exits, signals). 'first' is the oldest "
-        "line still kept (the log on disk is capped; older lines were cut).",
+        "Numbered lines a process printed: the last ones, or only those after 'after' (the 'next' of "
+        "an earlier call: a poll, empty while it is quiet), or from 'since'. grep keeps matching "
+        "lines (with context lines); log_type keeps one stream (system: Murmuration's notes on "
+        "starts, exits, signals). 'first' is the oldest line still kept on disk.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -386,13 +383,13 @@ def declare(table: OperationTable) -> None:
                 "after": {
                     "type": "integer",
                     "minimum": 0,
-                    "description": "A cursor: only lines numbered above it (pass the 'next' of the last result).",
+                    "description": "Only lines numbered above this (the 'next' of the last result).",
                 },
                 "since": {
                     "type": "string",
                     "format": "date-time",
                     "maxLength": 64,
-                    "description": "Only lines printed at or after this time (ISO 8601, e.g. 2026-01-01T10:00:00Z).",
+                    "description": "Only lines printed from this time on, e.g. 2026-01-01T10:00:00Z.",
                 },
                 "grep": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "A regular expression."},
                 "context": {
@@ -438,10 +435,9 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "wait_for_process",
-        "Wait for a process (already running, or queued) to be ready or to end: 'log' (a line matches a regular "
-        "expression, earlier lines of its current run included), 'port' (it listens on a TCP port) or 'exit' (it "
-        "ends; the result has its exit code and last lines — run a test suite and read the verdict in one call). "
-        "Returns at the timeout too, saying it is still running.",
+        "Wait until a process is ready or ends: log (a line matches, earlier lines of its run "
+        "included), port (it listens) or exit (the result has its exit code and last lines: run the "
+        "tests and read the verdict in one call). At the timeout it returns, still running.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -472,8 +468,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_queue_status",
-        "Get the queue: whether it is paused, counts by state, its configuration and (with include_entries) the "
-        "waiting entries in the order they will start, with retries and next attempt times.",
+        "The queue: paused or not, counts by state, its settings, and (include_entries) the waiting "
+        "entries in start order, with their retries.",
         params_schema(
             {
                 "include_entries": {"type": "boolean", "default": True, "description": "Also list the waiting."},
@@ -491,9 +487,9 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "set_queue_config",
-        "Change the queue's settings; they apply at once. max_concurrent counts running processes; retries wait "
-        "retry_delay_ms, then retry_factor times longer each time, at most retry_max_delay_ms; retry_on_exit also "
-        "retries processes that exit with an error, not only those that fail to start.",
+        "Change the queue's settings; they apply at once. max_concurrent counts running processes; a "
+        "retry waits retry_delay_ms, then retry_factor times longer each time, at most "
+        "retry_max_delay_ms.",
         params_schema(CONFIG_FIELDS),
         result=QUEUE,
         hints=SETS,
