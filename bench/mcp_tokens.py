@@ -88,9 +88,15 @@ class Figures:
         return found
 
 
+def child_env() -> dict[str, str]:
+    """This environment as a user's would be: Python may cache bytecode and buffer output (a test machine's
+    PYTHONDONTWRITEBYTECODE would make every start-up compile every module of the bridge, not of the SDK)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED")}
+
+
 def bridge_params(project: Path) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "murmuration", "mcp"], cwd=str(project), env=dict(os.environ)
+        command=sys.executable, args=["-m", "murmuration", "mcp"], cwd=str(project), env=child_env()
     )
 
 
@@ -159,12 +165,16 @@ async def main(runs: int) -> None:
         project = isolated(Path(tmp))
         trivial = Path(tmp) / "trivial.py"
         trivial.write_text(TRIVIAL_SERVER)
-        trivial_params = StdioServerParameters(command=sys.executable, args=[str(trivial)], env=dict(os.environ))
+        trivial_params = StdioServerParameters(command=sys.executable, args=[str(trivial)], env=child_env())
         try:
             cold = await start_up(bridge_params(project))
             figures = await sizes(project)
-            warm = [await start_up(bridge_params(project)) for _ in range(runs)]
-            base = [await start_up(trivial_params) for _ in range(runs)]
+            # Alternated, so a machine busy for a while slows both alike.
+            warm: list[tuple[float, float]] = []
+            base: list[tuple[float, float]] = []
+            for _ in range(runs):
+                warm.append(await start_up(bridge_params(project)))
+                base.append(await start_up(trivial_params))
         finally:
             await asyncio.to_thread(stop_instances)
     print(f"tools/list                 {figures.tools_list:>7} B   budget {TOOLS_LIST_BUDGET}")

@@ -47,15 +47,19 @@ def test_every_agent_operation_is_described_annotated_and_has_a_result_schema() 
 
 
 class Caller:
-    """Calls tools, checks each success against its tool's outputSchema, and remembers which tools it called."""
+    """Calls tools with arguments their inputSchema takes, checks each success against its tool's outputSchema,
+    and remembers which tools it called."""
 
     def __init__(self, client: Client, tools: list[types.Tool]) -> None:
         self.client = client
         self.tools = tools
+        self.inputs = {tool.name: tool.input_schema for tool in tools}
         self.schemas = {tool.name: tool.output_schema for tool in tools}
         self.called: set[str] = set()
 
     async def __call__(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        refused = [e.message for e in Draft202012Validator(self.inputs[tool]).iter_errors(arguments)]
+        assert refused == [], f"{tool}: the test's arguments break the published inputSchema: {refused}"
         result = await self.client.call_tool(tool, arguments)
         assert not result.is_error, f"{tool}: {text_of(result)}"
         structured = result.structured_content
@@ -93,7 +97,7 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
         await call("get_issue", issue_id=issue["id"])
         await call("update_issue", issue_id=issue["id"], status="in-progress")
         await call("list_issues")
-        await call("set_milestone", title="Beta", targetDate="2026-12-31", relatedIssues=[issue["id"]])
+        await call("set_milestone", title="Beta", target_date="2026-12-31", related_issues=[issue["id"]])
         await call("get_milestone")
 
         question = await call("record_fragment", title="Why is checkout slow?", body="It waits on…", type="question")
@@ -102,9 +106,9 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
         await call("update_fragment", id=answer["id"], status="archived")
         await call("list_fragments")
         await call("search_fragments", query="checkout")
-        link = await call("create_fragment_link", sourceId=answer["id"], targetId=question["id"], linkType="answers")
-        await call("get_fragment_links", fragmentId=question["id"])
-        await call("delete_fragment_link", linkId=link["id"])
+        link = await call("create_fragment_link", source_id=answer["id"], target_id=question["id"], link_type="answers")
+        await call("get_fragment_links", fragment_id=question["id"])
+        await call("delete_fragment_link", link_id=link["id"])
 
         printed = await call("start_process", command=PRINTS, wait_for={"log": "hello"})
         await call("wait_for_process", process_id=printed["id"], exit=True)
@@ -141,7 +145,7 @@ async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_mis
         advertised = {name for tool in call.tools for name in tool.input_schema.get("properties", {})}
         assert advertised == {name for name in advertised if name == name.lower()}
         # Results answer under the names the inputs take, so a field read back can be sent back.
-        queue = await call("set_queue_config", maxConcurrent=3, retryDelay=500, maxLogSize=1 << 21)
+        queue = await old_spelling(client, "set_queue_config", maxConcurrent=3, retryDelay=500, maxLogSize=1 << 21)
         assert {k: queue["config"][k] for k in ("max_concurrent", "retry_delay_ms", "max_log_bytes")} == {
             "max_concurrent": 3,
             "retry_delay_ms": 500,
@@ -151,8 +155,8 @@ async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_mis
         assert again["config"] == queue["config"]
         first = await call("record_fragment", title="Cache keys", body="By user id.", type="note")
         # The original's spelling on one call, today's on the next: both land in the same field.
-        second = await call(
-            "record_fragment", title="Cache ttl", body="Five minutes.", type="note", relatedIds=[first["id"]]
+        second = await old_spelling(
+            client, "record_fragment", title="Cache ttl", body="Five minutes.", type="note", relatedIds=[first["id"]]
         )
         assert second["related_ids"] == [first["id"]]
         link = await call("create_fragment_link", source_id=second["id"], target_id=first["id"], link_type="related")
@@ -163,6 +167,22 @@ async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_mis
         wrong = await client.call_tool("record_issue", {"title": "x", "priorty": "high"})
         assert wrong.is_error
         assert "did you mean 'priority'" in text_of(wrong)
+
+
+async def old_spelling(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call `tool` with arguments spelt as the original Murmuration spelt them, which tools/list no longer shows."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, f"{tool}: {text_of(result)}"
+    assert isinstance(result.structured_content, dict)
+    return result.structured_content
+
+
+def test_every_snake_case_parameter_takes_its_camel_case_spelling_too() -> None:
+    for operation in build_table():
+        names = [name for name in operation.params.get("properties", {}) if "_" in name]
+        camel = {name.split("_")[0] + "".join(w.title() for w in name.split("_")[1:]): name for name in names}
+        spelt = {**camel, **operation.aliases}
+        assert operation.snake_cased(dict.fromkeys(spelt, 1)) == dict.fromkeys(spelt.values(), 1), operation.name
 
 
 def database_state(db: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -179,7 +199,7 @@ async def test_a_read_only_tool_changes_nothing(project: Path) -> None:
         issue = await call("record_issue", title="Flaky login", content="Fails one time in ten.")
         fragment = await call("record_fragment", title="Login flakes", body="A race in the session.", type="note")
         other = await call("record_fragment", title="Session race", body="Fixed by a lock.", type="solution")
-        await call("create_fragment_link", sourceId=other["id"], targetId=fragment["id"], linkType="related")
+        await call("create_fragment_link", source_id=other["id"], target_id=fragment["id"], link_type="related")
         await call("set_milestone", title="Stable login")
         process = await call("start_process", command=PRINTS, wait_for={"log": "hello"})
         await call("wait_for_process", process_id=process["id"], exit=True)
@@ -188,7 +208,7 @@ async def test_a_read_only_tool_changes_nothing(project: Path) -> None:
             "get_issue": {"issue_id": issue["id"]},
             "get_fragment": {"id": fragment["id"]},
             "search_fragments": {"query": "login"},
-            "get_fragment_links": {"fragmentId": fragment["id"]},
+            "get_fragment_links": {"fragment_id": fragment["id"]},
             "get_process_status": {"process_id": process["id"]},
             "get_process_logs": {"process_id": process["id"]},
             "wait_for_process": {"process_id": process["id"], "exit": True},

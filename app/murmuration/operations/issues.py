@@ -210,8 +210,6 @@ def declare_folder_exchange(table: OperationTable) -> None:
     import asyncio
     from pathlib import Path
 
-    from murmuration.core.knowledge_folder import import_contents, read_board, read_folder, write_folder
-
     folder = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "An absolute folder path."}
 
     @table.operation(
@@ -221,6 +219,9 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def import_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        # Imported when used: YAML parsing is no part of what an MCP bridge loads before it can answer.
+        from murmuration.core.knowledge_folder import import_contents, read_folder
+
         # Reading files is the slow part (a folder on a network share, thousands of files): it runs in a thread
         # so the server keeps answering; the one transaction that writes them runs here, with every other write.
         contents = await asyncio.to_thread(read_folder, ctx.knowledge, Path(params["path"]))
@@ -234,5 +235,7 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def export_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        from murmuration.core.knowledge_folder import read_board, write_folder
+
         written = await asyncio.to_thread(write_folder, read_board(ctx.knowledge), Path(params["path"]))
         return {**written, "web_url": ctx.web_url("issues")}
