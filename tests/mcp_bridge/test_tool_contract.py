@@ -46,6 +46,18 @@ def test_every_agent_operation_is_described_annotated_and_has_a_result_schema() 
     assert missing == []
 
 
+def field_names(value: Any) -> Iterator[str]:
+    """Every key of a result, nested ones included, but not those of free-form data a caller chose (metadata)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            if key != "metadata":
+                yield from field_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from field_names(item)
+
+
 class Caller:
     """Calls tools with arguments their inputSchema takes, checks each success against its tool's outputSchema,
     and remembers which tools it called."""
@@ -68,6 +80,7 @@ class Caller:
         assert schema is not None, tool
         errors = [e.message for e in Draft202012Validator(schema).iter_errors(structured)]
         assert errors == [], f"{tool}: {errors}"
+        assert [key for key in field_names(structured) if key != key.lower()] == [], f"{tool} answers in camelCase"
         self.called.add(tool)
         return structured
 
