@@ -148,7 +148,7 @@ def seed(rpc: Rpc, issues: int, processes: int) -> tuple[float, float]:
     issues_took = time.perf_counter() - started
 
     started = time.perf_counter()
-    rpc.call("set_queue_config", {"maxConcurrent": 20})
+    rpc.call("set_queue_config", {"max_concurrent": 20})
     starts = [("start_process", {"command": ["true"], "title": f"Quick check {n}"}) for n in range(processes)]
     for chunk in range(0, len(starts), 100):
         rpc.batch(starts[chunk : chunk + 100])

@@ -82,7 +82,7 @@ async def idle_cost(seconds: float, quiet_processes: int, baseline: str | None) 
         env["PYTHONPATH"] = baseline
     with served(env=env) as server:
         async with await InstanceClient.connect(server.url, server.token) as client:
-            await client.call("set_queue_config", {"maxConcurrent": max(5, quiet_processes)})
+            await client.call("set_queue_config", {"max_concurrent": max(5, quiet_processes)})
             for _ in range(quiet_processes):
                 await client.call("start_process", {"command": ["sleep", "600"], "immediate": True})
         await asyncio.sleep(2.0)  # start-up work (and the client's goodbye) is over

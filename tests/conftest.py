@@ -17,6 +17,7 @@ import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient
+from murmuration.operations.table import CHECK_RESULTS_ENV
 from murmuration.server.lifecycle import RunningInstance, running_instance
 
 READY_TIMEOUT = 60.0
@@ -52,6 +53,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Ports leased to managed processes come from a block of their own, apart from instances' ports.
     monkeypatch.setenv("MURMURATION_PROCESS_PORT_RANGE", range_text(port_block(9)))
     monkeypatch.delenv("WS_PORT", raising=False)
+    # Every result an instance of the suite returns is checked against its operation's result schema.
+    monkeypatch.setenv(CHECK_RESULTS_ENV, "1")
     return base
 
 

@@ -113,10 +113,10 @@ def test_links_go_both_ways_refuse_duplicates_and_go_with_their_fragment(fragmen
         fragments.link(answer["id"], question["id"], "answers")
     with pytest.raises(Invalid) as itself:
         fragments.link(answer["id"], answer["id"], "related")
-    assert itself.value.field == "targetId"
+    assert itself.value.field == "target_id"
     with pytest.raises(NotFound) as nowhere:
         fragments.link(answer["id"], "no-such-id", "related")
-    assert nowhere.value.field == "targetId"
+    assert nowhere.value.field == "target_id"
     assert fragments.delete(question["id"])["links_deleted"] == 1
     assert fragments.links(answer["id"]) == []
     with pytest.raises(NotFound):

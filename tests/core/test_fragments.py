@@ -349,16 +349,16 @@ async def test_a_fragment_cannot_link_to_itself(client: InstanceClient) -> None:
         client, "create_fragment_link", {"sourceId": only["id"], "targetId": only["id"], "linkType": "related"}
     )
     assert error.code == INVALID_PARAMS
-    assert error.data["field"] == "targetId"
+    assert error.data["field"] == "target_id"
     assert await links_of(client, only["id"]) == []
 
 
-@pytest.mark.parametrize("missing", ["sourceId", "targetId"])
+@pytest.mark.parametrize("missing", ["source_id", "target_id"])
 async def test_a_link_to_an_unknown_fragment_is_not_found_naming_the_field(
     client: InstanceClient, missing: str
 ) -> None:
     known = await record(client, "Known", "x")
-    params = {"sourceId": known["id"], "targetId": known["id"], "linkType": "related", missing: "no-such-fragment"}
+    params = {"source_id": known["id"], "target_id": known["id"], "link_type": "related", missing: "no-such-fragment"}
     error = await refused(client, "create_fragment_link", params)
     assert error.code == NOT_FOUND
     assert error.data == {"field": missing}
@@ -368,7 +368,7 @@ async def test_a_link_to_an_unknown_fragment_is_not_found_naming_the_field(
 async def test_links_of_an_unknown_fragment_is_not_found_naming_fragment_id(client: InstanceClient) -> None:
     error = await refused(client, "get_fragment_links", {"fragmentId": "no-such-fragment"})
     assert error.code == NOT_FOUND
-    assert error.data == {"field": "fragmentId"}
+    assert error.data == {"field": "fragment_id"}
 
 
 async def test_deleting_a_link(client: InstanceClient) -> None:
@@ -380,7 +380,7 @@ async def test_deleting_a_link(client: InstanceClient) -> None:
     assert await links_of(client, first["id"]) == []
     error = await refused(client, "delete_fragment_link", {"linkId": made["id"]})
     assert error.code == NOT_FOUND
-    assert error.data == {"field": "linkId"}
+    assert error.data == {"field": "link_id"}
     assert (await client.call("get_fragment", {"id": first["id"]}))["title"] == "One"  # fragments stay
 
 
@@ -390,7 +390,7 @@ async def test_a_bad_link_type_or_direction_is_refused(client: InstanceClient) -
     error = await refused(
         client, "create_fragment_link", {"sourceId": first["id"], "targetId": second["id"], "linkType": "likes"}
     )
-    assert (error.code, error.data["field"]) == (INVALID_PARAMS, "linkType")
+    assert (error.code, error.data["field"]) == (INVALID_PARAMS, "link_type")
     error = await refused(client, "get_fragment_links", {"fragmentId": first["id"], "direction": "sideways"})
     assert (error.code, error.data["field"]) == (INVALID_PARAMS, "direction")
 

@@ -205,7 +205,7 @@ def test_a_full_queue_refuses_without_writing_anything(store: Store, work: Path)
     with pytest.raises(Conflict) as caught:
         records.insert("p3", request(["true"], work), 3)
     assert "3" in caught.value.message
-    assert "maxQueueSize" in caught.value.message
+    assert "max_queue_size" in caught.value.message
     assert store.db.execute("SELECT COUNT(*) FROM processes").fetchone()[0] == 3
     records.insert("now", request(["true"], work), None)  # an immediate process passes the cap…
     records.update("now", state="running")  # …and starts at once

@@ -54,19 +54,19 @@ def test_settings_are_saved_and_changes_elsewhere_show_up(page: Any, dashboard: 
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_role("status").filter(has_text="Queue settings saved")).to_be_visible()
     config = dashboard.rpc("get_queue_status")["config"]
-    assert (config["maxConcurrent"], config["maxRetries"], config["retryOnExit"]) == (2, 5, True)
+    assert (config["max_concurrent"], config["max_retries"], config["retry_on_exit"]) == (2, 5, True)
 
-    dashboard.rpc("set_queue_config", {"maxQueueSize": 77})
+    dashboard.rpc("set_queue_config", {"max_queue_size": 77})
     expect(page.get_by_label("Queue at most")).to_have_value("77", timeout=1000)
 
     page.get_by_label("Run at most").fill("99")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator(".config-form .field-error")).to_contain_text("between 1 and 50")
-    assert dashboard.rpc("get_queue_status")["config"]["maxConcurrent"] == 2
+    assert dashboard.rpc("get_queue_status")["config"]["max_concurrent"] == 2
 
 
 def test_a_failing_process_shows_its_retries_and_next_attempt(page: Any, dashboard: Dashboard) -> None:
-    dashboard.rpc("set_queue_config", {"retryOnExit": True, "maxRetries": 3, "retryDelay": 60_000})
+    dashboard.rpc("set_queue_config", {"retry_on_exit": True, "max_retries": 3, "retry_delay_ms": 60_000})
     process = dashboard.rpc("start_process", {"command": ["false"], "title": "Flaky"})
     goto(page, dashboard, "#/queue")
     entry = page.locator(f"li.entry[data-id='{process['id']}']")

@@ -99,7 +99,7 @@ def seed(dashboard: Dashboard, tmp_path: Path) -> dict[str, str]:
     )
     dashboard.rpc("start_process", {"command": ["false"], "title": "Lint (fails)", "immediate": True})
     dashboard.rpc("start_process", {"command": ["true"], "title": "Quick check", "immediate": True})
-    dashboard.rpc("set_queue_config", {"retryOnExit": True, "retryDelay": 120_000})
+    dashboard.rpc("set_queue_config", {"retry_on_exit": True, "retry_delay_ms": 120_000})
     dashboard.rpc("start_process", {"command": ["false"], "title": "Flaky integration test", "priority": 6})
     until(lambda: dashboard.rpc("get_queue_status")["waiting_retry"] == 1, "one process waiting to retry")
     dashboard.rpc("pause_queue")

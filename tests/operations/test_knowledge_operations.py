@@ -201,10 +201,18 @@ async def test_unknown_fragment_ids_are_not_found_for_every_fragment_operation(
         ("get_fragment", {"id": fragment_id}, "id"),
         ("update_fragment", {"id": fragment_id, "title": "x"}, "id"),
         ("delete_fragment", {"id": fragment_id}, "id"),
-        ("get_fragment_links", {"fragmentId": fragment_id}, "fragmentId"),
-        ("create_fragment_link", {"sourceId": fragment_id, "targetId": known["id"], "linkType": "related"}, "sourceId"),
-        ("create_fragment_link", {"sourceId": known["id"], "targetId": fragment_id, "linkType": "related"}, "targetId"),
-        ("delete_fragment_link", {"linkId": fragment_id}, "linkId"),
+        ("get_fragment_links", {"fragmentId": fragment_id}, "fragment_id"),
+        (
+            "create_fragment_link",
+            {"sourceId": fragment_id, "targetId": known["id"], "linkType": "related"},
+            "source_id",
+        ),
+        (
+            "create_fragment_link",
+            {"sourceId": known["id"], "targetId": fragment_id, "linkType": "related"},
+            "target_id",
+        ),
+        ("delete_fragment_link", {"linkId": fragment_id}, "link_id"),
     ]
     for method, params, field in cases:
         error = await refused(client, method, params)

@@ -307,7 +307,7 @@ async def test_every_result_carries_a_web_url(instance: RunningInstance, client:
 async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(
     client: InstanceClient, watch: Watcher
 ) -> None:
-    await set_config(client, maxConcurrent=2)
+    await set_config(client, max_concurrent=2)
     ids = [(await start(client, ["sleep", "0.4"]))["id"] for _ in range(5)]
     peak_polled = 0
 
@@ -330,7 +330,7 @@ async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(
 async def test_fault_1_immediate_processes_count_against_the_limit_for_queued_work(
     client: InstanceClient, watch: Watcher
 ) -> None:
-    await set_config(client, maxConcurrent=1)
+    await set_config(client, max_concurrent=1)
     now = await start(client, ["sleep", "0.5"], immediate=True)
     waiting = [(await start(client, ["true"]))["id"] for _ in range(2)]
     ids = [now["id"], *waiting]
@@ -339,7 +339,7 @@ async def test_fault_1_immediate_processes_count_against_the_limit_for_queued_wo
 
 
 async def test_fault_2_a_paused_queue_starts_nothing_not_even_new_work(client: InstanceClient, watch: Watcher) -> None:
-    await set_config(client, maxConcurrent=1)
+    await set_config(client, max_concurrent=1)
     blocker = await start(client, ["sleep", "30"])
     await watch.until(lambda: watch.state(blocker["id"]) == "running", what="the first process running")
     waiting = await start(client, ["true"])
@@ -364,9 +364,9 @@ async def test_fault_2_a_paused_queue_starts_nothing_not_even_new_work(client: I
 
 async def test_fault_3_retries_wait_with_exponential_backoff(client: InstanceClient, watch: Watcher) -> None:
     config = await set_config(
-        client, retryOnExit=True, retryDelay=200, retryFactor=2, maxRetries=3, retryMaxDelay=60_000
+        client, retry_on_exit=True, retry_delay_ms=200, retry_factor=2, max_retries=3, retry_max_delay_ms=60_000
     )
-    assert config["config"]["retryDelay"] == 200
+    assert config["config"]["retry_delay_ms"] == 200
     process = await start(client, ["false"])
     await watch.until(lambda: watch.state(process["id"]) in FINAL, timeout=30, what="the last retry failing")
     final = await status(client, process["id"])
@@ -393,7 +393,7 @@ async def test_fault_3_retries_wait_with_exponential_backoff(client: InstanceCli
 
 
 async def test_fault_3_a_retry_waiting_its_turn_is_shown_and_counted(client: InstanceClient) -> None:
-    await set_config(client, retryOnExit=True, retryDelay=5000, maxRetries=1)
+    await set_config(client, retry_on_exit=True, retry_delay_ms=5000, max_retries=1)
     process = await start(client, ["false"])
     record = await until_async(
         lambda: status(client, process["id"]),
@@ -451,23 +451,23 @@ async def test_fault_5_a_process_stopped_by_the_user_is_stopped_not_failed(
 async def test_set_queue_config_applies_at_once(
     instance: RunningInstance, client: InstanceClient, watch: Watcher
 ) -> None:
-    await set_config(client, maxConcurrent=1)
+    await set_config(client, max_concurrent=1)
     ids = [(await start(client, ["sleep", "30"]))["id"] for _ in range(3)]
     await watch.until(lambda: watch.state(ids[0]) == "running", what="the first process running")
     assert [watch.state(i) for i in ids[1:]] == ["queued", "queued"]
-    changed = await set_config(client, maxConcurrent=3)
-    assert changed["config"]["maxConcurrent"] == 3
+    changed = await set_config(client, max_concurrent=3)
+    assert changed["config"]["max_concurrent"] == 3
     # The waiting ones start now, while the first still runs: no process had to end for the change to apply.
     await watch.until(lambda: all(watch.state(i) == "running" for i in ids), timeout=5, what="all three running")
     assert instance.ctx.processes.config.max_concurrent == 3
-    lowered = await set_config(client, maxConcurrent=1)
+    lowered = await set_config(client, max_concurrent=1)
     assert lowered["running"] == 3  # lowering the limit stops nothing that runs
-    assert (await client.call("get_queue_status"))["config"]["maxConcurrent"] == 1
+    assert (await client.call("get_queue_status"))["config"]["max_concurrent"] == 1
 
 
 async def test_highest_priority_first_then_first_come(client: InstanceClient, watch: Watcher) -> None:
     await client.call("pause_queue")
-    await set_config(client, maxConcurrent=1)
+    await set_config(client, max_concurrent=1)
     priorities = {"a": 5, "b": 1, "c": 9, "d": 5, "e": 9, "f": 10, "g": 1, "h": 5}
     by_name = {name: (await start(client, ["true"], name=name, priority=p))["id"] for name, p in priorities.items()}
     expected = ["f", "c", "e", "a", "d", "h", "b", "g"]
@@ -912,7 +912,7 @@ async def test_ten_thousand_queued_entries_are_capped_by_max_queue_size(
     instance: RunningInstance, client: InstanceClient
 ) -> None:
     await client.call("pause_queue")
-    limit = (await client.call("get_queue_status"))["config"]["maxQueueSize"]
+    limit = (await client.call("get_queue_status"))["config"]["max_queue_size"]
     results = await asyncio.gather(
         *(client.call("start_process", {"command": ["true"], "name": f"n{i}"}) for i in range(10_000)),
         return_exceptions=True,
@@ -923,7 +923,7 @@ async def test_ten_thousand_queued_entries_are_capped_by_max_queue_size(
     assert len(refused) == 10_000 - limit
     assert not [r for r in results if not isinstance(r, dict | RpcError)]
     assert {r.code for r in refused} == {CONFLICT}
-    assert all(str(limit) in r.message and "maxQueueSize" in r.message for r in refused)
+    assert all(str(limit) in r.message and "max_queue_size" in r.message for r in refused)
     # Nothing half-written: exactly the accepted entries are stored, each once.
     queued = await client.call("list_processes", {"status": "queued", "limit": 1})
     assert queued["total"] == limit
@@ -932,7 +932,7 @@ async def test_ten_thousand_queued_entries_are_capped_by_max_queue_size(
     assert (await client.call("get_queue_status", {"include_entries": False}))["pending"] == limit
     assert await client.call("ping") is not None
     # The cap is the setting, applied at once.
-    await set_config(client, maxQueueSize=limit + 1)
+    await set_config(client, max_queue_size=limit + 1)
     await start(client, ["true"])
     with pytest.raises(RpcError):
         await start(client, ["true"])
@@ -941,12 +941,13 @@ async def test_ten_thousand_queued_entries_are_capped_by_max_queue_size(
 @pytest.mark.parametrize(
     ("method", "params", "field"),
     [
-        ("set_queue_config", {"maxConcurrent": 0}, "maxConcurrent"),
-        ("set_queue_config", {"maxConcurrent": "2"}, "maxConcurrent"),
-        ("set_queue_config", {"maxQueueSize": 10_001}, "maxQueueSize"),
-        ("set_queue_config", {"retryDelay": 10}, "retryDelay"),
-        ("set_queue_config", {"retryFactor": 0.5}, "retryFactor"),
-        ("set_queue_config", {"maxRetries": -1}, "maxRetries"),
+        ("set_queue_config", {"max_concurrent": 0}, "max_concurrent"),
+        ("set_queue_config", {"max_concurrent": "2"}, "max_concurrent"),
+        ("set_queue_config", {"max_queue_size": 10_001}, "max_queue_size"),
+        ("set_queue_config", {"retry_delay_ms": 10}, "retry_delay_ms"),
+        ("set_queue_config", {"retryDelay": 10}, "retry_delay_ms"),  # the original's spelling, today's name
+        ("set_queue_config", {"retry_factor": 0.5}, "retry_factor"),
+        ("set_queue_config", {"max_retries": -1}, "max_retries"),
         ("set_queue_config", {"colour": "red"}, "colour"),
         ("stop_process", {"process_id": "x", "timeout": 50}, "timeout"),
         ("stop_process", {"process_id": ""}, "process_id"),

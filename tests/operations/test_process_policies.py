@@ -32,7 +32,7 @@ async def attempt_times(client: InstanceClient, process_id: str) -> list[float]:
 
 
 async def test_on_failure_restarts_with_growing_delays_and_stops_at_the_limit(client: InstanceClient) -> None:
-    await call(client, "set_queue_config", retryDelay=200, retryFactor=2, retryMaxDelay=60_000)
+    await call(client, "set_queue_config", retry_delay_ms=200, retry_factor=2, retry_max_delay_ms=60_000)
     process = await call(client, "start_process", command="echo run; exit 1", restart="on-failure", max_restarts=3)
     done = await call(client, "wait_for_process", process_id=process["id"], exit=True, timeout=60)
     assert done["state"] == "failed"
@@ -54,7 +54,7 @@ async def test_on_failure_does_not_restart_a_success(client: InstanceClient) -> 
 
 
 async def test_always_restarts_a_clean_exit_and_a_stopped_process_never_comes_back(client: InstanceClient) -> None:
-    await call(client, "set_queue_config", retryDelay=100, retryFactor=1)
+    await call(client, "set_queue_config", retry_delay_ms=100, retry_factor=1)
     process = await call(client, "start_process", command="echo up; sleep 0.2", restart="always", max_restarts=50)
     deadline = time.monotonic() + 30
     while (await call(client, "get_process_status", process_id=process["id"]))["attempts"] < 3:

@@ -43,14 +43,14 @@ async def test_a_damaged_store_is_served_read_only_and_every_write_gets_the_sent
             ("update_issue", {"issue_id": "ISSUE_1", "title": "changed"}),
             ("delete_issue", {"issue_id": "ISSUE_2"}),
             ("record_fragment", {"title": "t", "body": "b", "type": "note"}),
-            ("set_queue_config", {"maxConcurrent": 2}),
+            ("set_queue_config", {"max_concurrent": 2}),
             ("start_process", {"command": ["true"]}),
         ]
         for method, params in writes:
             with pytest.raises(RpcError) as caught:
                 await client.call(method, params)
             assert (caught.value.code, caught.value.message) == (DAMAGED, sentence), method
-        assert (await client.call("get_queue_status"))["config"]["maxConcurrent"] == 5  # a refused change is no change
+        assert (await client.call("get_queue_status"))["config"]["max_concurrent"] == 5  # a refused change is no change
         # Reads still answer where the pages are readable, or say the same sentence where they are not.
         try:
             await client.call("get_issue", {"issue_id": "ISSUE_1"})

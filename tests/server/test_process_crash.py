@@ -129,7 +129,7 @@ async def test_sigterm_of_the_server_ends_its_processes_and_history_outlives_it(
     data = tmp_path / "data"
     server = servers.start("--data-dir", str(data))
     async with await connect(data) as client:
-        await client.call("set_queue_config", {"maxRetries": 0})
+        await client.call("set_queue_config", {"max_retries": 0})
         past = await client.call("start_process", {"command": ["echo", "from the past"], "immediate": True})
         await settle_all(client, [past["id"]])
         process = await client.call("start_process", {"command": SHELL_WITH_GRANDCHILDREN, "immediate": True})
@@ -184,7 +184,7 @@ async def test_restart_with_a_busy_queue_loses_nothing_and_runs_nothing_twice(
     pids: list[int] = []
     try:
         async with await connect(data) as client:
-            await client.call("set_queue_config", {"maxConcurrent": 2, "maxRetries": 3})
+            await client.call("set_queue_config", {"max_concurrent": 2, "max_retries": 3})
             ids = []
             for n in range(6):
                 env = {"N": str(n), "MARKS": str(marks), "GO": str(go)}
@@ -349,7 +349,7 @@ async def test_kill_9_ends_thirteen_groups_that_ignore_term_within_2_s(servers: 
     server = servers.start("--data-dir", str(data))
     pids: list[int] = []
     async with await connect(data) as client:
-        await client.call("set_queue_config", {"maxConcurrent": 20})
+        await client.call("set_queue_config", {"max_concurrent": 20})
         for _ in range(13):
             process = await client.call("start_process", {"command": IGNORING_TERM, "immediate": True})
             pids += await family(process["pid"], 3)

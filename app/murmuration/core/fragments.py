@@ -199,13 +199,13 @@ class Fragments:
     def link(
         self, source_id: str, target_id: str, link_type: str, metadata: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        link_type = fields.choice(link_type, LINK_TYPES, "linkType")
+        link_type = fields.choice(link_type, LINK_TYPES, "link_type")
         if source_id == target_id:
-            raise Invalid("A fragment cannot link to itself.", "targetId")
+            raise Invalid("A fragment cannot link to itself.", "target_id")
         link_id = f"link_{source_id}_{target_id}_{link_type}"
         with self.store.transaction() as db:
-            self._load(db, source_id, "sourceId")
-            self._load(db, target_id, "targetId")
+            self._load(db, source_id, "source_id")
+            self._load(db, target_id, "target_id")
             try:
                 db.execute(
                     "INSERT INTO fragment_links (id, source_id, target_id, link_type, metadata, created_at) "
@@ -213,7 +213,7 @@ class Fragments:
                     (link_id, source_id, target_id, link_type, fields.to_json(metadata or {}), clock.now()),
                 )
             except sqlite3.IntegrityError:
-                raise Conflict(f"That {link_type} link already exists ({link_id}).", "linkType") from None
+                raise Conflict(f"That {link_type} link already exists ({link_id}).", "link_type") from None
             link = link_as_dict(db.execute("SELECT * FROM fragment_links WHERE id = ?", (link_id,)).fetchone())
         self.events.publish("fragment_link", action="created", id=link_id, link=link)
         return link
@@ -221,14 +221,14 @@ class Fragments:
     def links(
         self, fragment_id: str, direction: str = "both", link_type: str | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
-        self._load(self.store.db, fragment_id, "fragmentId")
+        self._load(self.store.db, fragment_id, "fragment_id")
         direction = fields.choice(direction, DIRECTIONS, "direction")
         sides = {"outgoing": ["source_id"], "incoming": ["target_id"], "both": ["source_id", "target_id"]}[direction]
         condition = " OR ".join(f"{side} = ?" for side in sides)
         args: list[Any] = [fragment_id] * len(sides)
         if link_type:
             condition = f"({condition}) AND link_type = ?"
-            args.append(fields.choice(link_type, LINK_TYPES, "linkType"))
+            args.append(fields.choice(link_type, LINK_TYPES, "link_type"))
         rows = self.store.db.execute(
             f"SELECT * FROM fragment_links WHERE {condition} ORDER BY created_at, id LIMIT ?", [*args, limit]
         ).fetchall()
@@ -240,7 +240,7 @@ class Fragments:
         with self.store.transaction() as db:
             row = db.execute("SELECT * FROM fragment_links WHERE id = ?", (link_id,)).fetchone()
             if row is None:
-                raise NotFound(f"No link has the id {link_id[:80]!r}.", "linkId")
+                raise NotFound(f"No link has the id {link_id[:80]!r}.", "link_id")
             db.execute("DELETE FROM fragment_links WHERE id = ?", (link_id,))
         link = link_as_dict(row)
         self.events.publish("fragment_link", action="deleted", id=link_id, link=link)

@@ -114,7 +114,7 @@ class ProcessRecords:
             queued = db.execute("SELECT COUNT(*) FROM processes WHERE state = 'queued'").fetchone()[0]
             if max_queued is not None and queued >= max_queued:
                 raise Conflict(
-                    f"The queue is full ({max_queued} waiting); wait, cancel some, or raise maxQueueSize "
+                    f"The queue is full ({max_queued} waiting); wait, cancel some, or raise max_queue_size "
                     "with set_queue_config.",
                     "immediate",
                 )

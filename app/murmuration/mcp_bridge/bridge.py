@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import mcp_types as types
@@ -19,7 +19,7 @@ from mcp.server.stdio import stdio_server
 from murmuration import __version__
 from murmuration.client import RpcError
 from murmuration.datafolder import DataFolder, DataFolderError
-from murmuration.mcp_bridge import results
+from murmuration.mcp_bridge import legacy, results
 from murmuration.mcp_bridge.link import InstanceLink, Unreachable
 from murmuration.mcp_bridge.tools import agent_tools
 from murmuration.operations import OperationTable
@@ -30,6 +30,9 @@ log = logging.getLogger("murmuration.mcp.bridge")
 # here keeps one oversized call from costing every other call its connection.
 MAX_ARGUMENTS = (1 << 20) - 4096
 EXAMPLES = ("record_issue", "list_issues", "start_process")
+# Tools that can wait (for readiness, an exit, a stop): they report progress while waiting, to a client that asked.
+WAITS = ("wait_for_process", "start_process", "stop_process")
+PROGRESS_EVERY = 1.0
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
@@ -76,10 +79,14 @@ class Bridge:
             which = f"the Murmuration instance {info.name!r} (id {info.id})"
         except DataFolderError:
             which = f"the Murmuration instance in {self.folder.path}"
+        # Said once here rather than in every tool's description, where it cost a sixth of tools/list.
         return (
             f"These tools act on {which}: its processes and queue, its issue board and milestone, and its knowledge "
-            "fragments, shared with the other agents and people who use it. Every result carries web_url, a link "
-            "into that instance's dashboard; give it to the person when they should look."
+            "fragments, shared with the other agents and people who use it. Every result is JSON with web_url, a "
+            "link into that instance's dashboard; give it to the person you work for when they should look.\n"
+            "A usual day: read the board (list_issues, get_milestone), take an issue (update_issue status "
+            "in-progress), run and watch your commands (start_process with wait_for, get_process_logs, "
+            "wait_for_process exit), then record what you learned (record_fragment; search_fragments first)."
         )
 
     async def list_tools(
@@ -90,7 +97,11 @@ class Bridge:
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        return await self.forward(params.name, params.arguments or {})
+        name, arguments = legacy.translated(params.name, params.arguments or {})
+        call = self.forward(name, arguments)
+        if name not in WAITS:
+            return await call
+        return await with_progress(ctx, name, call)
 
     async def forward(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         """Run tool `name` on the instance; any failure becomes a tool error with a sentence."""
@@ -101,6 +112,14 @@ class Bridge:
                 f"(e.g. {', '.join(EXAMPLES)}).",
                 "unknown_tool",
             )
+        full = False
+        if name in results.EXCERPTED and "full" in arguments:
+            full = arguments["full"]
+            if not isinstance(full, bool):
+                return results.failure(
+                    f"Invalid parameter 'full' for {name}: it must be true or false.", "invalid_params"
+                )
+            arguments = {k: v for k, v in arguments.items() if k != "full"}
         try:
             size = len(json.dumps(arguments))
         except (ValueError, RecursionError):
@@ -124,7 +143,7 @@ class Bridge:
                 f"{self.folder.log_folder / 'mcp-bridge.log'}.",
                 "bridge_error",
             )
-        return results.success(name, result, note)
+        return results.success(name, result, note, full)
 
     async def warm_up(self) -> None:
         """Connect (starting the server if none runs) before the first call needs it."""
@@ -135,6 +154,28 @@ class Bridge:
             log.warning("%s", exc)  # the first call reports it to the agent
         except Exception:
             log.exception("connecting to the instance failed")
+
+
+async def with_progress(
+    ctx: ServerRequestContext[Any], name: str, call: Coroutine[Any, Any, types.CallToolResult]
+) -> types.CallToolResult:
+    """Await `call`, sending progress (seconds waited) every PROGRESS_EVERY seconds when the client gave a progress
+    token. A cancel from the client cancels this at once; the process waited on keeps running."""
+    task = asyncio.ensure_future(call)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY)
+            if done:
+                return task.result()
+            waited = loop.time() - started
+            await ctx.session.report_progress(round(waited, 1), None, f"{name}: still waiting after {waited:.0f} s")
+    except asyncio.CancelledError:
+        log.info("%s cancelled by the client; the process keeps running", name)
+        raise
+    finally:
+        task.cancel()
 
 
 async def refuse_malformed_tool_calls(ctx: ServerRequestContext[Any], call_next: CallNext) -> HandlerResult:

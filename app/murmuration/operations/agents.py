@@ -8,7 +8,7 @@ from murmuration.core.agents import MAX_NAME
 from murmuration.core.errors import Conflict
 from murmuration.core.process_records import as_dict as process_dict
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import OBJECTS, READS, OperationTable, params_schema, result_schema
 
 AGENT_NAME = {
     "type": "string",
@@ -60,9 +60,10 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_agents",
-        "List who is connected to this instance now: each agent (and person at the dashboard) with its name, "
-        "since when, its last call, and what it holds.",
+        "Who is connected now (agents, and people at the dashboard): name, since when, last call, what they hold.",
         params_schema({}),
+        result=result_schema({"agents": OBJECTS, "left": OBJECTS}),
+        hints=READS,
     )
     async def list_agents(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         claims: dict[str, list[dict[str, Any]]] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.issues import ISSUE_ID, with_link
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.issues import ISSUE, ISSUE_ID, with_link
+from murmuration.operations.table import ADDS, SETS, OperationTable, params_schema, result_schema
 
 
 def declare(table: OperationTable) -> None:
@@ -14,10 +14,12 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "claim_issue",
-        "Take up an issue: you become its assignee and the card moves to in-progress, in one step. Refused, naming "
-        "the holder and since when, while another connected agent holds it; an issue whose holder has left can "
-        "be claimed. Refused too while it waits on unfinished issues.",
+        "Take an issue: you become its assignee and it moves to in-progress, in one step. Refused, "
+        "naming the holder, while another connected agent holds it or while it waits on unfinished "
+        "issues.",
         params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to claim, e.g. ISSUE_3."}}, ("issue_id",)),
+        result=ISSUE,
+        hints=SETS,
     )
     async def claim_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.claim(params["issue_id"], ctx.caller, ctx.agents.names())
@@ -25,9 +27,10 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "release_issue",
-        "Let go of an issue you hold: it has no assignee again and goes back to open. (Completing it with "
-        "update_issue releases it too.)",
+        "Let go of an issue you hold: no assignee, back to open.",
         params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to release, e.g. ISSUE_3."}}, ("issue_id",)),
+        result=ISSUE,
+        hints=SETS,
     )
     async def release_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.release(params["issue_id"], ctx.caller, ctx.agents.names())
@@ -35,18 +38,20 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "next_issue",
-        "Get the issue to work on next: the highest-priority (then oldest) open issue that waits on no unfinished "
-        "issue and that nobody else holds. With claim, it is claimed for you in the same step, so two agents "
-        "asking at once never get the same one. 'issue' is null when nothing is ready.",
+        "The issue to work on next: open, highest priority then oldest, waiting on nothing "
+        "unfinished, held by nobody. With claim it is yours in the same step, so two agents never get "
+        "the same one. 'issue' is null when none is ready.",
         params_schema(
             {
                 "claim": {
                     "type": "boolean",
                     "default": False,
-                    "description": "Claim the issue too (as claim_issue does), atomically.",
+                    "description": "Claim it too, atomically.",
                 }
             }
         ),
+        result=result_schema({"issue": {"type": ["object", "null"]}}),
+        hints=ADDS,  # with claim, each call may take one more issue
     )
     async def next_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.next_ready(ctx.caller, ctx.agents.names(), params.get("claim", False))

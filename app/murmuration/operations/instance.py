@@ -9,7 +9,7 @@ from typing import Any
 from murmuration.core.errors import Damaged
 from murmuration.login_codes import CODE_LIFETIME
 from murmuration.operations.context import VIEWS, InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import BOOLEAN, INTEGER, READS, STRING, OperationTable, params_schema, result_schema
 
 # The names Python goes by, in the order a person would type them (Windows has `python` and the `py` launcher;
 # many Linux systems and macOS have only `python3`).
@@ -26,9 +26,11 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL, the project "
-        "folder its processes run in (cwd) and the name Python runs by on their PATH (python, or null).",
+        "Which instance this is: id, name, version, pid, port, URL, the folder its processes run in (cwd) and "
+        "the name Python runs by on their PATH (python, or null).",
         params_schema({}),
+        result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
+        hints=READS,
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -50,6 +52,8 @@ def declare(table: OperationTable) -> None:
         "ping",
         "Check that this instance answers; returns at once.",
         params_schema({}),
+        result=result_schema({"pong": BOOLEAN}),
+        hints=READS,
     )
     async def ping(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         # Who answers, so a caller can tell a server that really owns the data folder from a forged runtime file.
@@ -57,8 +61,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_web_ui_url",
-        "Get the link to this instance's dashboard, optionally opened at one view "
-        "(processes, queue, issues, knowledge) or at one item of it, e.g. view 'issues' and item 'ISSUE_3'.",
+        "A link to this instance's dashboard, at one view or one item (e.g. view 'issues', item 'ISSUE_3').",
         params_schema(
             {
                 "view": {"type": "string", "enum": list(VIEWS), "description": "Which view to open."},
@@ -71,6 +74,8 @@ def declare(table: OperationTable) -> None:
             },
             dependentRequired={"item": ["view"]},
         ),
+        result=result_schema({"url": STRING}),
+        hints=READS,
     )
     async def get_web_ui_url(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.web_url(params.get("view"), params.get("item"))

@@ -7,26 +7,41 @@ from typing import Any
 from murmuration.core import fields
 from murmuration.core.issues import STATUSES, IssueFilter
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import (
+    ADDS,
+    INTEGER,
+    READS,
+    REPLACES,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 ISSUE_ID = {"type": "string", "description": "The issue's id, e.g. ISSUE_3.", "maxLength": 40}
 TITLE = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TITLE, "description": "A one-line title."}
 CONTENT = {"type": "string", "maxLength": fields.MAX_TEXT, "description": "The description, in markdown."}
 STATUS = {"type": "string", "enum": list(STATUSES), "description": "The kanban column."}
-PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES)}
+PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES), "description": "How urgent it is."}
 TAGS = {
     "type": "array",
     "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
     "maxItems": fields.MAX_TAGS,
     "description": "Tags: letters, digits, '-' and '_'.",
 }
-OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 200}
+ASSIGNEE = {"type": ["string", "null"], "maxLength": 200, "description": "Who works on it (null: nobody)."}
 DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "A date like 2026-12-31."}
-ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100}
+ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100, "description": "Ids of related issues."}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "How many at most."}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0, "description": "How many to skip."}
+ISSUE_FIELDS = {"id": STRING, "title": STRING, "status": STRING, "priority": STRING}
+ISSUE = result_schema(ISSUE_FIELDS)
+# An issue in a list: an MCP agent gets it as an excerpt, without a link of its own.
+ISSUE_ITEM = {"type": "object", "properties": ISSUE_FIELDS, "required": list(ISSUE_FIELDS)}
+MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
 BLOCKED_BY = {
     **ISSUE_IDS,
-    "description": "The issues this one waits on (replacing any it waited on before); it is ready once all of "
-    "them are completed. [] waits on none.",
+    "description": "Ids of the issues it waits on, e.g. ['ISSUE_2'] (replaces the list; [] for none).",
 }
 
 
@@ -42,8 +57,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "record_issue",
-        "Record a new issue on this instance's kanban board (it starts in 'open'). Returns the issue with its id "
-        "(ISSUE_<n>) and a link to it on the dashboard.",
+        "Add an issue to the kanban board (in 'open' unless a status is given); its id is ISSUE_<n>.",
         params_schema(
             {
                 "title": TITLE,
@@ -55,6 +69,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("title",),
         ),
+        result=ISSUE,
+        hints=ADDS,
     )
     async def record_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.record(
@@ -70,31 +86,35 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_issue",
-        "Get one issue by id, with its title, content, status, priority, tags and timestamps.",
+        "One issue by id, with its whole content.",
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+        result=ISSUE,
+        hints=READS,
     )
     async def get_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.issues.get(params["issue_id"]))
 
     @table.operation(
         "list_issues",
-        "List issues, newest first. Filters (status, priority, tags — an issue must carry all of them —, and text "
-        "found in the title or content) apply before the limit; 'total' counts every match.",
+        "Issues, newest first. Filters apply before the limit (an issue must carry all the tags); "
+        "'total' counts every match.",
         params_schema(
             {
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "text": {"type": "string", "maxLength": 200},
+                "text": {"type": "string", "maxLength": 200, "description": "Words found in the title or content."},
                 "ready": {
                     "type": "boolean",
-                    "description": "Only the issues you could take up now: open, waiting on no unfinished issue, and "
-                    "held by nobody else connected — highest priority first, then oldest.",
+                    "description": "Only issues you could take now (open, waiting on nothing, held by "
+                    "nobody else), best first.",
                 },
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                "limit": LIMIT,
+                "offset": OFFSET,
             }
         ),
+        result=result_schema({"issues": {"type": "array", "items": ISSUE_ITEM}, "total": INTEGER}),
+        hints=READS,
     )
     async def list_issues(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         query = IssueFilter(
@@ -115,8 +135,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "update_issue",
-        "Change an issue: only the fields given change (the title stays unless a new one is given). "
-        "A new status moves the card to that column; completing an issue you hold releases it.",
+        "Change the fields given; the others stay. A new status moves the card; completing an issue "
+        "you hold releases it.",
         params_schema(
             {
                 "issue_id": ISSUE_ID,
@@ -126,9 +146,9 @@ def declare(table: OperationTable) -> None:
                 "priority": PRIORITY,
                 "tags": TAGS,
                 "assignee": {
-                    **OPTIONAL_TEXT,
-                    "description": "Who works on it (null for nobody). Only a person may take an issue from another "
-                    "connected agent; agents use claim_issue and release_issue.",
+                    **ASSIGNEE,
+                    "description": "Who works on it, null for nobody; agents use claim_issue and "
+                    "release_issue instead.",
                 },
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
@@ -136,6 +156,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("issue_id",),
         ),
+        result=ISSUE,
+        hints=REPLACES,
     )
     async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in params.items() if k != "issue_id"}
@@ -146,6 +168,8 @@ def declare(table: OperationTable) -> None:
         "delete_issue",
         "Delete an issue for good.",
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
+        result=result_schema({"deleted": STRING, "title": STRING}),
+        hints=REPLACES,
     )
     async def delete_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.delete(params["issue_id"])
@@ -153,9 +177,11 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_milestone",
-        "Get the milestone this instance works toward (title, description, target date, progress, related "
-        "issues), or null when none is set.",
+        "The milestone this instance works toward (title, description, target date, progress, related "
+        "issues), or null.",
         params_schema({}),
+        result=MILESTONE,
+        hints=READS,
     )
     async def get_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"milestone": ctx.knowledge.milestone.get(), "web_url": ctx.web_url()}
@@ -166,25 +192,23 @@ def declare(table: OperationTable) -> None:
         params_schema(
             {
                 "title": TITLE,
-                "description": {"type": "string", "maxLength": 2000},
-                "targetDate": DATE,
-                "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-                "relatedIssues": ISSUE_IDS,
+                "description": {"type": "string", "maxLength": 2000, "description": "What it is, in markdown."},
+                "target_date": DATE,
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent done."},
+                "related_issues": ISSUE_IDS,
             }
         ),
+        result=MILESTONE,
+        hints=REPLACES,
     )
     async def set_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        names = {"targetDate": "target_date", "relatedIssues": "related_issues"}
-        changes = {names.get(k, k): v for k, v in params.items()}
-        return {"milestone": ctx.knowledge.milestone.set(changes, ctx.caller.name), "web_url": ctx.web_url()}
+        return {"milestone": ctx.knowledge.milestone.set(params, ctx.caller.name), "web_url": ctx.web_url()}
 
 
 def declare_folder_exchange(table: OperationTable) -> None:
     """Import from and export to the original Murmuration's `.knowledge/` layout (for people's tools)."""
     import asyncio
     from pathlib import Path
-
-    from murmuration.core.knowledge_folder import import_contents, read_board, read_folder, write_folder
 
     folder = {"type": "string", "minLength": 1, "maxLength": 4096, "description": "An absolute folder path."}
 
@@ -195,6 +219,9 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def import_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        # Imported when used: YAML parsing is no part of what an MCP bridge loads before it can answer.
+        from murmuration.core.knowledge_folder import import_contents, read_folder
+
         # Reading files is the slow part (a folder on a network share, thousands of files): it runs in a thread
         # so the server keeps answering; the one transaction that writes them runs here, with every other write.
         contents = await asyncio.to_thread(read_folder, ctx.knowledge, Path(params["path"]))
@@ -208,5 +235,7 @@ def declare_folder_exchange(table: OperationTable) -> None:
         for_agents=False,
     )
     async def export_knowledge(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        from murmuration.core.knowledge_folder import read_board, write_folder
+
         written = await asyncio.to_thread(write_folder, read_board(ctx.knowledge), Path(params["path"]))
         return {**written, "web_url": ctx.web_url("issues")}

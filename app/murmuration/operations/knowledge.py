@@ -7,30 +7,49 @@ from typing import Any
 from murmuration.core import fields
 from murmuration.core.fragments import DIRECTIONS, LINK_TYPES, STATUSES, TYPES, FragmentFilter
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.issues import PRIORITY, TAGS, TITLE
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.issues import OFFSET, PRIORITY, TAGS, TITLE
+from murmuration.operations.table import (
+    ADDS,
+    INTEGER,
+    OBJECTS,
+    READS,
+    REPLACES,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 FRAGMENT_ID = {"type": "string", "minLength": 1, "maxLength": 100, "description": "The fragment's id."}
-TYPE = {"type": "string", "enum": list(TYPES)}
-STATUS = {"type": "string", "enum": list(STATUSES)}
+TYPE = {"type": "string", "enum": list(TYPES), "description": "What kind of knowledge it is."}
+STATUS = {"type": "string", "enum": list(STATUSES), "description": "Its life: draft, active or archived."}
 BODY = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TEXT, "description": "The text, in markdown."}
 METADATA = {"type": "object", "maxProperties": 50, "description": "Free-form facts to keep with it."}
-RELATED = {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 100}
+RELATED = {
+    "type": "array",
+    "items": {"type": "string", "maxLength": 100},
+    "maxItems": 100,
+    "description": "Ids of related fragments or issues.",
+}
+LINK_TYPE = {"type": "string", "enum": list(LINK_TYPES), "description": "What the link means."}
+FRAGMENT_SUMMARY = {"id": STRING, "title": STRING, "type": STRING}
+FRAGMENT = result_schema(FRAGMENT_SUMMARY)
+FRAGMENT_ITEM = {"type": "object", "properties": FRAGMENT_SUMMARY, "required": list(FRAGMENT_SUMMARY)}
+LINK = result_schema({"id": STRING, "source_id": STRING, "target_id": STRING, "link_type": STRING})
 FRAGMENT_FIELDS = {
     "title": TITLE,
     "body": BODY,
     "type": TYPE,
     "tags": TAGS,
     "metadata": METADATA,
-    "relatedIds": RELATED,
+    "related_ids": RELATED,
     "priority": PRIORITY,
     "status": STATUS,
 }
 
 
 def _changes(params: dict[str, Any]) -> dict[str, Any]:
-    names = {"relatedIds": "related_ids"}
-    return {names.get(k, k): v for k, v in params.items() if k in FRAGMENT_FIELDS}
+    return {k: v for k, v in params.items() if k in FRAGMENT_FIELDS}
 
 
 def declare(table: OperationTable) -> None:
@@ -41,9 +60,10 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "record_fragment",
-        "Record a piece of knowledge: a question, answer, note, documentation, issue, solution or reference. "
-        "Other agents find it with search_fragments.",
+        "Record knowledge (a question, answer, note, solution, …) for agents to find with search_fragments.",
         params_schema(FRAGMENT_FIELDS, required=("title", "body", "type")),
+        result=FRAGMENT,
+        hints=ADDS,
     )
     async def record_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.fragments.record(_changes(params), ctx.caller.name))
@@ -52,25 +72,29 @@ def declare(table: OperationTable) -> None:
         "get_fragment",
         "Get one fragment by id.",
         params_schema({"id": FRAGMENT_ID}, required=("id",)),
+        result=FRAGMENT,
+        hints=READS,
     )
     async def get_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.fragments.get(params["id"]))
 
     @table.operation(
         "list_fragments",
-        "List fragments, most recently updated first. Filters (type, status, priority, tags — all of them —, and "
-        "text in the title or body) apply before the limit; 'total' counts every match.",
+        "Fragments, most recently updated first. Filters apply before the limit (a fragment must "
+        "carry all the tags); 'total' counts every match.",
         params_schema(
             {
                 "type": TYPE,
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "search": {"type": "string", "maxLength": 200},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                "search": {"type": "string", "maxLength": 200, "description": "Text in the title or body."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50, "description": "At most."},
+                "offset": OFFSET,
             }
         ),
+        result=result_schema({"fragments": {"type": "array", "items": FRAGMENT_ITEM}, "total": INTEGER}),
+        hints=READS,
     )
     async def list_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         query = FragmentFilter(
@@ -93,6 +117,8 @@ def declare(table: OperationTable) -> None:
         "update_fragment",
         "Change a fragment: only the fields given change.",
         params_schema({"id": FRAGMENT_ID, **FRAGMENT_FIELDS}, required=("id",)),
+        result=FRAGMENT,
+        hints=REPLACES,
     )
     async def update_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params), ctx.caller.name))
@@ -101,6 +127,8 @@ def declare(table: OperationTable) -> None:
         "delete_fragment",
         "Delete a fragment and every link to or from it.",
         params_schema({"id": FRAGMENT_ID}, required=("id",)),
+        result=result_schema({"deleted": STRING, "links_deleted": INTEGER}),
+        hints=REPLACES,
     )
     async def delete_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         fragment = ctx.knowledge.fragments.delete(params["id"])
@@ -112,16 +140,18 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "search_fragments",
-        "Full-text search over fragment titles and bodies (all words must match; the last may be a prefix). "
-        "Best matches first, each with a snippet where the matches are marked **like this**.",
+        "Full-text search of fragment titles and bodies: every word must match (the last may be a "
+        "prefix). Best first, each with a snippet marking matches **like this**.",
         params_schema(
             {
-                "query": {"type": "string", "minLength": 1, "maxLength": 500},
+                "query": {"type": "string", "minLength": 1, "maxLength": 500, "description": "Words to find."},
                 "type": TYPE,
-                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10, "description": "At most."},
             },
             required=("query",),
         ),
+        result=result_schema({"results": OBJECTS, "query": STRING}),
+        hints=READS,
     )
     async def search_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         hits = ctx.knowledge.fragments.search(params["query"], params.get("type"), params.get("limit", 10))
@@ -134,17 +164,19 @@ def declare(table: OperationTable) -> None:
         "Link two fragments: 'answers' (an answer to a question), 'references', 'related' or 'supersedes'.",
         params_schema(
             {
-                "sourceId": FRAGMENT_ID,
-                "targetId": FRAGMENT_ID,
-                "linkType": {"type": "string", "enum": list(LINK_TYPES)},
+                "source_id": FRAGMENT_ID,
+                "target_id": FRAGMENT_ID,
+                "link_type": LINK_TYPE,
                 "metadata": METADATA,
             },
-            required=("sourceId", "targetId", "linkType"),
+            required=("source_id", "target_id", "link_type"),
         ),
+        result=LINK,
+        hints=ADDS,
     )
     async def create_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.knowledge.fragments.link(
-            params["sourceId"], params["targetId"], params["linkType"], params.get("metadata")
+            params["source_id"], params["target_id"], params["link_type"], params.get("metadata")
         )
         return {**link, "web_url": ctx.web_url("knowledge", link["source_id"])}
 
@@ -153,25 +185,37 @@ def declare(table: OperationTable) -> None:
         "List a fragment's links: outgoing, incoming or both, optionally of one type.",
         params_schema(
             {
-                "fragmentId": FRAGMENT_ID,
-                "direction": {"type": "string", "enum": list(DIRECTIONS), "default": "both"},
-                "linkType": {"type": "string", "enum": list(LINK_TYPES)},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+                "fragment_id": FRAGMENT_ID,
+                "direction": {
+                    "type": "string",
+                    "enum": list(DIRECTIONS),
+                    "default": "both",
+                    "description": "Links from it, to it, or both.",
+                },
+                "link_type": LINK_TYPE,
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50, "description": "At most."},
             },
-            required=("fragmentId",),
+            required=("fragment_id",),
         ),
+        result=result_schema({"links": OBJECTS}),
+        hints=READS,
     )
     async def get_fragment_links(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         links = ctx.knowledge.fragments.links(
-            params["fragmentId"], params.get("direction", "both"), params.get("linkType"), params.get("limit", 50)
+            params["fragment_id"], params.get("direction", "both"), params.get("link_type"), params.get("limit", 50)
         )
-        return {"links": links, "web_url": ctx.web_url("knowledge", params["fragmentId"])}
+        return {"links": links, "web_url": ctx.web_url("knowledge", params["fragment_id"])}
 
     @table.operation(
         "delete_fragment_link",
         "Delete one link by its id.",
-        params_schema({"linkId": {"type": "string", "minLength": 1, "maxLength": 300}}, required=("linkId",)),
+        params_schema(
+            {"link_id": {"type": "string", "minLength": 1, "maxLength": 300, "description": "The link's id."}},
+            required=("link_id",),
+        ),
+        result=result_schema({"deleted": STRING}),
+        hints=REPLACES,
     )
     async def delete_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        link = ctx.knowledge.fragments.unlink(params["linkId"])
+        link = ctx.knowledge.fragments.unlink(params["link_id"])
         return {"deleted": link["id"], "web_url": ctx.web_url("knowledge", link["source_id"])}

@@ -12,7 +12,20 @@ from murmuration.core.process_log import STREAMS
 from murmuration.core.process_records import RESTART_POLICIES, STATES, StartRequest
 from murmuration.core.processes import WaitFor
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationError, OperationTable, params_schema
+from murmuration.operations.table import (
+    BOOLEAN,
+    INTEGER,
+    OBJECTS,
+    READS,
+    REPLACES,
+    SETS,
+    STRING,
+    Hints,
+    OperationError,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "The process's id."}
 MAX_WAIT = 120
@@ -21,7 +34,7 @@ WAIT_TIMEOUT = {
     "exclusiveMinimum": 0,
     "maximum": MAX_WAIT,
     "default": 30,
-    "description": f"Seconds to wait at most (default 30, at most {MAX_WAIT}); the process keeps running after.",
+    "description": "Seconds to wait at most; the process keeps running after.",
 }
 WAIT_LOG = {
     "type": "string",
@@ -31,7 +44,7 @@ WAIT_LOG = {
 }
 WAIT_FOR_START = {
     "type": "object",
-    "description": "Return once it is ready: {'log': REGEX} (a line matches) or {'port': true} (it listens).",
+    "description": "Return once it is ready: {'log': REGEX} or {'port': true}.",
     "properties": {
         "log": WAIT_LOG,
         "port": {"type": "boolean", "const": True, "description": "Ready once it listens on a TCP port."},
@@ -41,23 +54,46 @@ WAIT_FOR_START = {
     "minProperties": 1,
 }
 ARG = {"type": "string", "maxLength": 32_768}
+PROCESS = result_schema({"id": STRING, "name": STRING, "state": STRING})
+QUEUE = result_schema({"paused": BOOLEAN, "pending": INTEGER, "running": INTEGER, "config": {"type": "object"}})
+# A command can do anything the user can: nothing about it is read-only, repeatable or confined to the instance.
+RUNS_A_COMMAND = Hints(read_only=False, destructive=True, idempotent=False, open_world=True)
+# The queue's settings under the names the queue itself (and its `queue` events) uses.
 CONFIG_FIELDS = {
-    "maxConcurrent": ("max_concurrent", {"type": "integer", "minimum": 1, "maximum": 50}),
-    "maxQueueSize": ("max_queue_size", {"type": "integer", "minimum": 1, "maximum": 10_000}),
-    "maxRetries": ("max_retries", {"type": "integer", "minimum": 0, "maximum": 10}),
-    "retryDelay": ("retry_delay_ms", {"type": "integer", "minimum": 100, "maximum": 300_000}),
-    "retryFactor": ("retry_factor", {"type": "number", "minimum": 1, "maximum": 10}),
-    "retryMaxDelay": ("retry_max_delay_ms", {"type": "integer", "minimum": 100, "maximum": 3_600_000}),
-    "retryOnExit": ("retry_on_exit", {"type": "boolean"}),
-    "maxLogSize": (
-        "max_log_bytes",
-        {
-            "type": "integer",
-            "minimum": 1 << 20,
-            "maximum": 1 << 40,
-            "description": "Bytes of each process's log kept on disk (default 100 MB); older lines are cut first.",
-        },
-    ),
+    "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Processes running at once."},
+    "max_queue_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Entries the queue holds."},
+    "max_retries": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Retries of a failed start."},
+    "retry_delay_ms": {
+        "type": "integer",
+        "minimum": 100,
+        "maximum": 300_000,
+        "description": "Milliseconds before the first retry.",
+    },
+    "retry_factor": {
+        "type": "number",
+        "minimum": 1,
+        "maximum": 10,
+        "description": "Each retry waits this many times longer than the last.",
+    },
+    "retry_max_delay_ms": {
+        "type": "integer",
+        "minimum": 100,
+        "maximum": 3_600_000,
+        "description": "The longest wait between retries, ms.",
+    },
+    "retry_on_exit": {"type": "boolean", "description": "Also retry processes that exit with an error."},
+    "max_log_bytes": {
+        "type": "integer",
+        "minimum": 1 << 20,
+        "maximum": 1 << 40,
+        "description": "Log bytes kept on disk per process; the oldest lines are cut first.",
+    },
+}
+# The original's spellings that do not become these names by camelCase → snake_case (maxConcurrent does).
+OLD_CONFIG_NAMES = {
+    "retryDelay": "retry_delay_ms",
+    "retryMaxDelay": "retry_max_delay_ms",
+    "maxLogSize": "max_log_bytes",
 }
 
 
@@ -108,9 +144,8 @@ def port_request(value: bool | int | None) -> int | None:
 
 
 def config_view(config: dict[str, Any]) -> dict[str, Any]:
-    """The queue configuration under the parameter names of set_queue_config."""
-    view = {name: config[key] for name, (key, _) in CONFIG_FIELDS.items()}
-    return {**view, "paused": config["paused"]}
+    """The queue configuration: the settings set_queue_config takes, and whether the queue is paused."""
+    return {name: config[name] for name in (*CONFIG_FIELDS, "paused")}
 
 
 def declare(table: OperationTable) -> None:
@@ -134,16 +169,15 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "start_process",
-        "Start a command: queued by priority (1–10, highest first) until the concurrency limit has room, or at "
-        "once with immediate. 'command' is a shell string (run by /bin/sh -c, or cmd /c on Windows) or an argv "
-        "list run exactly; the original's 'script_name' plus 'args' also work. It runs in the instance's working "
-        "directory unless 'cwd' says otherwise. Output arrives as it is printed. 'port': true leases a free port "
-        "(PORT=N in its environment, {port} in a string command); 'wait_for' returns once it is ready; 'restart' "
-        "brings it back when it ends. Listening ports show up as 'urls'.",
+        "Run a command. It waits in the queue (highest priority first) until the concurrency limit "
+        "has room, unless immediate. 'command' is a shell string or an argv list (or the original's "
+        "script_name with args); it runs in the instance's folder unless cwd says otherwise. port: "
+        "true leases a free port (PORT=N, {port}); wait_for returns once it is ready; restart brings "
+        "it back when it ends. Ports it listens on show as 'urls'.",
         params_schema(
             {
                 "command": {
-                    "description": "A shell command string, or an argv list (the program, then its arguments).",
+                    "description": "A shell command string, or an argv list.",
                     "oneOf": [
                         {"type": "string", "minLength": 1, "maxLength": 32_768},
                         {"type": "array", "items": ARG, "minItems": 1, "maxItems": 1000},
@@ -153,7 +187,7 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 4096,
-                    "description": "The program to run (the original's form; give its arguments in 'args').",
+                    "description": "The program (the original's form, with 'args').",
                 },
                 "args": {
                     "type": "array",
@@ -179,7 +213,7 @@ def declare(table: OperationTable) -> None:
                     "additionalProperties": {"type": "string", "maxLength": 32_768},
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
                     "maxProperties": 200,
-                    "description": "Environment variables on top of the instance's (values are never shown again).",
+                    "description": "Extra environment variables (their values are never shown again).",
                 },
                 "priority": {
                     "type": "integer",
@@ -191,12 +225,12 @@ def declare(table: OperationTable) -> None:
                 "immediate": {
                     "type": "boolean",
                     "default": False,
-                    "description": "Start now, past the queue; a start that fails is never retried later.",
+                    "description": "Start now, past the queue (a failed start is not retried).",
                 },
                 "tty": {
                     "type": "boolean",
                     "default": True,
-                    "description": "stdout on a pseudo-terminal (POSIX) so output is live and coloured; false: pipes.",
+                    "description": "stdout on a pseudo-terminal (live, coloured output); false: pipes.",
                 },
                 "port": {
                     "description": "true: lease a free TCP port (PORT=N, {port}); a number: exactly that port.",
@@ -207,17 +241,19 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "enum": list(RESTART_POLICIES),
                     "default": "no",
-                    "description": "Start it again when it ends: never (no), after a failure, or always.",
+                    "description": "Start it again when it ends: no, on-failure or always.",
                 },
                 "max_restarts": {
                     "type": "integer",
                     "minimum": 0,
                     "maximum": 100,
                     "default": 5,
-                    "description": "Restarts in a row (each run under 5 minutes) before it is left failed.",
+                    "description": "Restarts in a row (of runs under 5 minutes) before it is left failed.",
                 },
             }
         ),
+        result=PROCESS,
+        hints=RUNS_A_COMMAND,
     )
     async def start_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if ("command" in params) == ("script_name" in params):
@@ -259,16 +295,24 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_processes",
-        "List processes (running, queued and past), newest first. Filters (state, and name or title containing "
-        "'name') apply before the limit; 'total' counts every match.",
+        "Processes (running, queued and past), newest first. Filters apply before the limit; 'total' "
+        "counts every match.",
         params_schema(
             {
-                "status": {"type": "string", "enum": list(STATES)},
-                "name": {"type": "string", "maxLength": 200},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
-                "offset": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                "status": {"type": "string", "enum": list(STATES), "description": "Only processes in this state."},
+                "name": {"type": "string", "maxLength": 200, "description": "Text in the name or title."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "At most."},
+                "offset": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": 1_000_000,
+                    "default": 0,
+                    "description": "How many to skip.",
+                },
             }
         ),
+        result=result_schema({"processes": {"type": "array", "items": PROCESS}, "total": INTEGER}),
+        hints=READS,
     )
     async def list_processes(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         processes, total = ctx.processes.records.query(
@@ -283,26 +327,35 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_status",
-        "Get one process: its state (queued, starting, running, stopping, stopped, failed, interrupted, "
-        "cancelled), pid, exit code or signal, attempts and times, its leased port, the URLs it listens on, its "
-        "restart policy, and whether an instance crash interrupted an earlier run.",
+        "One process: its state, pid, exit code or signal, attempts, times, leased port, the URLs it "
+        "listens on, its restart policy.",
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
+        result=PROCESS,
+        hints=READS,
     )
     async def get_process_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.records.get(params["process_id"]))
 
     @table.operation(
         "stop_process",
-        "Stop a process: TERM to its whole process group, then KILL after 'timeout' ms (or KILL at once with "
-        "force). A queued process is cancelled instead. The result is its final state, 'stopped'.",
+        "Stop a process: TERM to its whole process group, then KILL after timeout ms (at once with "
+        "force). A queued one is cancelled instead.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
-                "force": {"type": "boolean", "default": False},
-                "timeout": {"type": "integer", "minimum": 100, "maximum": 60_000, "default": 5000},
+                "force": {"type": "boolean", "default": False, "description": "KILL at once, without TERM first."},
+                "timeout": {
+                    "type": "integer",
+                    "minimum": 100,
+                    "maximum": 60_000,
+                    "default": 5000,
+                    "description": "Milliseconds between TERM and KILL.",
+                },
             },
             required=("process_id",),
         ),
+        result=PROCESS,
+        hints=REPLACES,
     )
     async def stop_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         process = await ctx.processes.stop(
@@ -312,11 +365,10 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_logs",
-        "Get numbered lines a process printed: the last ones (default 100), or with 'after' (the 'next' of an "
-        "earlier result) only newer ones — a poll on a quiet process returns none —, or from a time with 'since'. "
-        "'grep' keeps lines matching a regular expression (with 'context' lines around them); 'log_type' keeps one "
-        "stream: stdout, stderr or system (Murmuration's own notes: starts, exits, signals). 'first' is the oldest "
-        "line still kept (the log on disk is capped; older lines were cut).",
+        "Numbered lines a process printed: the last ones, or only those after 'after' (the 'next' of "
+        "an earlier call: a poll, empty while it is quiet), or from 'since'. grep keeps matching "
+        "lines (with context lines); log_type keeps one stream (system: Murmuration's notes on "
+        "starts, exits, signals). 'first' is the oldest line still kept on disk.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -331,13 +383,13 @@ def declare(table: OperationTable) -> None:
                 "after": {
                     "type": "integer",
                     "minimum": 0,
-                    "description": "A cursor: only lines numbered above it (pass the 'next' of the last result).",
+                    "description": "Only lines numbered above this (the 'next' of the last result).",
                 },
                 "since": {
                     "type": "string",
                     "format": "date-time",
                     "maxLength": 64,
-                    "description": "Only lines printed at or after this time (ISO 8601, e.g. 2026-01-01T10:00:00Z).",
+                    "description": "Only lines printed from this time on, e.g. 2026-01-01T10:00:00Z.",
                 },
                 "grep": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "A regular expression."},
                 "context": {
@@ -350,6 +402,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("process_id",),
         ),
+        result=result_schema({"process_id": STRING, "lines": OBJECTS, "next": INTEGER, "first": INTEGER}),
+        hints=READS,
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         query = LogQuery(
@@ -381,10 +435,9 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "wait_for_process",
-        "Wait for a process (already running, or queued) to be ready or to end: 'log' (a line matches a regular "
-        "expression, earlier lines of its current run included), 'port' (it listens on a TCP port) or 'exit' (it "
-        "ends; the result has its exit code and last lines — run a test suite and read the verdict in one call). "
-        "Returns at the timeout too, saying it is still running.",
+        "Wait until a process is ready or ends: log (a line matches, earlier lines of its run "
+        "included), port (it listens) or exit (the result has its exit code and last lines: run the "
+        "tests and read the verdict in one call). At the timeout it returns, still running.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -395,6 +448,8 @@ def declare(table: OperationTable) -> None:
             },
             required=("process_id",),
         ),
+        result=PROCESS,
+        hints=READS,
     )
     async def wait_for_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if sum(key in params for key in ("log", "port", "exit")) != 1:
@@ -413,14 +468,16 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_queue_status",
-        "Get the queue: whether it is paused, counts by state, its configuration and (with include_entries) the "
-        "waiting entries in the order they will start, with retries and next attempt times.",
+        "The queue: paused or not, counts by state, its settings, and (include_entries) the waiting "
+        "entries in start order, with their retries.",
         params_schema(
             {
-                "include_entries": {"type": "boolean", "default": True},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                "include_entries": {"type": "boolean", "default": True, "description": "Also list the waiting."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100, "description": "At most."},
             }
         ),
+        result=QUEUE,
+        hints=READS,
     )
     async def get_queue_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         summary = queue_summary(ctx)
@@ -430,21 +487,30 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "set_queue_config",
-        "Change the queue's settings; they apply at once. maxConcurrent counts running processes; retries wait "
-        "retryDelay ms, then retryFactor times longer each time, at most retryMaxDelay ms; retryOnExit also "
-        "retries processes that exit with an error, not only those that fail to start.",
-        params_schema({name: schema for name, (_, schema) in CONFIG_FIELDS.items()}),
+        "Change the queue's settings; they apply at once. max_concurrent counts running processes; a "
+        "retry waits retry_delay_ms, then retry_factor times longer each time, at most "
+        "retry_max_delay_ms.",
+        params_schema(CONFIG_FIELDS),
+        result=QUEUE,
+        hints=SETS,
+        aliases=OLD_CONFIG_NAMES,
     )
     async def set_queue_config(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        ctx.processes.set_config({CONFIG_FIELDS[name][0]: value for name, value in params.items()})
+        ctx.processes.set_config(params)
         return queue_summary(ctx)
 
-    @table.operation("pause_queue", "Pause the queue: nothing queued starts until resume_queue.", params_schema({}))
+    @table.operation(
+        "pause_queue",
+        "Pause the queue: nothing queued starts until resume_queue.",
+        params_schema({}),
+        result=QUEUE,
+        hints=SETS,
+    )
     async def pause_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": True})
         return queue_summary(ctx)
 
-    @table.operation("resume_queue", "Resume a paused queue.", params_schema({}))
+    @table.operation("resume_queue", "Resume a paused queue.", params_schema({}), result=QUEUE, hints=SETS)
     async def resume_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": False})
         return queue_summary(ctx)
@@ -453,6 +519,8 @@ def declare(table: OperationTable) -> None:
         "cancel_queued_process",
         "Cancel a process that is still queued (use stop_process for one that runs).",
         params_schema({"queue_id": PROCESS_ID}, required=("queue_id",)),
+        result=PROCESS,
+        hints=REPLACES,
     )
     async def cancel_queued_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.cancel(params["queue_id"]))

@@ -8,15 +8,25 @@ from murmuration.core.errors import Conflict
 from murmuration.core.reservations import ENDED_STATES, MAX_REASON, MAX_TTL, resources
 from murmuration.core.resources import MAX_RESOURCE
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.table import OperationTable, params_schema
+from murmuration.operations.table import (
+    ADDS,
+    BOOLEAN,
+    OBJECTS,
+    READS,
+    SETS,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 RESOURCES = {
     "type": "array",
     "items": {"type": "string", "maxLength": MAX_RESOURCE},
     "minItems": 1,
     "maxItems": 100,
-    "description": "Path globs relative to the instance's working directory (src/db/**, *.md; a path without "
-    "wildcards covers what is beneath it) or names with a colon (port:5432, lock:migrations).",
+    "description": "Path globs under the working directory (src/db/**; a plain path covers what is "
+    "beneath it) or names like port:5432.",
 }
 
 
@@ -28,39 +38,40 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "reserve",
-        "Reserve paths or names before working on them, so other agents know to keep off: all are granted or none "
-        "is, and a refusal names the holder of each clash. Shared reservations coexist; an exclusive one (the "
-        "default) coexists with nothing that overlaps it. A reservation ends on release, when your session ends, "
-        "when its process ends (for_process), or after ttl seconds — whichever comes first.",
+        "Reserve paths or names before working on them, so other agents keep off: all are granted or "
+        "none (a refusal names each clash's holder). An exclusive reservation (the default) coexists "
+        "with nothing overlapping, a shared one with shared ones. It ends on release, with your "
+        "session, with for_process, or after ttl seconds.",
         params_schema(
             {
                 "resources": RESOURCES,
                 "reason": {
                     "type": "string",
                     "maxLength": MAX_REASON,
-                    "description": "What you are doing with them, shown to other agents and people.",
+                    "description": "What you are doing with them, shown to others.",
                 },
                 "exclusive": {
                     "type": "boolean",
                     "default": True,
-                    "description": "False for a shared reservation (e.g. reading), which coexists with other shared "
-                    "ones.",
+                    "description": "false: shared (e.g. for reading), coexisting with other shared ones.",
                 },
                 "ttl": {
                     "type": "number",
                     "exclusiveMinimum": 0,
                     "maximum": MAX_TTL,
-                    "description": "Seconds after which it ends by itself (at most a day); none by default.",
+                    "description": "Seconds after which it ends by itself; none by default.",
                 },
                 "for_process": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 64,
-                    "description": "A process id (from start_process): the reservation ends when that process ends.",
+                    "description": "A process id: the reservation ends when that process does.",
                 },
             },
             required=("resources",),
         ),
+        result=result_schema({"id": STRING}),
+        hints=ADDS,
     )
     async def reserve(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         process_id = params.get("for_process")
@@ -87,10 +98,12 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 40,
-                    "description": "The reservation to end, e.g. R3; leave it out to end all of yours.",
+                    "description": "The reservation to end, e.g. R3; none: all of yours.",
                 }
             }
         ),
+        result=result_schema({"released": {"type": "array", "items": STRING}}),
+        hints=SETS,
     )
     async def release(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ended = ctx.reservations.release(ctx.caller, params.get("reservation_id"))
@@ -100,6 +113,8 @@ def declare(table: OperationTable) -> None:
         "list_reservations",
         "List the reservations held now: who holds which resources, shared or exclusive, why, and until when.",
         params_schema({}),
+        result=result_schema({"reservations": OBJECTS}),
+        hints=READS,
     )
     async def list_reservations(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         held = [{**r.as_dict(), "yours": r.session_id == ctx.caller.session_id} for r in ctx.reservations.active()]
@@ -107,20 +122,20 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "check_paths",
-        "Check paths (or names) before touching them: which reservations of others they fall under, and who "
-        "holds those. 'free' is true when nothing would stand in your way.",
+        "Whose reservations these paths (or names) fall under; 'free' is true when nothing stands in your way.",
         params_schema(
             {
                 "paths": {**RESOURCES, "description": "The files, folders, globs or names to check."},
                 "exclusive": {
                     "type": "boolean",
                     "default": True,
-                    "description": "Check for exclusive use (the default); false checks for shared use, which only "
-                    "exclusive reservations of others stand in the way of.",
+                    "description": "Check for exclusive use (the default); false: for shared use.",
                 },
             },
             required=("paths",),
         ),
+        result=result_schema({"free": BOOLEAN, "paths": OBJECTS}),
+        hints=READS,
     )
     async def check_paths(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         wanted = resources(params["paths"], "paths")

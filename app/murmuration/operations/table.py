@@ -6,9 +6,11 @@ data are all generated from this table, so they cannot drift apart.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,30 @@ if TYPE_CHECKING:
 Handler = Callable[["InstanceContext", dict[str, Any]], Awaitable[dict[str, Any]]]
 
 SURROGATE = re.compile("[\ud800-\udfff]")
+CAPITAL = re.compile(r"(?<!^)([A-Z])")
+# Set by the test suite: every result is checked against its operation's result schema, so a handler that drifts
+# from what it promises MCP clients (their outputSchema) fails the tests that call it.
+CHECK_RESULTS_ENV = "MURMURATION_CHECK_RESULTS"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What calling an operation does to the instance, as MCP tool annotations tell a client.
+
+    destructive: a call may lose something another call cannot bring back (text overwritten, a process ended).
+    open_world: it reaches past the instance's own data (it runs a command).
+    """
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool = False
+
+
+READS = Hints(read_only=True, destructive=False, idempotent=True)
+ADDS = Hints(read_only=False, destructive=False, idempotent=False)  # each call adds one more
+SETS = Hints(read_only=False, destructive=False, idempotent=True)  # the same call again changes nothing more
+REPLACES = Hints(read_only=False, destructive=True, idempotent=True)  # overwrites or removes, once
 
 
 class OperationError(Exception):
@@ -45,6 +71,12 @@ class Operation:
     handler: Handler = field(compare=False)
     # False for operations a person's tools use (sign-in codes, shutdown) but an agent should not.
     for_agents: bool = True
+    # The JSON Schema of a successful result (published as the tool's outputSchema), and what a call does.
+    result: dict[str, Any] | None = field(default=None, compare=False)
+    hints: Hints | None = None
+    # The original's spellings that camelCase → snake_case does not turn into today's name (retryDelay →
+    # retry_delay_ms): old spelling → name. Accepted like the others, never advertised.
+    aliases: dict[str, str] = field(default_factory=dict, compare=False)
 
     @cached_property
     def _validator(self) -> Any:
@@ -53,11 +85,18 @@ class Operation:
 
         return Draft202012Validator(self.params)
 
+    @cached_property
+    def _result_validator(self) -> Any:
+        from jsonschema import Draft202012Validator
+
+        return Draft202012Validator(self.result or {"type": "object"})
+
     async def run(self, ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         """Validate `params`, run the handler, and turn core's refusals into OperationErrors."""
+        params = self.snake_cased(params)
         self.check(params)
         try:
-            return await self.handler(ctx, params)
+            result = await self.handler(ctx, params)
         except NotFound as exc:
             raise OperationError(exc.message, NOT_FOUND, {"field": exc.field}) from None
         except Invalid as exc:
@@ -75,6 +114,37 @@ class Operation:
             if isinstance(failure, DiskFull):
                 raise OperationError(failure.message, DISK_FULL) from None
             raise
+        if os.environ.get(CHECK_RESULTS_ENV) == "1":
+            self.check_result(result)
+        return result
+
+    def check_result(self, result: dict[str, Any]) -> None:
+        """Raise AssertionError when `result` breaks this operation's result schema."""
+        from jsonschema.exceptions import best_match
+
+        error = best_match(self._result_validator.iter_errors(result))
+        if error is not None:
+            where = ".".join(str(p) for p in error.absolute_path) or "result"
+            raise AssertionError(f"{self.name} broke its result schema at {where}: {error.message[:300]}")
+
+    def snake_cased(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` with the original Murmuration's camelCase spellings (targetDate) under their snake_case names
+        (target_date): still accepted, no longer advertised."""
+        known = self.params.get("properties", {})
+        if not isinstance(params, dict) or all(key in known for key in params):
+            return params
+        renamed: dict[str, Any] = {}
+        for key, value in params.items():
+            name = key if key in known else self.aliases.get(key) or CAPITAL.sub(r"_\1", str(key)).lower()
+            if name != key and name in known:
+                if name in params:
+                    raise OperationError(
+                        f"Give {name!r} once: {key!r} is its old spelling.", INVALID_PARAMS, {"field": key}
+                    )
+                renamed[name] = value
+            else:
+                renamed[key] = value
+        return renamed
 
     def check(self, params: dict[str, Any]) -> None:
         """Raise an OperationError naming the first bad field when `params` break the schema."""
@@ -84,6 +154,10 @@ class Operation:
         if error is not None:
             name = _field_of(error)
             reason = _reason(error)
+            if error.validator == "additionalProperties":
+                close = get_close_matches(name, list(error.schema.get("properties", {})), n=1, cutoff=0.7)
+                if close:
+                    reason += f"; did you mean {close[0]!r}"
             raise OperationError(
                 f"Invalid parameter {name!r} for {self.name}: {reason}.",
                 INVALID_PARAMS,
@@ -153,6 +227,21 @@ def params_schema(properties: dict[str, Any], required: tuple[str, ...] = (), **
     return schema
 
 
+STRING = {"type": "string"}
+INTEGER = {"type": "integer"}
+BOOLEAN = {"type": "boolean"}
+OBJECTS = {"type": "array", "items": {"type": "object"}}
+
+
+def result_schema(properties: dict[str, Any], *optional: str) -> dict[str, Any]:
+    """The schema of a result: these fields (all present but `optional`) and the web_url every result carries.
+
+    Further fields are allowed, so a new field is no break for clients that validate.
+    """
+    fields = {**properties, "web_url": {"type": "string"}}
+    return {"type": "object", "properties": fields, "required": [k for k in fields if k not in optional]}
+
+
 class OperationTable:
     """All operations by name, in the order they were declared."""
 
@@ -165,12 +254,20 @@ class OperationTable:
         self._operations[operation.name] = operation
 
     def operation(
-        self, name: str, description: str, params: dict[str, Any], *, for_agents: bool = True
+        self,
+        name: str,
+        description: str,
+        params: dict[str, Any],
+        *,
+        for_agents: bool = True,
+        result: dict[str, Any] | None = None,
+        hints: Hints | None = None,
+        aliases: dict[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator that declares `handler` as the operation `name`."""
 
         def declare(handler: Handler) -> Handler:
-            self.add(Operation(name, description, params, handler, for_agents))
+            self.add(Operation(name, description, params, handler, for_agents, result, hints, aliases or {}))
             return handler
 
         return declare

@@ -107,7 +107,7 @@ export class FragmentDetail {
   async loadLinks() {
     const id = this.id;
     try {
-      const answer = await this.rpc.call("get_fragment_links", { fragmentId: id, limit: 100 });
+      const answer = await this.rpc.call("get_fragment_links", { fragment_id: id, limit: 100 });
       const others = [...new Set(answer.links.map((l) => (l.direction === "outgoing" ? l.target_id : l.source_id)))];
       await Promise.all(others.filter((o) => !this.titles.has(o)).map(async (other) => {
         try {
@@ -130,7 +130,7 @@ export class FragmentDetail {
     const remove = h("button", { type: "button", class: "small icon", "aria-label": `Remove the ${link.link_type} link` }, "×");
     remove.addEventListener("click", async () => {
       try {
-        await busy(remove, this.rpc.call("delete_fragment_link", { linkId: link.id }));
+        await busy(remove, this.rpc.call("delete_fragment_link", { link_id: link.id }));
       } catch (error) {
         notify(errorText(error), "error");
       }
@@ -146,8 +146,8 @@ export class FragmentDetail {
     const filterId = uniqueId("link-filter");
     const targetId = uniqueId("link-target");
     const filter = h("input", { type: "search", id: filterId, placeholder: "Find a fragment", autocomplete: "off" });
-    const target = h("select", { id: targetId, name: "targetId", required: true });
-    const type = select(LINK_TYPES, "related", { "aria-label": "Link type", name: "linkType" });
+    const target = h("select", { id: targetId, name: "target_id", required: true });
+    const type = select(LINK_TYPES, "related", { "aria-label": "Link type", name: "link_type" });
     const add = h("button", { type: "submit" }, "Add link");
     const form = h("form", { class: "link-form" },
       h("label", { for: filterId, class: "visually-hidden" }, "Find a fragment to link to"), filter,
@@ -169,7 +169,7 @@ export class FragmentDetail {
       event.preventDefault();
       if (!target.value) return;
       try {
-        await busy(add, this.rpc.call("create_fragment_link", { sourceId: this.id, targetId: target.value, linkType: type.value }));
+        await busy(add, this.rpc.call("create_fragment_link", { source_id: this.id, target_id: target.value, link_type: type.value }));
       } catch (error) {
         showFieldError(form, error);
       }

@@ -9,15 +9,15 @@ import { ago, duration, timeElement } from "../format.js";
 import { shellQuote } from "./process-start.js";
 import { View } from "./view.js";
 
-// The settings as set_queue_config names them, with the snake_case keys `queue` events carry.
+// The settings as set_queue_config names them (and as `queue` events carry them).
 const SETTINGS = [
-  { name: "maxConcurrent", key: "max_concurrent", label: "Run at most", unit: "processes at once", min: 1, max: 50,
+  { name: "max_concurrent", label: "Run at most", unit: "processes at once", min: 1, max: 50,
     hint: "Counts running processes." },
-  { name: "maxQueueSize", key: "max_queue_size", label: "Queue at most", unit: "waiting processes", min: 1, max: 10000 },
-  { name: "maxRetries", key: "max_retries", label: "Retry up to", unit: "times", min: 0, max: 10 },
-  { name: "retryDelay", key: "retry_delay_ms", label: "First retry after", unit: "ms", min: 100, max: 300000 },
-  { name: "retryFactor", key: "retry_factor", label: "Each retry waits", unit: "× longer", min: 1, max: 10, step: "0.1" },
-  { name: "retryMaxDelay", key: "retry_max_delay_ms", label: "Never wait more than", unit: "ms", min: 100, max: 3600000 },
+  { name: "max_queue_size", label: "Queue at most", unit: "waiting processes", min: 1, max: 10000 },
+  { name: "max_retries", label: "Retry up to", unit: "times", min: 0, max: 10 },
+  { name: "retry_delay_ms", label: "First retry after", unit: "ms", min: 100, max: 300000 },
+  { name: "retry_factor", label: "Each retry waits", unit: "× longer", min: 1, max: 10, step: "0.1" },
+  { name: "retry_max_delay_ms", label: "Never wait more than", unit: "ms", min: 100, max: 3600000 },
 ];
 const ACTIVE_STATES = ["starting", "running", "stopping"];
 
@@ -121,7 +121,7 @@ export class QueueView extends View {
     });
     const retry = p.next_attempt_at
       ? h("span", { class: "retry-info" },
-          `attempt ${p.attempts + 1} of ${(this.queue?.config.maxRetries ?? 0) + 1} · next `,
+          `attempt ${p.attempts + 1} of ${(this.queue?.config.max_retries ?? 0) + 1} · next `,
           h("time", { class: "countdown", datetime: p.next_attempt_at, title: p.next_attempt_at }, ago(p.next_attempt_at)))
       : null;
     return h("li", { class: "entry", dataset: { id: p.id, state: p.state } },
@@ -158,15 +158,15 @@ export class QueueView extends View {
       return wrapper;
     });
     const onExitId = uniqueId("on-exit");
-    this.inputs.retryOnExit = h("input", { type: "checkbox", id: onExitId, name: "retryOnExit" });
-    this.inputs.retryOnExit.addEventListener("change", () => this.inputs.retryOnExit.classList.add("dirty"));
+    this.inputs.retry_on_exit = h("input", { type: "checkbox", id: onExitId, name: "retry_on_exit" });
+    this.inputs.retry_on_exit.addEventListener("change", () => this.inputs.retry_on_exit.classList.add("dirty"));
     const save = h("button", { type: "submit", class: "primary" }, "Save settings");
     const reset = h("button", { type: "button", onclick: () => this.queue && this.showConfig(this.queue.config, true) }, "Undo changes");
     // Disabled until the instance's settings are shown, so nothing is saved against unknown values.
     this.configFields = h("fieldset", { disabled: true },
       rows,
       h("div", { class: "field check" },
-        h("label", { for: onExitId }, this.inputs.retryOnExit, " Also retry processes that exit with an error")),
+        h("label", { for: onExitId }, this.inputs.retry_on_exit, " Also retry processes that exit with an error")),
       h("div", { class: "actions" }, reset, save));
     const form = h("form", { class: "config-form", novalidate: true }, this.configFields);
     form.addEventListener("submit", async (event) => {
@@ -181,7 +181,9 @@ export class QueueView extends View {
         }
         if (value !== this.current[s.name]) changes[s.name] = value;
       }
-      if (this.inputs.retryOnExit.checked !== this.current.retryOnExit) changes.retryOnExit = this.inputs.retryOnExit.checked;
+      if (this.inputs.retry_on_exit.checked !== this.current.retry_on_exit) {
+        changes.retry_on_exit = this.inputs.retry_on_exit.checked;
+      }
       if (!Object.keys(changes).length) {
         notify("Nothing changed.");
         return;
@@ -198,13 +200,12 @@ export class QueueView extends View {
     return form;
   }
 
-  /** Show settings (camelCase from operations or snake_case from events); `force` overwrites edits. */
+  /** Show settings (from an operation's answer or a `queue` event: the same names); `force` overwrites edits. */
   showConfig(config, force) {
     this.configFields.disabled = false;
-    const value = (s) => (s.name in config ? config[s.name] : config[s.key]);
     this.current = {};
-    for (const s of SETTINGS) this.current[s.name] = value(s);
-    this.current.retryOnExit = "retryOnExit" in config ? config.retryOnExit : config.retry_on_exit;
+    for (const s of SETTINGS) this.current[s.name] = config[s.name];
+    this.current.retry_on_exit = config.retry_on_exit;
     for (const [name, input] of Object.entries(this.inputs)) {
       if (!force && input.classList.contains("dirty")) continue; // a person is editing it
       if (input.type === "checkbox") input.checked = !!this.current[name];

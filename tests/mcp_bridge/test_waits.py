@@ -1,0 +1,64 @@
+"""Waits an agent can watch and call off: progress notifications while a call waits, and a cancel that ends the
+wait at once while the process keeps running."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from tests.mcp_bridge.conftest import bridge, data_folder, ok
+from tests.waiting import until_async
+
+SLEEPS = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
+CANCELLED = "wait_for_process cancelled by the client"
+
+
+def logged_at(log: str, message: str) -> datetime | None:
+    """When the bridge logged `message` (its log's own time stamp, to the millisecond), or None if it did not."""
+    found = re.search(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*" + re.escape(message), log, re.MULTILINE)
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f") if found else None
+
+
+async def test_a_wait_sends_progress_to_a_client_that_asked(project: Path) -> None:
+    async with bridge(project) as client:
+        process = await ok(client, "start_process", command=SLEEPS, wait_for={"log": "up"})
+        seen: list[tuple[float, str | None]] = []
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            seen.append((value, message))
+
+        arguments = {"process_id": process["id"], "log": "never printed", "timeout": 2.5}
+        result = await client.call_tool("wait_for_process", arguments, progress_callback=progress)
+        assert not result.is_error
+        assert len(seen) >= 2, seen
+        assert [value for value, _ in seen] == sorted(value for value, _ in seen)
+        assert all(message and "still waiting" in message for _, message in seen)
+
+
+async def test_a_cancelled_wait_ends_at_once_and_the_process_keeps_running(project: Path) -> None:
+    async with bridge(project) as client:
+        process = await ok(client, "start_process", command=SLEEPS, wait_for={"log": "up"})
+        waiting = asyncio.Event()
+
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            waiting.set()
+
+        arguments = {"process_id": process["id"], "exit": True, "timeout": 60}
+        call = asyncio.create_task(client.call_tool("wait_for_process", arguments, progress_callback=progress))
+        await asyncio.wait_for(waiting.wait(), 30)
+        log = data_folder(project).log_folder / "mcp-bridge.log"
+        cancelled_at = datetime.now()
+        call.cancel()
+
+        async def bridge_stopped_waiting() -> datetime | None:
+            return logged_at(log.read_text(errors="replace"), CANCELLED)
+
+        # Timed by the bridge's own log stamp, not by when this test looked: the wait itself ended within 100 ms.
+        stopped_at = await until_async(bridge_stopped_waiting, "the bridge to note the cancel", timeout=10)
+        assert (stopped_at - cancelled_at).total_seconds() < 0.1
+        status = await ok(client, "get_process_status", process_id=process["id"])
+        assert status["state"] == "running"
+        assert (await ok(client, "ping"))["pong"] is True
