@@ -60,8 +60,9 @@ class Caller(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # Read at once: a real client's request is already on its way, and a turn in a queue behind ten thousand
+        # callers could outlast its deadline.
         self._door.arrived(self)
-        self._door.read_in_turn(self)
 
     def data_received(self, data: bytes) -> None:
         if self._screen is None or self._cookies is None:
@@ -145,12 +146,12 @@ class Door:
             self._drop(next(iter(self._callers)))
 
     def read_in_turn(self, caller: Caller) -> None:
-        """Stop reading `caller` until its turn comes again, at most READS_PER_TURN callers each turn of the loop.
+        """After a read that left its request unfinished, stop reading `caller` until its turn comes again, at most
+        READS_PER_TURN callers each turn of the loop.
 
-        A slowloris's connections all become readable at once each time it drips a byte into every one of them,
-        and the loop would then read all ten thousand in one turn while a signed-in ping waits behind them. A
-        caller's bytes wait in the kernel meanwhile; a real client, whose request comes whole, is read at its
-        first turn and never waits again.
+        A slowloris's connections all become readable at once each time it drips a byte into every one of them;
+        those read in turns are not read all in one turn while a signed-in ping waits behind them. Their bytes wait
+        in the kernel meanwhile; a real client, whose request comes whole in its first read, never waits here.
         """
         assert caller.transport is not None
         caller.transport.pause_reading()
