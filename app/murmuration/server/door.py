@@ -30,7 +30,7 @@ log = logging.getLogger("murmuration.door")
 
 HANDSHAKE_TIMEOUT = 5.0  # seconds from accept to a complete request
 TICK = 0.25  # seconds: how finely deadlines are kept
-ACCEPT_BATCH = 16  # connections accepted per turn of the event loop
+ACCEPT_BATCH = 64  # connections accepted per turn of the event loop: as many as are dropped, so churn keeps up
 READS_PER_TURN = 64  # callers read again per turn of the event loop
 DROPS_PER_TURN = 64  # callers dropped at their deadline per turn of the event loop
 
