@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 from murmuration import registry
 from murmuration.home import projects_folder
@@ -30,6 +33,37 @@ def test_the_project_is_the_git_root_else_the_folder_itself(tmp_path: Path) -> N
     (worktree / "a").mkdir(parents=True)
     (worktree / ".git").write_text("gitdir: /elsewhere\n")
     assert project_root(worktree / "a") == worktree
+
+
+NOBODY = 65534
+needs_another_user = pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() != 0, reason="giving a folder to another user needs root"
+)
+
+
+@needs_another_user
+def test_a_git_folder_planted_in_a_folder_others_can_write_does_not_decide_the_project(tmp_path: Path) -> None:
+    # Like /tmp: anyone may write there. Another user plants `.git` in it; our project is further down.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / ".git").mkdir()
+    os.chown(shared / ".git", NOBODY, NOBODY)
+    project = shared / "x" / "proj"
+    project.mkdir(parents=True)
+    assert project_root(project) == project
+    # The bridge serves the project's own instance, not one for the planted folder.
+    assert bridge_folder(None, None, project).read_info().cwd == str(project)
+
+
+@needs_another_user
+def test_a_folder_owned_by_another_user_is_not_a_project_root_above_ours(tmp_path: Path) -> None:
+    theirs = git_project(tmp_path, "theirs")
+    for path in (theirs, *theirs.rglob("*")):
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    project = theirs / "ours"  # made in their folder by root, which may write anywhere
+    project.mkdir()
+    assert project_root(project) == project
 
 
 def test_projects_with_one_name_get_distinct_ids(tmp_path: Path) -> None:
@@ -140,3 +174,15 @@ async def test_mcp_with_a_data_dir_serves_that_folder(tmp_path: Path) -> None:
     assert info["name"] == "shared-board"
     assert registry.find(info["id"]).path == data
     assert not (tmp_path / ".murmuration").exists()
+
+
+@needs_another_user
+def test_a_folder_another_group_may_write_is_not_crossed_but_a_private_group_is(tmp_path: Path) -> None:
+    outer = git_project(tmp_path, "outer")
+    project = outer / "inner"
+    project.mkdir()
+    outer.chmod(0o775)
+    os.chown(outer, 0, NOBODY)  # a group of other users may write in it
+    assert project_root(project) == project
+    os.chown(outer, 0, 0)  # root's own group: writable by root alone
+    assert project_root(project) == outer

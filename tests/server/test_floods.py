@@ -13,6 +13,7 @@ import resource
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,24 @@ def soft_open_files_limit(limit: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def start_server(servers: Servers, cwd: Path) -> tuple[ServeProcess, DataFolder, str, str]:
+@dataclass(frozen=True)
+class Target:
+    """A served instance under attack: its process, data folder, address and token."""
+
+    server: ServeProcess
+    folder: DataFolder
+    url: str
+    port: int
+    token: str
+
+    def assert_log_has_no_traceback(self) -> None:
+        log = self.folder.server_log.read_text(encoding="utf-8")
+        assert "Traceback" not in log, log[-4000:]
+        assert "ERROR" not in log, log[-4000:]
+
+
+def start_target(servers: Servers, cwd: Path) -> Target:
+    """A `murmuration serve` started with a usual desktop's soft open-files limit, as a user's would be."""
     cwd.mkdir(parents=True, exist_ok=True)
     folder = registry.create(f"Flooded {cwd.name}", cwd)
     with soft_open_files_limit(USUAL_SOFT_LIMIT):
@@ -50,7 +68,12 @@ def start_server(servers: Servers, cwd: Path) -> tuple[ServeProcess, DataFolder,
     assert server.ready is not None
     runtime = folder.read_runtime()
     assert runtime is not None
-    return server, folder, server.ready["url"], runtime.token
+    return Target(server, folder, server.ready["url"], int(server.ready["port"]), runtime.token)
+
+
+@pytest.fixture
+def target(servers: Servers, home: Path) -> Target:
+    return start_target(servers, home)
 
 
 @contextlib.asynccontextmanager
@@ -80,12 +103,6 @@ async def flood(port: int, mode: str, count: int = FLOOD) -> AsyncIterator[async
             await attacker.wait()
 
 
-def assert_log_has_no_traceback(folder: DataFolder) -> None:
-    log = folder.server_log.read_text(encoding="utf-8")
-    assert "Traceback" not in log, log[-4000:]
-    assert "ERROR" not in log, log[-4000:]
-
-
 async def held_for(seconds: float) -> None:
     """Let the attack last `seconds`: what is measured is the ping loops running meanwhile, not this wait."""
     await asyncio.sleep(seconds)
@@ -98,25 +115,26 @@ async def test_every_authenticated_ping_is_answered_while_10000_unauthenticated_
     # The two attacks run one after the other in one test: side by side (two workers) they would only measure
     # how two floods share this machine's CPUs.
     for mode in ("idle", "slowloris"):
-        server, folder, url, token = start_server(servers, home / mode)
-        port = int(server.ready["port"]) if server.ready else 0
+        target = start_target(servers, home / mode)
         # Pinged once the flood holds, over a kept connection (tray, dashboard, agent) and over a new one each
         # time (`murmuration ls`); a new connection may wait for the kernel to retry its SYN (see DEADLINE).
-        async with flood(port, mode), PingLoop(url, token) as kept, PingLoop(url, token, fresh=True) as fresh:
+        async with (
+            flood(target.port, mode),
+            PingLoop(target.url, target.token) as kept,
+            PingLoop(target.url, target.token, fresh=True) as fresh,
+        ):
             await held_for(ATTACK)
         kept.assert_answered()
         fresh.assert_answered(at_least=1)
         # After the attack the server is whole: a new client connects and calls, and nothing crashed into the log.
-        async with await InstanceClient.connect(url, token) as client:
+        async with await InstanceClient.connect(target.url, target.token) as client:
             assert (await client.call("ping"))["pong"] is True
-        assert_log_has_no_traceback(folder)
+        target.assert_log_has_no_traceback()
 
 
 @pytest.mark.timeout(120)
-async def test_a_handshake_that_never_completes_is_closed_within_seconds(servers: Servers, home: Path) -> None:
-    server, _, _, _ = start_server(servers, home)
-    port = int(server.ready["port"]) if server.ready else 0
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def test_a_handshake_that_never_completes_is_closed_within_seconds(target: Target) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
     writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the blank line
     await writer.drain()
     loop = asyncio.get_running_loop()
@@ -124,6 +142,23 @@ async def test_a_handshake_that_never_completes_is_closed_within_seconds(servers
     assert await asyncio.wait_for(reader.read(), 30) == b""  # closed without an answer
     assert loop.time() - start < 10
     writer.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_request_sent_in_pieces_is_answered_once_whole(target: Target) -> None:
+    # A slow client's connection is read in turns between its pieces (server/door.py): it still gets its answer.
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{target.port}\r\n\r\n".encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+    try:
+        for piece in (request[:5], request[5:20], request[20:-2], request[-2:]):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.1)  # the client's pace: each piece arrives on its own
+        reply = await asyncio.wait_for(reader.read(), 15)
+    finally:
+        writer.close()
+    assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+    assert b'"ok": true' in reply
 
 
 # --- methods, malformed and pipelined requests ----------------------------------------------------------------
@@ -172,14 +207,12 @@ async def exchange(port: int, request: bytes) -> bytes:
 
 @pytest.mark.timeout(180)
 async def test_other_methods_get_405_and_malformed_or_pipelined_requests_400_with_nothing_in_the_log(
-    servers: Servers, home: Path
+    target: Target,
 ) -> None:
-    server, folder, url, token = start_server(servers, home)
-    port = int(server.ready["port"]) if server.ready else 0
-    host = f"127.0.0.1:{port}".encode()
-    async with PingLoop(url, token) as pings:
+    host = f"127.0.0.1:{target.port}".encode()
+    async with PingLoop(target.url, target.token) as pings:
         for name, (template, status) in HOSTILE_REQUESTS.items():
-            reply = await exchange(port, template.replace(b"{host}", host))
+            reply = await exchange(target.port, template.replace(b"{host}", host))
             status_line = reply.split(b"\r\n", 1)[0]
             assert status_line.startswith(f"HTTP/1.1 {status} ".encode()), (name, reply[:300])
             head, _, body = reply.partition(b"\r\n\r\n")
@@ -190,14 +223,15 @@ async def test_other_methods_get_405_and_malformed_or_pipelined_requests_400_wit
             assert b"Traceback" not in body
     pings.assert_answered(at_least=1)
     # And a plain GET still works after all of them.
-    assert (await exchange(port, b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")).startswith(b"HTTP/1.1 200 ")
-    assert_log_has_no_traceback(folder)
+    assert (await exchange(target.port, b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")).startswith(
+        b"HTTP/1.1 200 "
+    )
+    target.assert_log_has_no_traceback()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/limits")
-def test_the_servers_limit_is_the_hard_limit_after_start(servers: Servers, home: Path) -> None:
-    server, _, _, _ = start_server(servers, home)
-    with open(f"/proc/{server.proc.pid}/limits", encoding="ascii") as limits:
+def test_the_servers_limit_is_the_hard_limit_after_start(target: Target) -> None:
+    with open(f"/proc/{target.server.proc.pid}/limits", encoding="ascii") as limits:
         line = next(row for row in limits if row.startswith("Max open files"))
     soft, hard = line.split()[3:5]
     assert soft == hard, line

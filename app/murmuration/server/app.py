@@ -12,15 +12,16 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from murmuration.core.agents import CLIENT, PERSON
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
-from murmuration.server.connections import HANDSHAKE_TIMEOUT, Budget, Connections, handshake_time
-from murmuration.server.cookie_drop import CookieDrop
+from murmuration.server.connections import Budget, Connections
+from murmuration.server.door import HANDSHAKE_TIMEOUT, Door
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
-from murmuration.server.request_head import Refusal, RequestScreen
+from murmuration.server.request_head import Refusal
 from murmuration.server.rpc import RpcSession
 from murmuration.server.signed_in import SignedInSockets, close_signed_out
 from murmuration.server.static import Asset
@@ -30,7 +31,6 @@ log = logging.getLogger("murmuration.server")
 
 MAX_MESSAGE = 1 << 20  # 1 MiB: larger frames are closed with 1009
 MAX_IN_FLIGHT = 16  # requests one connection may have running at once
-ACCEPT_BATCH = 16  # connections accepted per turn of the event loop
 
 
 class InstanceServer:
@@ -47,38 +47,49 @@ class InstanceServer:
         self.ctx = ctx
         self.table = table
         self.gate = HttpGate(ctx, token, assets)
-        self.connections = Connections(budget or Budget())
+        self.budget = budget or Budget()
+        self.connections = Connections(self.budget)
+        self.door = Door(self.budget.max_pending, self._let_in, _refusal)
         self._server: Server | None = None
+        self._logger = logging.getLogger("murmuration.websockets")
         self.signed_in = SignedInSockets(ctx.sessions)
 
     async def start(self, sock: socket.socket) -> None:
         """Serve on `sock`, the listening socket that won the port (never a second bind)."""
-        self._server = await serve(
+        server = serve(
             self._connection,
-            sock=sock,
             process_request=self._process_request,
             process_response=self._process_response,
-            select_subprotocol=_select_subprotocol,
-            max_size=MAX_MESSAGE,
             open_timeout=HANDSHAKE_TIMEOUT,
-            create_connection=_accounted(self.connections),
-            backlog=ACCEPT_BATCH,
             server_header=None,
-            logger=logging.getLogger("murmuration.websockets"),
+            logger=self._logger,
         )
-        # asyncio accepts up to `backlog` connections per turn of the loop and also passes it to listen(); a
-        # small batch keeps a flood of connects from holding up the answers to clients already in, and the
-        # kernel's queue is then set back to its longest, so a burst of connects waits instead of being dropped.
-        sock.listen(socket.SOMAXCONN)
+        # websockets' Server is handed the coroutine that makes its asyncio server: ours accepts into the door, and
+        # websockets runs the handshake and the handler of each connection the door lets in, and closes them all.
+        server.create_server = lambda: self.door.open(sock)
+        self._server = await server
 
     async def close(self) -> None:
+        self.door.close()
         if self._server is not None:
             self._server.close()
-            self.connections.drop_pending()  # websockets does not know them yet, so cannot close them
             await self._server.wait_closed()
 
+    def _let_in(self, transport: asyncio.Transport, head: bytes) -> None:
+        """Hand a connection whose request head is whole to websockets, as if it had just been accepted."""
+        assert self._server is not None
+        # No permessage-deflate: every client is on this machine, where compressing a 2 MB log page only costs the
+        # loop tens of milliseconds and saves no time on the wire.
+        protocol = ServerProtocol(
+            select_subprotocol=_select_subprotocol,
+            max_size=MAX_MESSAGE,
+            logger=self._logger,
+        )
+        connection = LetIn(protocol, self._server, self.connections, head)
+        transport.set_protocol(connection)
+        connection.connection_made(transport)
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        self.connections.answered(connection)
         response = self.gate.route(request)
         if response is None and not self.connections.admit(connection):
             return text(503, self.connections.full_message())
@@ -131,7 +142,7 @@ class InstanceServer:
             self.ctx.agents.close(agent)
 
 
-def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+def _select_subprotocol(protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
     """Our protocol's name when the page offered it, else none: never the value that carries a session."""
     return Subprotocol(PROTOCOL) if PROTOCOL in offered else None
 
@@ -158,72 +169,25 @@ async def _pump_events(websocket: ServerConnection, subscription: Subscription) 
         pass
 
 
-def _accounted(connections: Connections) -> type[ServerConnection]:
-    """The connection class websockets builds for each accepted socket, keeping `connections` up to date."""
+class LetIn(ServerConnection):
+    """A connection the door let in: websockets' from here on, counted out of `connections` when it ends."""
 
-    class AccountedConnection(ServerConnection):
-        """Until its request head is whole and acceptable, a connection is only a transport, a buffer and a timer.
+    def __init__(self, protocol: ServerProtocol, server: Server, connections: Connections, head: bytes) -> None:
+        super().__init__(protocol, server)
+        self._connections = connections
+        self._head = head
 
-        websockets' own start (a handler task, its futures, the handshake timeout) waits until then: a flood of
-        connections that never send a request costs the server next to nothing, and each one it drops is cheap.
-        """
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        head, self._head = self._head, b""
+        super().data_received(head)  # the request the door collected, as if it had just arrived
 
-        screen: RequestScreen | None = None
-        cookie_drop: CookieDrop | None = None
-        pending: tuple[asyncio.Transport, asyncio.TimerHandle] | None = None
-
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            timer = asyncio.get_running_loop().call_later(handshake_time(), transport.abort)
-            self.screen = RequestScreen()
-            self.cookie_drop = CookieDrop()
-            self.pending = (transport, timer)
-            connections.arrived(self, transport.abort)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            connections.left(self)
-            if self.pending is not None:  # websockets never saw this connection
-                self.pending[1].cancel()
-                self.pending = None
-                return
-            super().connection_lost(exc)
-
-        def eof_received(self) -> None:
-            # Before websockets has it, returning None lets the transport close: a half-sent request stays so.
-            if self.pending is None:
-                super().eof_received()
-
-        def data_received(self, data: bytes) -> None:
-            if self.pending is None:
-                super().data_received(data)
-                return
-            assert self.screen is not None
-            assert self.cookie_drop is not None
-            # Cookies go before the screen sees the head: planted in bulk by another port, they must not fill it.
-            data = self.cookie_drop.feed(data)
-            if not data:
-                return
-            verdict = self.screen.feed(data)
-            if verdict is None:
-                return
-            transport, timer = self.pending
-            self.pending = None
-            self.screen = self.cookie_drop = None
-            if isinstance(verdict, Refusal):
-                timer.cancel()
-                connections.answered(self)
-                transport.write(_refusal(verdict).serialize())
-                transport.close()
-                self.pending = (transport, timer)  # connection_lost still has nothing of websockets' to end
-                return
-            timer.cancel()
-            super().connection_made(transport)
-            super().data_received(verdict)
-
-    return AccountedConnection
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.left(self)
+        super().connection_lost(exc)
 
 
-def _refusal(refusal: Refusal) -> Response:
+def _refusal(refusal: Refusal) -> bytes:
     extra = (("Allow", "GET"),) if refusal.allow_get else ()
     body = (refusal.message + "\n").encode()
-    return add_security_headers(respond(refusal.status, body, "text/plain; charset=utf-8", extra))
+    return add_security_headers(respond(refusal.status, body, "text/plain; charset=utf-8", extra)).serialize()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -215,6 +216,10 @@ async def _serve(folder: DataFolder, fixed_port: int | None, port_range: range, 
                 "url": ctx.url,
             }
             print(json.dumps(ready), flush=True)
+            # What start-up made (modules, the operation table, schemas) lives as long as the process: frozen, it
+            # is left out of every later garbage collection, whose full passes a flood of connections would
+            # otherwise make walk it again and again while the loop waits.
+            gc.freeze()
             log.info("serving %s (%s) on port %d, chosen by %s", info.name, info.id, ctx.port, instance.lease.how)
             if sys.stderr.isatty():
                 code = ctx.login_codes.issue()

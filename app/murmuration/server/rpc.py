@@ -15,6 +15,7 @@ from murmuration.contract import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST
 from murmuration.core.agents import Session
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationError, OperationTable
+from murmuration.server.json_steps import dump, dump_in_steps
 
 log = logging.getLogger("murmuration.rpc")
 
@@ -51,21 +52,35 @@ class RpcSession:
         try:
             message = json.loads(raw)
         except (ValueError, RecursionError):
-            return _dump(error_response(None, PARSE_ERROR, "Parse error: the message is not valid JSON."))
+            return dump(error_response(None, PARSE_ERROR, "Parse error: the message is not valid JSON."))
         if isinstance(message, list):
             if not message:
-                return _dump(error_response(None, INVALID_REQUEST, "Invalid request: an empty batch."))
+                return dump(error_response(None, INVALID_REQUEST, "Invalid request: an empty batch."))
             if len(message) > MAX_BATCH:
                 text = f"Invalid request: a batch may hold at most {MAX_BATCH} requests."
-                return _dump(error_response(None, INVALID_REQUEST, text))
+                return dump(error_response(None, INVALID_REQUEST, text))
             answers = [a for a in [await self._answer(m) for m in message] if a is not None]
-            return _dump(answers) if answers else None
-        answer = await self._answer(message)
-        return None if answer is None else _dump(answer)
+            return "[" + ",".join(answers) + "]" if answers else None
+        return await self._answer(message)
 
-    async def _answer(self, message: Any) -> Message | None:
+    async def _answer(self, message: Any) -> str | None:
+        """The JSON text of one request's answer; None for a notification."""
         if not isinstance(message, dict):
-            return error_response(None, INVALID_REQUEST, "Invalid request: a request must be a JSON object.")
+            return dump(error_response(None, INVALID_REQUEST, "Invalid request: a request must be a JSON object."))
+        answer = await self._check_and_call(message)
+        if answer is None:
+            return None
+        try:
+            # In steps: a large result (10,000 log lines) must not hold up everyone else's answers.
+            return await dump_in_steps(answer)
+        except (TypeError, ValueError, RecursionError):  # a result that cannot be sent is a bug, not a lost answer
+            log.exception("operation %s failed: its result cannot be sent as JSON", str(message.get("method"))[:100])
+            return dump(
+                error_response(answer.get("id"), INTERNAL_ERROR, "Internal error: the server log has the details.")
+            )
+
+    async def _check_and_call(self, message: Message) -> Message | None:
+        """The answer to a request (an error if it is not a valid one); None for a valid notification."""
         request_id = message.get("id")
         if not isinstance(request_id, (str, int, type(None))) or isinstance(request_id, bool):
             return error_response(None, INVALID_REQUEST, "Invalid request: 'id' must be a string, a number or null.")
@@ -75,14 +90,13 @@ class RpcSession:
         if not isinstance(method, str):
             return error_response(request_id, INVALID_REQUEST, "Invalid request: 'method' must be a string.")
         params = message.get("params", {})
-        is_notification = "id" not in message
         if not isinstance(params, dict):
             answer = error_response(
                 request_id, INVALID_PARAMS, "Invalid params: 'params' must be an object.", {"field": "params"}
             )
         else:
             answer = await self._call(request_id, method, params)
-        return None if is_notification else answer
+        return None if "id" not in message else answer
 
     async def _call(self, request_id: Any, method: str, params: dict[str, Any]) -> Message:
         try:
@@ -99,7 +113,6 @@ class RpcSession:
                     self.ctx.agents.touch(self.agent, operation.name)
                     ctx = ctx.acting_as(self.agent.caller)  # read per call: `identify` renames the session
                 result = await operation.run(ctx, params)
-            json.dumps(result)  # a result that cannot be sent is an internal error, not a dropped answer
         except OperationError as exc:
             return error_response(request_id, exc.code, exc.message, exc.data)
         except Exception:
@@ -127,7 +140,3 @@ class RpcSession:
         if self.subscription is not None:
             self.subscription.close()
             self.subscription = None
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
