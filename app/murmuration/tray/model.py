@@ -8,12 +8,13 @@ so the GUI thread never waits on a disk or a process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from murmuration import registry, status
 from murmuration.client import InstanceUnavailable
@@ -22,9 +23,13 @@ from murmuration.control import NotResponding, StartFailed, login_url, remove_in
 from murmuration.datafolder import DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
-from murmuration.tray.scan import Observation, scan
+from murmuration.tray.liveness import ServerWatch
+from murmuration.tray.scan import Observation, reap, sample_memory, scan, watched_paths
+from murmuration.tray.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
+
+SAMPLE_MS = 2000  # how often memory is read while the window shows it
 
 
 @dataclass
@@ -60,9 +65,25 @@ class InstanceModel(QObject):
         self._watched: set[str] = set()
         self._cwd = cwd or Path.home()
         self._refreshing = asyncio.Lock()
-        self._watch_task: asyncio.Task[None] | None = None
         self._pings: set[asyncio.Task[None]] = set()
         self.first_scan_done = False
+        # Watching (see `watch`): what announces changes, and the one scan under way.
+        self._files: FolderWatcher | None = None
+        self._servers: ServerWatch | None = None
+        self._look: asyncio.Future[None] | None = None
+        self._again = False
+        self._closed = False
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(self._retry_unanswered)
+        # Memory is read only while the window shows it (see `set_sampling`).
+        self.sampling = False
+        self._sample_timer = QTimer(self)
+        self._sample_timer.setInterval(SAMPLE_MS)
+        self._sample_timer.timeout.connect(self._sample_now)
+        self._sampling: asyncio.Future[None] | None = None
+        self.instance_changed.connect(self._follow)
+        self.instance_removed.connect(self._follow)
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -121,30 +142,110 @@ class InstanceModel(QObject):
     # --- watching ----------------------------------------------------------------------------------------------
 
     def watch(self, interval: float = 2.0, autostart: bool = True) -> None:
-        """Scan now and every `interval` seconds; start the instances marked autostart after the first scan."""
-        if self._watch_task is None:
-            self._watch_task = asyncio.ensure_future(self._watch(interval, autostart))
+        """Scan now, then whenever something changes; start the instances marked autostart after the first scan.
 
-    async def _watch(self, interval: float, autostart: bool) -> None:
-        first = True
-        while True:
+        Changes arrive as notifications, not by looking: the files through `FolderWatcher`, a server's end
+        through `ServerWatch`. `interval` is how often to look again only while something needs it: an
+        instance that does not answer, or servers on a platform that cannot announce their end.
+        """
+        if self._files is not None:
+            return
+        self._closed = False
+        self._files = FolderWatcher(self)
+        self._files.changed.connect(self.look_soon)
+        self._servers = ServerWatch(interval, self)
+        self._servers.ended.connect(self._server_ended)
+        self._retry.setInterval(max(1, int(interval * 1000)))
+        self._look = asyncio.ensure_future(self._first_look(autostart))
+
+    async def _first_look(self, autostart: bool) -> None:
+        await self._looking()
+        if autostart and not self._closed:
+            try:
+                await self._autostart()
+            except Exception:
+                log.exception("starting the instances marked autostart failed")
+
+    def look_soon(self) -> None:
+        """Scan once more, soon: at once, or right after the scan under way (never two at a time)."""
+        if self._closed or self._files is None:
+            return
+        if self._look is not None and not self._look.done():
+            self._again = True
+            return
+        self._look = asyncio.ensure_future(self._looking())
+
+    async def _looking(self) -> None:
+        self._again = True
+        while self._again and not self._closed:
+            self._again = False
             try:
                 await self.refresh()
-                if first and autostart:
-                    await self._autostart()
             except RuntimeError as exc:
                 if "no running event loop" in str(exc):
                     return  # the app's loop is gone (the app is ending): nothing left to watch for
                 log.exception("scanning the instances failed")
             except Exception:
                 log.exception("scanning the instances failed")
-            first = False
-            await asyncio.sleep(interval)
+
+    def _server_ended(self, instance_id: str) -> None:
+        log.debug("the server of %s ended", instance_id)
+        self.look_soon()
+
+    def set_sampling(self, sampling: bool) -> None:
+        """Read memory (and repaint uptime) every few seconds only while someone looks: the window is shown."""
+        if sampling == self.sampling:
+            return
+        self.sampling = sampling
+        if sampling:
+            self._sample_timer.start()
+            self._sample_now()
+        else:
+            self._sample_timer.stop()
+
+    def _sample_now(self) -> None:
+        if self._sampling is None or self._sampling.done():
+            self._sampling = asyncio.ensure_future(self._sample())
+
+    async def _sample(self) -> None:
+        """Fresh memory for the running instances; uptime is computed as it is shown, so it needs only a repaint."""
+        running = [i for i in self.instances() if i.running and i.pid is not None]
+        if not running:
+            return
+        sizes = await asyncio.to_thread(sample_memory, [i.pid for i in running if i.pid is not None])
+        for instance in running:
+            if instance.pid in sizes:
+                instance.memory = sizes[instance.pid]
+            self.instance_changed.emit(instance.id)
+
+    def _follow(self, instance_id: str) -> None:
+        """Keep following the server the instance shows, whatever changed it (a scan, an intent, an adoption)."""
+        if self._servers is None:
+            return
+        instance = self.get(instance_id)
+        if instance is not None and instance.runtime is not None:
+            self._servers.follow(instance_id, instance.runtime)
+        else:
+            self._servers.forget(instance_id)
+        unanswered = instance is not None and instance.state is InstanceState.NOT_RESPONDING
+        if unanswered and not self._closed and not self._retry.isActive():
+            self._retry.start()
+
+    def _retry_unanswered(self) -> None:
+        if any(i.state is InstanceState.NOT_RESPONDING for i in self.instances()):
+            self.look_soon()  # asks it again (a scan pings what is not known to answer)
+            self._retry.start()
 
     async def close(self) -> None:
         """Stop watching (instances keep running: they are separate processes)."""
-        tasks = [t for t in (self._watch_task, *self._pings) if t is not None]
-        self._watch_task = None
+        self._closed = True
+        self._retry.stop()
+        self._sample_timer.stop()
+        if self._servers is not None:
+            self._servers.close()
+        self._files = None
+        tasks = [t for t in (self._look, self._sampling, *self._pings) if t is not None]
+        self._look = self._sampling = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -153,7 +254,7 @@ class InstanceModel(QObject):
         """Look at every instance once and bring the model up to date."""
         async with self._refreshing:
             generations = {key: slot.generation for key, slot in self._slots.items()}
-            observations = await asyncio.to_thread(scan)
+            observations = await asyncio.to_thread(scan, self.sampling)
             seen: set[str] = set()
             to_ping: list[tuple[_Slot, Runtime]] = []
             for obs in observations:
@@ -174,6 +275,8 @@ class InstanceModel(QObject):
                 self._watched.discard(key)
                 self.instance_removed.emit(key)
             self.first_scan_done = True
+            if self._files is not None:
+                self._files.follow(watched_paths(observations))
             self.changed.emit()
         if to_ping:
             await asyncio.gather(*(self._adopt(slot, runtime) for slot, runtime in to_ping))
@@ -194,12 +297,15 @@ class InstanceModel(QObject):
     def _apply(self, slot: _Slot, obs: Observation) -> Runtime | None:
         """Fold one observation into the instance; returns a runtime to ping when it needs (re)adopting."""
         instance = slot.instance
+        before = _looks(instance)
         if obs.info is not None:
             instance.name, instance.autostart, instance.cwd = obs.info.name, obs.info.autostart, obs.info.cwd
         if obs.alive and obs.runtime is not None:
-            instance.memory = obs.memory
+            if obs.memory is not None:
+                instance.memory = obs.memory
             if instance.state is InstanceState.RUNNING and instance.runtime == obs.runtime:
-                self.instance_changed.emit(instance.id)
+                if _looks(instance) != before:  # a scan that found nothing new has nothing to redraw
+                    self.instance_changed.emit(instance.id)
                 return None
             return obs.runtime
         instance.memory = None
@@ -223,7 +329,8 @@ class InstanceModel(QObject):
         if not instance.state.troubled:
             instance.state = InstanceState.STOPPED
         instance.runtime = None
-        self.instance_changed.emit(instance.id)
+        if _looks(instance) != before:
+            self.instance_changed.emit(instance.id)
         return None
 
     async def _adopt(self, slot: _Slot, runtime: Runtime) -> None:
@@ -318,10 +425,17 @@ class InstanceModel(QObject):
             instance.restart_at = None
             self._set(instance, InstanceState.STOPPING, "")
             message = ""
+            pid = instance.pid
+            if pid is None:  # one not adopted yet (a scan is under way) is stopped too
+                with contextlib.suppress(DataFolderError, OSError):
+                    runtime = await asyncio.to_thread(instance.folder.read_runtime)
+                    pid = runtime.pid if runtime else None
             try:
                 await asyncio.to_thread(stop_instance, instance.folder)
             except OSError as exc:
                 message = f"{instance.label} could not be stopped cleanly: {exc}."
+            if pid is not None:
+                reap(pid)  # a server the tray started is its child: collected here, it leaves no zombie
             instance.runtime = None
             instance.memory = None
             log.info("stopped %s", instance.name)
@@ -421,3 +535,16 @@ class InstanceModel(QObject):
         instance.message = message
         self.instance_changed.emit(instance.id)
         self.changed.emit()
+
+
+def _looks(instance: Instance) -> tuple[object, ...]:
+    """What the widgets show of an instance: while it is unchanged, a scan has nothing to tell them."""
+    return (
+        instance.state,
+        instance.runtime,
+        instance.name,
+        instance.autostart,
+        instance.cwd,
+        instance.memory,
+        instance.message,
+    )
