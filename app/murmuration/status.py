@@ -45,13 +45,15 @@ def process_create_time(pid: int) -> float | None:
 
 
 def is_alive(runtime: Runtime) -> bool:
-    """True when runtime's pid still names the server that wrote it: same start time (a reused pid differs), and
-    run by this user (another user's process that a planted runtime.json names is never believed)."""
+    """True when runtime's pid still names the live server that wrote it: same start time (a reused pid differs),
+    not ended (a zombie serves nothing), and run by this user (another user's process that a planted runtime.json names is never believed)."""
     started = process_create_time(runtime.pid)
     if started is None or abs(started - runtime.create_time) >= 0.01:
         return False
     try:
         process = psutil.Process(runtime.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # it has ended; only its exit status waits to be collected by its parent
         return not hasattr(os, "getuid") or process.uids().real == os.getuid()
     except psutil.Error:
         return False

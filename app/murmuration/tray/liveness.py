@@ -21,19 +21,24 @@ from murmuration.status import is_alive
 
 @dataclass
 class _Followed:
+    instance_id: str
     runtime: Runtime
     fd: int | None = None
     notifier: QSocketNotifier | None = None
 
 
 class ServerWatch(QObject):
-    """Follows one server process per instance; `ended(id)` when it is gone."""
+    """Follows server processes until they end; `ended(instance id, pid)` when one has.
 
-    ended = Signal(str)
+    A process is followed to its end even after its instance shows another server or none (a server stopping
+    removes its runtime.json before it exits), so that the tray can collect each child it started.
+    """
+
+    ended = Signal(str, int)
 
     def __init__(self, interval: float = 2.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._followed: dict[str, _Followed] = {}
+        self._followed: dict[int, _Followed] = {}
         self._look = QTimer(self)
         self._look.setInterval(max(1, int(interval * 1000)))
         self._look.timeout.connect(self._look_at_all)
@@ -44,28 +49,37 @@ class ServerWatch(QObject):
         return self._look.isActive()
 
     def follow(self, instance_id: str, runtime: Runtime) -> None:
-        """From now on, say `ended(instance_id)` when the server of `runtime` ends (at once if it has)."""
-        known = self._followed.get(instance_id)
+        """From now on, say `ended(instance_id, pid)` when the server of `runtime` ends (at once if it has)."""
+        known = self._followed.get(runtime.pid)
         if known is not None and known.runtime == runtime:
             return
-        self.forget(instance_id)
-        followed = _Followed(runtime, _pidfd(runtime.pid))
-        self._followed[instance_id] = followed
+        if known is not None:
+            self._drop(runtime.pid)  # that pid now names a newer server
+        followed = _Followed(instance_id, runtime, _pidfd(runtime.pid))
+        self._followed[runtime.pid] = followed
         # Opened after the pid was read: it may name a newer process by now, or none.
         if not is_alive(runtime):
-            self._end(instance_id)
+            self._end(runtime.pid)
             return
         if followed.fd is not None:
             notifier = QSocketNotifier(followed.fd, QSocketNotifier.Type.Read, self)
-            notifier.activated.connect(lambda *_: self._end(instance_id))
+            notifier.activated.connect(lambda *_: self._end(runtime.pid))
             followed.notifier = notifier
         elif not self._look.isActive():
             self._look.start()
 
-    def forget(self, instance_id: str) -> None:
-        followed = self._followed.pop(instance_id, None)
+    def followed(self) -> set[int]:
+        """The pids followed now."""
+        return set(self._followed)
+
+    def close(self) -> None:
+        for pid in list(self._followed):
+            self._drop(pid)
+
+    def _drop(self, pid: int) -> _Followed | None:
+        followed = self._followed.pop(pid, None)
         if followed is None:
-            return
+            return None
         if followed.notifier is not None:
             followed.notifier.setEnabled(False)
             followed.notifier.deleteLater()
@@ -74,23 +88,17 @@ class ServerWatch(QObject):
                 os.close(followed.fd)
         if self._look.isActive() and all(f.fd is not None for f in self._followed.values()):
             self._look.stop()
+        return followed
 
-    def followed(self) -> set[str]:
-        return set(self._followed)
-
-    def close(self) -> None:
-        for instance_id in list(self._followed):
-            self.forget(instance_id)
-
-    def _end(self, instance_id: str) -> None:
-        if instance_id in self._followed:
-            self.forget(instance_id)
-            self.ended.emit(instance_id)
+    def _end(self, pid: int) -> None:
+        followed = self._drop(pid)
+        if followed is not None:
+            self.ended.emit(followed.instance_id, pid)
 
     def _look_at_all(self) -> None:
-        for instance_id, followed in list(self._followed.items()):
+        for pid, followed in list(self._followed.items()):
             if followed.fd is None and not is_alive(followed.runtime):
-                self._end(instance_id)
+                self._end(pid)
 
 
 def _pidfd(pid: int) -> int | None:

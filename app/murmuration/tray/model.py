@@ -73,6 +73,8 @@ class InstanceModel(QObject):
         self._look: asyncio.Future[None] | None = None
         self._again = False
         self._closed = False
+        # How the tray's own children ended, by pid, collected when their end was announced.
+        self._exit_statuses: dict[int, int] = {}
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
         self._retry.timeout.connect(self._retry_unanswered)
@@ -83,7 +85,6 @@ class InstanceModel(QObject):
         self._sample_timer.timeout.connect(self._sample_now)
         self._sampling: asyncio.Future[None] | None = None
         self.instance_changed.connect(self._follow)
-        self.instance_removed.connect(self._follow)
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -188,8 +189,13 @@ class InstanceModel(QObject):
             except Exception:
                 log.exception("scanning the instances failed")
 
-    def _server_ended(self, instance_id: str) -> None:
-        log.debug("the server of %s ended", instance_id)
+    def _server_ended(self, instance_id: str, pid: int) -> None:
+        # Collected now, while its pid is known (a server that removed its runtime.json first leaves no other
+        # trace of it): no zombie stays under the tray, and the scan below learns how it ended.
+        status = reap(pid)
+        if status is not None:
+            self._exit_statuses[pid] = status
+        log.debug("the server of %s (pid %d) ended with status %s", instance_id, pid, status)
         self.look_soon()
 
     def set_sampling(self, sampling: bool) -> None:
@@ -219,14 +225,12 @@ class InstanceModel(QObject):
             self.instance_changed.emit(instance.id)
 
     def _follow(self, instance_id: str) -> None:
-        """Keep following the server the instance shows, whatever changed it (a scan, an intent, an adoption)."""
+        """Follow the server the instance shows, whatever showed it (a scan, an intent, an adoption)."""
         if self._servers is None:
             return
         instance = self.get(instance_id)
         if instance is not None and instance.runtime is not None:
             self._servers.follow(instance_id, instance.runtime)
-        else:
-            self._servers.forget(instance_id)
         unanswered = instance is not None and instance.state is InstanceState.NOT_RESPONDING
         if unanswered and not self._closed and not self._retry.isActive():
             self._retry.start()
@@ -235,6 +239,19 @@ class InstanceModel(QObject):
         if any(i.state is InstanceState.NOT_RESPONDING for i in self.instances()):
             self.look_soon()  # asks it again (a scan pings what is not known to answer)
             self._retry.start()
+
+    def scheduled(self) -> list[str]:
+        """What the model does or has set to run by itself now; empty while it only waits for notifications."""
+        busy = []
+        if self._look is not None and not self._look.done():
+            busy.append("a scan")
+        if self._retry.isActive():
+            busy.append("a retry timer for an instance that does not answer")
+        if self._sample_timer.isActive():
+            busy.append("a memory sampling timer")
+        if self._servers is not None and self._servers.polling:
+            busy.append("a timer looking at the servers")
+        return busy
 
     async def close(self) -> None:
         """Stop watching (instances keep running: they are separate processes)."""
@@ -309,17 +326,22 @@ class InstanceModel(QObject):
                 return None
             return obs.runtime
         instance.memory = None
+        exit_status = obs.exit_status
+        if instance.runtime is not None and exit_status is None:
+            # Its server is gone; when it was the tray's child, collect it (no zombie) and learn how it ended.
+            ended = instance.runtime.pid
+            exit_status = self._exit_statuses.pop(ended) if ended in self._exit_statuses else reap(ended)
         died = instance.state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING)
         if died and instance.id in self._watched:
             runtime, instance.runtime = instance.runtime, None
             # A server that stops cleanly removes its runtime.json; one killed (or failing) leaves it,
             # or tells its failure by its exit status when it was our child.
-            if obs.stale or obs.exit_status not in (None, 0):
-                log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
+            if obs.stale or exit_status not in (None, 0):
+                log.warning("%s died without being asked to (exit status %s)", instance.name, exit_status)
                 # Written here, in the GUI thread (a crash is rare and the record small), so the log holds
                 # the cause by the time anything says "see its log".
                 pid, secrets = (runtime.pid, (runtime.token,)) if runtime else (None, ())
-                instance.last_exit = exits.record(instance.folder, pid, obs.exit_status, secrets)
+                instance.last_exit = exits.record(instance.folder, pid, exit_status, secrets)
                 instance.state = InstanceState.CRASHED
                 instance.message = f"{instance.label} stopped unexpectedly: it {instance.last_exit}."
                 self.instance_changed.emit(instance.id)
