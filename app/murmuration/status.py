@@ -46,7 +46,8 @@ def process_create_time(pid: int) -> float | None:
 
 def is_alive(runtime: Runtime) -> bool:
     """True when runtime's pid still names the live server that wrote it: same start time (a reused pid differs),
-    not ended (a zombie serves nothing), and run by this user (another user's process that a planted runtime.json names is never believed)."""
+    not ended (a zombie serves nothing), and run by this user (another user's process that a planted
+    runtime.json names is never believed)."""
     started = process_create_time(runtime.pid)
     if started is None or abs(started - runtime.create_time) >= 0.01:
         return False

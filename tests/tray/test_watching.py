@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Collection
 from pathlib import Path
 
 import psutil
@@ -33,10 +34,10 @@ async def test_changes_made_by_other_processes_show_within_two_seconds_and_nothi
     scans = 0
     refresh = model.refresh
 
-    async def counted() -> None:
+    async def counted(folders: Collection[Path] | None = None) -> None:
         nonlocal scans
         scans += 1
-        await refresh()
+        await refresh(folders)
 
     model.refresh = counted  # type: ignore[method-assign]
     for n in range(5):
@@ -58,10 +59,7 @@ async def test_changes_made_by_other_processes_show_within_two_seconds_and_nothi
     assert model.scheduled() == []  # a running server is followed without a timer (a pidfd on Linux)
 
     # Renamed by editing instance.json in place (no new file: only the file's own watch sees it).
-    info = json.loads(instance.folder.instance_file.read_text())
-    with open(instance.folder.instance_file, "r+") as f:
-        f.write(json.dumps({**info, "name": "Renamed"}))
-        f.truncate()
+    edit_in_place(instance.folder.instance_file, name="Renamed")
     await until(lambda: instance.name == "Renamed", model.instance_changed, timeout=PROMISE, what="the new name")
     await settled(model)
 
@@ -114,7 +112,8 @@ async def test_a_server_the_tray_started_leaves_no_zombie_when_it_stops(model: I
     assert await model.start("child-one")
     assert await model.start("child-two")
     one, two = model.get("child-one"), model.get("child-two")
-    assert one is not None and two is not None and one.pid is not None and two.pid is not None
+    assert one is not None
+    assert two is not None
     pids = [one.pid, two.pid]
     assert all(psutil.Process(pid).ppid() == os.getpid() for pid in pids)  # really the tray's children
 
@@ -123,8 +122,17 @@ async def test_a_server_the_tray_started_leaves_no_zombie_when_it_stops(model: I
     await until(lambda: two.state is InstanceState.STOPPED, model.instance_changed, timeout=PROMISE)
 
     # The one stopped elsewhere removes its runtime.json before it exits: it is collected when it has ended.
-    for pid in pids:
-        await until(lambda: not zombie(pid), timeout=PROMISE, what=f"server {pids.index(pid) + 1} collected")
+    for n, pid in enumerate(pids, 1):
+        assert pid is not None
+        await until(lambda p=pid: not zombie(p), timeout=PROMISE, what=f"server {n} collected")
+
+
+def edit_in_place(path: Path, **changes: object) -> None:
+    """Rewrite a JSON file in place, as an editor that keeps the file does (no new inode)."""
+    info = json.loads(path.read_text())
+    with open(path, "r+") as f:
+        f.write(json.dumps({**info, **changes}))
+        f.truncate()
 
 
 def zombie(pid: int) -> bool:

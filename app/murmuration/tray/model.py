@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,11 +21,11 @@ from murmuration import registry, status
 from murmuration.client import InstanceUnavailable
 from murmuration.contract import EXIT_LOCKED
 from murmuration.control import NotResponding, StartFailed, login_url, remove_instance, start_instance, stop_instance
-from murmuration.datafolder import DataFolderError, Runtime
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
 from murmuration.tray.liveness import ServerWatch
-from murmuration.tray.scan import Observation, reap, sample_memory, scan, watched_paths
+from murmuration.tray.scan import Observation, observe, reap, sample_memory, scan, watched_paths
 from murmuration.tray.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ class InstanceModel(QObject):
         self._files: FolderWatcher | None = None
         self._servers: ServerWatch | None = None
         self._look: asyncio.Future[None] | None = None
-        self._again = False
+        # The data folders to look at next (None: all of them), gathered until the scan under way is done.
+        self._wanted: set[Path] | None = None
         self._closed = False
         # How the tray's own children ended, by pid, collected when their end was announced.
         self._exit_statuses: dict[int, int] = {}
@@ -160,6 +162,7 @@ class InstanceModel(QObject):
         self._look = asyncio.ensure_future(self._first_look(autostart))
 
     async def _first_look(self, autostart: bool) -> None:
+        self._wanted = None
         await self._looking()
         if autostart and not self._closed:
             try:
@@ -167,21 +170,39 @@ class InstanceModel(QObject):
             except Exception:
                 log.exception("starting the instances marked autostart failed")
 
-    def look_soon(self) -> None:
-        """Scan once more, soon: at once, or right after the scan under way (never two at a time)."""
+    def look_soon(self, paths: Iterable[str] | None = None) -> None:
+        """Scan once more, soon: at once, or right after the scan under way (never two at a time).
+
+        With `paths` (what changed on disk), only the data folders they belong to are looked at; a change
+        anywhere else (a registry folder) means a whole scan.
+        """
         if self._closed or self._files is None:
             return
-        if self._look is not None and not self._look.done():
-            self._again = True
-            return
-        self._look = asyncio.ensure_future(self._looking())
+        if paths is None:
+            self._wanted = None
+        elif self._wanted is not None:
+            for path in paths:
+                folder = self._folder_of(Path(path))
+                if folder is None:
+                    self._wanted = None
+                    break
+                self._wanted.add(folder)
+        if self._look is None or self._look.done():
+            self._look = asyncio.ensure_future(self._looking())
+
+    def _folder_of(self, path: Path) -> Path | None:
+        """The known data folder `path` is or lies in (its instance.json), else None."""
+        for slot in self._slots.values():
+            folder = slot.instance.folder
+            if path in (folder.path, folder.instance_file):
+                return folder.path
+        return None
 
     async def _looking(self) -> None:
-        self._again = True
-        while self._again and not self._closed:
-            self._again = False
+        while (self._wanted is None or self._wanted) and not self._closed:
+            wanted, self._wanted = self._wanted, set()
             try:
-                await self.refresh()
+                await self.refresh(wanted)
             except RuntimeError as exc:
                 if "no running event loop" in str(exc):
                     return  # the app's loop is gone (the app is ending): nothing left to watch for
@@ -196,7 +217,8 @@ class InstanceModel(QObject):
         if status is not None:
             self._exit_statuses[pid] = status
         log.debug("the server of %s (pid %d) ended with status %s", instance_id, pid, status)
-        self.look_soon()
+        instance = self.get(instance_id)
+        self.look_soon([str(instance.folder.path)] if instance is not None else None)
 
     def set_sampling(self, sampling: bool) -> None:
         """Read memory (and repaint uptime) every few seconds only while someone looks: the window is shown."""
@@ -236,8 +258,9 @@ class InstanceModel(QObject):
             self._retry.start()
 
     def _retry_unanswered(self) -> None:
-        if any(i.state is InstanceState.NOT_RESPONDING for i in self.instances()):
-            self.look_soon()  # asks it again (a scan pings what is not known to answer)
+        unanswered = [str(i.folder.path) for i in self.instances() if i.state is InstanceState.NOT_RESPONDING]
+        if unanswered:
+            self.look_soon(unanswered)  # asks them again (a scan pings what is not known to answer)
             self._retry.start()
 
     def scheduled(self) -> list[str]:
@@ -267,11 +290,17 @@ class InstanceModel(QObject):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def refresh(self) -> None:
-        """Look at every instance once and bring the model up to date."""
+    async def refresh(self, folders: Collection[Path] | None = None) -> None:
+        """Look at every instance once (or only at the data folders `folders`) and bring the model up to date."""
         async with self._refreshing:
             generations = {key: slot.generation for key, slot in self._slots.items()}
-            observations = await asyncio.to_thread(scan, self.sampling)
+            sampling = self.sampling
+            if folders is None:
+                observations = await asyncio.to_thread(scan, sampling)
+            else:
+                observations = await asyncio.to_thread(
+                    lambda: [observe(DataFolder(p), sampling) for p in sorted(folders) if p.is_dir()]
+                )
             seen: set[str] = set()
             to_ping: list[tuple[_Slot, Runtime]] = []
             for obs in observations:
@@ -287,13 +316,14 @@ class InstanceModel(QObject):
                 ping = self._apply(slot, obs)
                 if ping is not None:
                     to_ping.append((slot, ping))
-            for key in [k for k in self._slots if k not in seen and not self._slots[k].lock.locked()]:
+            gone = [] if folders is not None else [k for k in self._slots if k not in seen]
+            for key in [k for k in gone if not self._slots[k].lock.locked()]:
                 del self._slots[key]
                 self._watched.discard(key)
                 self.instance_removed.emit(key)
-            self.first_scan_done = True
+            self.first_scan_done = self.first_scan_done or folders is None
             if self._files is not None:
-                self._files.follow(watched_paths(observations))
+                self._files.follow(watched_paths([slot.instance.folder for slot in self._slots.values()]))
             self.changed.emit()
         if to_ping:
             await asyncio.gather(*(self._adopt(slot, runtime) for slot, runtime in to_ping))

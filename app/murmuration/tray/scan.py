@@ -43,13 +43,13 @@ def scan(memory: bool = True) -> list[Observation]:
     return [observe(folder, memory) for folder in registry.managed_folders()]
 
 
-def watched_paths(observations: list[Observation]) -> list[Path]:
+def watched_paths(folders: list[DataFolder]) -> list[Path]:
     """What to watch so that every change `scan` would see is announced: the registry's folders (or, until one
     exists, the nearest folder above it), each data folder (runtime.json comes and goes there) and each
     instance.json (edited in place)."""
     paths = [_nearest_existing(p) for p in (instances_folder(), projects_folder(), registry.registered_root())]
-    for obs in observations:
-        paths += [obs.folder.path, obs.folder.instance_file]
+    for folder in folders:
+        paths += [folder.path, folder.instance_file]
     return paths
 
 

@@ -20,9 +20,9 @@ SETTLE_MS = 100
 
 
 class FolderWatcher(QObject):
-    """Watches a set of folders and files; `changed` once per burst of changes in any of them."""
+    """Watches a set of folders and files; `changed(paths)` once per burst of changes, with the paths touched."""
 
-    changed = Signal()
+    changed = Signal(list)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -32,7 +32,8 @@ class FolderWatcher(QObject):
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(SETTLE_MS)
-        self._settle.timeout.connect(self.changed)
+        self._settle.timeout.connect(self._settled)
+        self._touched_paths: set[str] = set()
         # The inode each watched file had when it was added: a file replaced by a rename is a new inode,
         # which must be watched afresh or its next change goes unseen.
         self._inodes: dict[str, int] = {}
@@ -64,6 +65,11 @@ class FolderWatcher(QObject):
         """Every path watched now."""
         return set(self._watcher.directories()) | set(self._watcher.files())
 
-    def _touched(self, _path: str) -> None:
+    def _touched(self, path: str) -> None:
+        self._touched_paths.add(path)
         if not self._settle.isActive():
             self._settle.start()
+
+    def _settled(self) -> None:
+        paths, self._touched_paths = sorted(self._touched_paths), set()
+        self.changed.emit(paths)
