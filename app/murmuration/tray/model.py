@@ -379,7 +379,10 @@ class InstanceModel(QObject):
                 return None
             self._watched.discard(instance.id)
         if not instance.state.troubled:
-            instance.state = InstanceState.STOPPED
+            # A server found dead, not one the tray saw die: crashed as `ls` says, but nothing restarts it.
+            instance.state = InstanceState.CRASHED if obs.stale else InstanceState.STOPPED
+            if obs.stale:
+                instance.message = f"{instance.label} crashed before the tray saw it run; start it again."
         instance.runtime = None
         if _looks(instance) != before:
             self.instance_changed.emit(instance.id)

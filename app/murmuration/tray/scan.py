@@ -74,7 +74,7 @@ def observe(folder: DataFolder, memory: bool = True) -> Observation:
     status = probe(folder)
     runtime = status.runtime
     if status.state is not State.RUNNING or runtime is None:
-        return Observation(folder, info, alive=False, stale=status.state is State.STALE, runtime=None)
+        return Observation(folder, info, alive=False, stale=status.state is State.CRASHED, runtime=None)
     try:
         process = psutil.Process(runtime.pid)
         if process.status() == psutil.STATUS_ZOMBIE:
