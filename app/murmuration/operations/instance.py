@@ -15,8 +15,9 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL and the project "
-        "folder its processes run in (cwd).",
+        "Tell which Murmuration instance this is: its id, name, version, process id, port, URL, the project "
+        "folder its processes run in (cwd), and which processes this start found cut short by a crash "
+        "(recovered: interrupted for good, or restarted by their policy).",
         params_schema({}),
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def declare(table: OperationTable) -> None:
             # The sentence to show while the data is damaged (the instance is read-only then), else null.
             "damaged": Damaged.sentence(ctx.info.id) if ctx.knowledge.store.damage is not None else None,
             "cwd": ctx.info.cwd,
+            "recovered": ctx.processes.recovered,
             "web_url": ctx.web_url(),
         }
 

@@ -77,6 +77,7 @@ class Tray(QObject):
         self.actions.open_requested.connect(self.open_instance)
         self.actions.notify.connect(self.notify)
         self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
+        self.model.back.connect(self._back)
         self.supervisor.restarting.connect(self._restarting)
         self.supervisor.gave_up.connect(self._gave_up)
         self.window.quit_choice_chosen.connect(self.set_quit_choice)
@@ -313,6 +314,10 @@ class Tray(QObject):
             instance = self.model.get(instance_id)
             name = instance.label if instance else instance_id
             self.notify(f"{name} crashed", f"{name} stopped unexpectedly; restarting it in {delay:.0f} s.", True)
+
+    def _back(self, _instance_id: str, title: str, sentence: str) -> None:
+        # Said in the status bar too, where it replaces the "crashed" of a moment ago.
+        self.notify(title, sentence)
 
     def _gave_up(self, instance_id: str, message: str) -> None:
         instance = self.model.get(instance_id)

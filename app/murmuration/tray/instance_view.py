@@ -10,7 +10,7 @@ import contextlib
 import logging
 
 import shiboken6
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWebEngineCore import QWebEnginePage
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
@@ -56,6 +56,13 @@ class InstanceView(QWidget):
             self.stack.addWidget(widget)
         self.address = QLabel(self)
         self.address.setObjectName("address")
+        # What is news about the running instance (it runs again after a crash, what the crash cut short).
+        self.news = QLabel(self)
+        self.news.setObjectName("news")
+        self.news.setWordWrap(True)
+        self.news.setTextFormat(Qt.TextFormat.PlainText)  # titles come from agents: never markup
+        self.news.setContentsMargins(8, 0, 8, 4)
+        self.news.hide()
         self.reload_button = reload_button = QToolButton(self)
         reload_button.setText("Reload")
         reload_button.clicked.connect(self.sign_in)
@@ -74,6 +81,7 @@ class InstanceView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        layout.addWidget(self.news)
         layout.addWidget(self.stack, 1)
         self.shown = ""
         self._session: tuple[int | None, int | None] | None = None
@@ -114,6 +122,8 @@ class InstanceView(QWidget):
             self.reload.reload_button.setEnabled(False)
             self._show("reload")
             return
+        self.news.setText(instance.message if instance.running else "")
+        self.news.setVisible(instance.running and bool(instance.message))
         if instance.running:
             session = (instance.pid, instance.port)
             if session != self._session:

@@ -25,6 +25,7 @@ from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
 from murmuration.tray.liveness import ServerWatch
+from murmuration.tray.recovery import back_sentence, recovered
 from murmuration.tray.scan import Observation, observe, reap, sample_memory, scan, watched_paths
 from murmuration.tray.watcher import FolderWatcher
 
@@ -58,6 +59,8 @@ class InstanceModel(QObject):
     user_intent = Signal(str)
     # Something a person should be told (title, sentence).
     notice = Signal(str, str)
+    # An instance runs again after a crash, or on another port than before (id, title, the sentence that says so).
+    back = Signal(str, str, str)
 
     def __init__(self, parent: QObject | None = None, cwd: Path | None = None) -> None:
         super().__init__(parent)
@@ -427,9 +430,11 @@ class InstanceModel(QObject):
         async with slot.lock:
             instance = slot.instance
             slot.generation += 1
+            after_crash = instance.state in (InstanceState.CRASHED, InstanceState.CRASH_LOOP)
             self._set(instance, InstanceState.STARTING, "")
             instance.restart_at = None
             try:
+                earlier_port = (await asyncio.to_thread(instance.folder.read_info)).last_port
                 await asyncio.to_thread(start_instance, instance.folder)
                 runtime = await asyncio.to_thread(instance.folder.read_runtime)
             except NotResponding as exc:
@@ -450,7 +455,12 @@ class InstanceModel(QObject):
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
             self._watched.add(instance.id)
             if answered:
-                self._set(instance, InstanceState.RUNNING, "")
+                cut_short = await recovered(runtime) if after_crash else {}
+                sentence = back_sentence(instance.label, after_crash, runtime.port, earlier_port, cut_short)
+                self._set(instance, InstanceState.RUNNING, sentence or "")
+                if sentence:
+                    title = "is running again" if after_crash else f"moved to port {runtime.port}"
+                    self.back.emit(instance.id, f"{instance.label} {title}", sentence)
             else:
                 self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.label} started but does not answer.")
             return True
