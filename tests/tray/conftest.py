@@ -119,7 +119,7 @@ async def model() -> AsyncIterator[InstanceModel]:
 async def tray() -> AsyncIterator[Tray]:
     """The whole app as `murmuration` builds it, without a system tray (offscreen has none), polling fast."""
     application()
-    app = Tray(tray_available=False, policy=FAST_POLICY, poll_interval=FAST_POLL)
+    app = Tray(tray_available=False, policy=FAST_POLICY, poll_interval=FAST_POLL, warm_up=False)
     try:
         yield app
     finally:

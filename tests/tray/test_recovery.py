@@ -28,7 +28,7 @@ POLICY = RestartPolicy(first_delay=1.0, max_delay=1.0, loop_crashes=5, loop_wind
 @pytest.fixture
 async def tray() -> AsyncIterator[Tray]:
     application()
-    app = Tray(tray_available=False, policy=POLICY, poll_interval=FAST_POLL)
+    app = Tray(tray_available=False, policy=POLICY, poll_interval=FAST_POLL, warm_up=False)
     try:
         yield app
     finally:

@@ -31,7 +31,7 @@ class InstanceView(QWidget):
 
     # The dashboard finished loading after a sign-in.
     signed_in = Signal()
-    # Which page the tab shows now: "dashboard", "stopped" or "reload".
+    # Which page the tab shows now: "loading", "dashboard", "stopped" or "reload".
     page_shown = Signal(str)
 
     def __init__(
@@ -51,8 +51,13 @@ class InstanceView(QWidget):
         self.stopped.log_requested.connect(lambda: actions.show_log(instance_id))
         self.reload = ReloadPage(self)
         self.reload.reload_requested.connect(self.sign_in)
+        # Shown from the moment the tab opens until the dashboard has loaded: never a blank tab.
+        self.loading = QLabel(self)
+        self.loading.setObjectName("loading")
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading.setTextFormat(Qt.TextFormat.PlainText)
         self.stack = QStackedWidget(self)
-        for widget in (self.web, self.stopped, self.reload):
+        for widget in (self.web, self.stopped, self.reload, self.loading):
             self.stack.addWidget(widget)
         self.address = QLabel(self)
         self.address.setObjectName("address")
@@ -96,7 +101,8 @@ class InstanceView(QWidget):
     # --- what the tab shows ------------------------------------------------------------------------------------
 
     def _show(self, which: str) -> None:
-        self.stack.setCurrentWidget({"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which])
+        pages = {"dashboard": self.web, "stopped": self.stopped, "reload": self.reload, "loading": self.loading}
+        self.stack.setCurrentWidget(pages[which])
         if which != self.shown:
             self.shown = which
             self.page_shown.emit(which)
@@ -144,8 +150,8 @@ class InstanceView(QWidget):
             self._sync()
             return
         if self.shown != "dashboard":
-            self.stopped.show_instance(instance)
-            self._show("stopped")
+            self.loading.setText(f"Loading the dashboard of {instance.label}…")
+            self._show("loading")
         self._cancel_sign_in()
         self._signing = asyncio.ensure_future(self._sign_in())
 

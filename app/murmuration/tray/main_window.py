@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from murmuration.tray import web_engine
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.app_actions import AppActions
 from murmuration.tray.icons import state_dot
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.RightSide, None)
         self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.LeftSide, None)
         self.setCentralWidget(self.tabs)
+        web_engine.prepare_surface(self)  # so the first dashboard tab does not re-create (flicker) the window
         self._build_menus()
         model.instance_added.connect(lambda *_: self._update_empty())
         model.instance_removed.connect(self._instance_removed)

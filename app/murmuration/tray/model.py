@@ -266,10 +266,15 @@ class InstanceModel(QObject):
             self.look_soon(unanswered)  # asks them again (a scan pings what is not known to answer)
             self._retry.start()
 
+    @property
+    def looking(self) -> bool:
+        """Whether a scan is under way (or wanted right after the one under way)."""
+        return self._look is not None and not self._look.done()
+
     def scheduled(self) -> list[str]:
         """What the model does or has set to run by itself now; empty while it only waits for notifications."""
         busy = []
-        if self._look is not None and not self._look.done():
+        if self.looking:
             busy.append("a scan")
         if self._retry.isActive():
             busy.append("a retry timer for an instance that does not answer")
