@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
-import pytest
 
 from murmuration import registry
 from murmuration.client import InstanceClient
@@ -19,27 +17,18 @@ from murmuration.tray.instance import InstanceState
 from murmuration.tray.supervisor import RestartPolicy
 from tests.tray.waits import until
 
-from .conftest import FAST_POLL, application
+from .conftest import running_tray
 
 # Slow enough to take the old port away between the crash and the restart.
 POLICY = RestartPolicy(first_delay=1.0, max_delay=1.0, loop_crashes=5, loop_window=60.0)
 
 
-@pytest.fixture
-async def tray() -> AsyncIterator[Tray]:
-    application()
-    app = Tray(tray_available=False, policy=POLICY, poll_interval=FAST_POLL, warm_up=False)
-    try:
-        yield app
-    finally:
-        await app.close()
-        app.window.deleteLater()
-        app.deleteLater()
+async def test_after_a_crash_the_tray_says_it_runs_again_what_was_cut_short_and_the_new_port(home: Path) -> None:
+    async with running_tray(POLICY) as tray:
+        await crash_and_come_back(tray, home)
 
 
-async def test_after_a_crash_the_tray_says_it_runs_again_what_was_cut_short_and_the_new_port(
-    tray: Tray, home: Path
-) -> None:
+async def crash_and_come_back(tray: Tray, home: Path) -> None:
     registry.create("Worker", home)
     tray.start()
     model = tray.model

@@ -17,7 +17,7 @@ from tests.tray.tray_process import tray_environment
 from tests.tray.waits import dashboard_shows, until
 from tests.xdisplay import tray_display
 
-from .conftest import FAST_POLICY, FAST_POLL, application
+from .conftest import running_tray
 
 PROBE = Path(__file__).with_name("first_view_probe.py")
 
@@ -62,9 +62,7 @@ async def test_the_web_engine_is_warmed_once_the_tray_is_idle_and_let_go_when_a_
 ) -> None:
     monkeypatch.setattr(controller, "WARM_UP_AFTER_MS", 50)
     registry.create("Later", home)
-    application()
-    app = Tray(tray_available=False, policy=FAST_POLICY, poll_interval=FAST_POLL)
-    try:
+    async with running_tray(warm_up=True) as app:
         app.start()
         warm = await until(lambda: app.warm, app.model.changed, what="the warmed engine")
         assert app.model.first_scan_done
@@ -75,7 +73,3 @@ async def test_the_web_engine_is_warmed_once_the_tray_is_idle_and_let_go_when_a_
         app.open_instance("later")
 
         assert app.warm is None  # the tab holds the engine now
-    finally:
-        await app.close()
-        app.window.deleteLater()
-        app.deleteLater()
