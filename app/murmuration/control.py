@@ -134,7 +134,7 @@ def stop_instance(folder: DataFolder, timeout: float = STOP_TIMEOUT) -> bool:
     status = probe(folder)
     runtime = status.runtime
     if status.state is not State.RUNNING or runtime is None:
-        if status.state is State.STALE:
+        if status.state is State.CRASHED:
             folder.remove_runtime()
         return False
     try:

@@ -138,7 +138,7 @@ class Examination:
         runtime = status.runtime
         if status.state is State.STOPPED:
             return []
-        if status.state is State.STALE:
+        if status.state is State.CRASHED:
             if self.lock_is_held():
                 self.running = True  # a server is starting right now and has not written its runtime file yet
                 return []

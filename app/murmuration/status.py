@@ -18,13 +18,20 @@ from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 
 
 class State(enum.StrEnum):
+    """Whether an instance runs, in the words `ls` prints and the tray shows (capitalised, see `label`)."""
+
     RUNNING = "running"
     STOPPED = "stopped"
-    # A runtime file left by a server that died without cleaning up (kill -9, power loss).
-    STALE = "stale"
+    # Its server ended without stopping (kill -9, a crash, power loss): its runtime file is left behind.
+    CRASHED = "crashed"
     # Its process lives (and holds the data folder) but does not answer a ping within PING_TIMEOUT: stopped by
     # SIGSTOP or a debugger, or stuck on a hung disk.
     NOT_RESPONDING = "not responding"
+
+    @property
+    def label(self) -> str:
+        """The state as a menu, a table or a sentence's start shows it."""
+        return self.value.capitalize()
 
 
 PING_TIMEOUT = 3.0  # seconds a live server has to answer an authenticated ping
@@ -45,13 +52,16 @@ def process_create_time(pid: int) -> float | None:
 
 
 def is_alive(runtime: Runtime) -> bool:
-    """True when runtime's pid still names the server that wrote it: same start time (a reused pid differs), and
-    run by this user (another user's process that a planted runtime.json names is never believed)."""
+    """True when runtime's pid still names the live server that wrote it: same start time (a reused pid differs),
+    not ended (a zombie serves nothing), and run by this user (another user's process that a planted
+    runtime.json names is never believed)."""
     started = process_create_time(runtime.pid)
     if started is None or abs(started - runtime.create_time) >= 0.01:
         return False
     try:
         process = psutil.Process(runtime.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # it has ended; only its exit status waits to be collected by its parent
         return not hasattr(os, "getuid") or process.uids().real == os.getuid()
     except psutil.Error:
         return False
@@ -64,9 +74,9 @@ def probe(folder: DataFolder) -> InstanceStatus:
         runtime = None  # a runtime.json that came with a folder found elsewhere: none of our servers wrote it
     if runtime is None:
         if folder.runtime_file.exists():
-            return InstanceStatus(State.STALE, None)
+            return InstanceStatus(State.CRASHED, None)
         return InstanceStatus(State.STOPPED, None)
-    return InstanceStatus(State.RUNNING if is_alive(runtime) else State.STALE, runtime)
+    return InstanceStatus(State.RUNNING if is_alive(runtime) else State.CRASHED, runtime)
 
 
 async def ping(runtime: Runtime, timeout: float = PING_TIMEOUT) -> dict[str, Any] | None:

@@ -226,7 +226,7 @@ def test_ls_of_an_empty_home() -> None:
     assert json.loads(ok("ls", "--json")) == []
 
 
-def test_ls_shows_running_stopped_and_stale(servers: Servers, cli_instances: list[str]) -> None:
+def test_ls_shows_running_stopped_and_crashed(servers: Servers, cli_instances: list[str]) -> None:
     new("idle")
     new("busy")
     running = start("busy", cli_instances)
@@ -237,7 +237,7 @@ def test_ls_shows_running_stopped_and_stale(servers: Servers, cli_instances: lis
     rows = {r["name"]: r for r in ls_rows()}
     assert set(rows) == {"idle", "busy", "crashed"}
     assert (rows["idle"]["status"], rows["idle"]["pid"], rows["idle"]["port"]) == ("stopped", None, None)
-    assert rows["crashed"]["status"] == "stale"
+    assert rows["crashed"]["status"] == "crashed"
     busy = rows["busy"]
     assert busy == running
     assert busy["status"] == "running"
@@ -251,7 +251,7 @@ def test_ls_shows_running_stopped_and_stale(servers: Servers, cli_instances: lis
     table = {line.split()[0]: line.split() for line in lines[1:]}
     assert table["busy"][2:6] == ["running", str(busy["pid"]), str(busy["port"]), busy["url"]]
     assert table["idle"][2:6] == ["stopped", "-", "-", "-"]
-    assert table["crashed"][2] == "stale"
+    assert table["crashed"][2] == "crashed"
 
 
 # --- start ----------------------------------------------------------------------------------------------------

@@ -392,4 +392,4 @@ def test_ls_lists_an_instance_whose_runtime_file_is_a_bracket_bomb(fresh: DataFo
     os.chmod(fresh.runtime_file, 0o600)
     listed = run_cli("ls", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [row["status"] for row in json.loads(listed.stdout)] == ["stale"]
+    assert [row["status"] for row in json.loads(listed.stdout)] == ["crashed"]

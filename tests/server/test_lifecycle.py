@@ -348,7 +348,7 @@ def test_killed_server_is_stale_and_start_takes_over(servers: Servers, cli_insta
     assert folder.runtime_file.exists()
 
     row = ls_json()["crash"]
-    assert row["status"] == "stale"
+    assert row["status"] == "crashed"
 
     cli_instances.append("crash")
     started = run_cli("start", "crash")
@@ -377,7 +377,7 @@ def test_runtime_file_with_a_reused_pid_is_stale_and_that_pid_is_never_signalled
             }
         )
     )
-    assert ls_json()["reused"]["status"] == "stale"
+    assert ls_json()["reused"]["status"] == "crashed"
     result = run_cli("stop", "reused", "--timeout", "1")
     assert result.returncode == 0, result.stderr
     assert "not running" in result.stdout

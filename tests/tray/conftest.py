@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -117,14 +118,21 @@ async def model() -> AsyncIterator[InstanceModel]:
         await instance_model.close()
 
 
-@pytest.fixture
-async def tray() -> AsyncIterator[Tray]:
-    """The whole app as `murmuration` builds it, without a system tray (offscreen has none), polling fast."""
+@contextlib.asynccontextmanager
+async def running_tray(policy: RestartPolicy = FAST_POLICY, warm_up: bool = False) -> AsyncIterator[Tray]:
+    """The whole app as `murmuration` builds it, without a system tray (offscreen has none), closed afterwards."""
     application()
-    app = Tray(tray_available=False, policy=FAST_POLICY, poll_interval=FAST_POLL)
+    app = Tray(tray_available=False, policy=policy, poll_interval=FAST_POLL, warm_up=warm_up)
     try:
         yield app
     finally:
         await app.close()
         app.window.deleteLater()
         app.deleteLater()
+
+
+@pytest.fixture
+async def tray() -> AsyncIterator[Tray]:
+    """The whole app, restarting crashed instances fast; no web engine warm-up (each test opens its own tabs)."""
+    async with running_tray() as app:
+        yield app

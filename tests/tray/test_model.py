@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -51,6 +52,7 @@ async def test_the_model_adopts_a_running_instance_instead_of_starting_another(
 
 
 async def test_an_instance_created_and_started_by_the_cli_appears_by_itself(model: InstanceModel) -> None:
+    model.set_sampling(True)  # as the shown window does: memory is read only then
     model.watch(FAST_POLL)
     await until(lambda: model.first_scan_done, model.changed)
     assert model.instances() == []
@@ -201,3 +203,27 @@ def test_what_a_person_may_ask_follows_the_state(tmp_path: Path) -> None:
         InstanceState.CRASH_LOOP: (True, False, False),
         InstanceState.FAILED: (True, False, False),
     }
+
+
+async def test_a_crashed_instance_reads_the_same_in_the_tray_and_in_ls(model: InstanceModel, home: Path) -> None:
+    folder = registry.create("Dead", home)
+    started = await asyncio.to_thread(start_instance, folder)
+    os.kill(started.ready["pid"], signal.SIGKILL)
+    await until(lambda: not psutil.pid_exists(started.ready["pid"]) or zombie(started.ready["pid"]))
+
+    await model.refresh()
+
+    instance = model.get("dead")
+    assert instance is not None
+    assert instance.state is InstanceState.CRASHED
+    listed = await asyncio.to_thread(run_cli, "ls", "--json")
+    assert [row["status"] for row in json.loads(listed.stdout)] == [instance.state.value] == ["crashed"]
+    table = (await asyncio.to_thread(run_cli, "ls")).stdout.splitlines()
+    assert table[1].split()[2] == instance.state.label.lower() == "crashed"
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False

@@ -143,6 +143,8 @@ class ProcessManager:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._port_scanner: asyncio.Task[None] | None = None
         self._closing = False
+        # What `open` found cut short by the last run's crash, by title: queued again, or interrupted for good.
+        self.recovered: dict[str, list[str]] = {"interrupted": [], "restarted": []}
 
     # ---- life of the manager -------------------------------------------------------------
 
@@ -167,7 +169,8 @@ class ProcessManager:
                 log = self._open_log(row["id"])
                 log.system(note)
                 log.close()
-            self._cut_short(row["id"], row["restart"], note)
+            again = self._cut_short(row["id"], row["restart"], note)
+            self.recovered["restarted" if again else "interrupted"].append(row["title"] or row["id"])
         self._scheduler = asyncio.create_task(self._schedule())
 
     async def close(self) -> None:
@@ -189,14 +192,15 @@ class ProcessManager:
             self._flush_handle.cancel()
         await self.reaper.close()
 
-    def _cut_short(self, process_id: str, policy: str, note: str) -> None:
-        """A run its instance ended: queued again when its policy restarts it, else interrupted for good."""
+    def _cut_short(self, process_id: str, policy: str, note: str) -> bool:
+        """A run its instance ended: queued again when its policy restarts it (True), else interrupted for good."""
         if policy in ("on-failure", "always"):
             self.records.update(
                 process_id, state="queued", next_attempt_at=None, pid=None, port=None, error=None, interrupted=note
             )
-        else:
-            self.records.update(process_id, state="interrupted", ended_at=clock.now(), error=note, interrupted=note)
+            return True
+        self.records.update(process_id, state="interrupted", ended_at=clock.now(), error=note, interrupted=note)
+        return False
 
     # ---- starting --------------------------------------------------------------------------
 

@@ -26,8 +26,9 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Which instance this is: id, name, version, pid, port, URL, the folder its processes run in (cwd) and "
-        "the name Python runs by on their PATH (python, or null).",
+        "Which instance this is: id, name, version, pid, port, URL, the folder its processes run in (cwd), "
+        "the name Python runs by on their PATH (python, or null) and which processes this start found cut short "
+        "by a crash (recovered: interrupted for good, or restarted by their policy).",
         params_schema({}),
         result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
         hints=READS,
@@ -45,6 +46,7 @@ def declare(table: OperationTable) -> None:
             "damaged": Damaged.sentence(ctx.info.id) if ctx.knowledge.store.damage is not None else None,
             "cwd": ctx.info.cwd,
             "python": python_on_path(),
+            "recovered": ctx.processes.recovered,
             "web_url": ctx.web_url(),
         }
 

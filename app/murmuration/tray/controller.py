@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import shiboken6
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from murmuration import __version__, registry
@@ -28,8 +28,11 @@ from murmuration.tray.settings import QuitChoice, TraySettings, tray_log_file
 from murmuration.tray.stop_progress import StopProgress
 from murmuration.tray.supervisor import RestartPolicy, Supervisor
 from murmuration.tray.tray_icon import TrayIcon
+from murmuration.tray.web_engine import WarmEngine
 
 log = logging.getLogger(__name__)
+
+WARM_UP_AFTER_MS = 3000  # the web engine is started this long after the tray, once it is idle
 
 
 class _ArgumentError(Exception):
@@ -57,11 +60,14 @@ class Tray(QObject):
         tray_available: bool,
         policy: RestartPolicy | None = None,
         poll_interval: float = 2.0,
+        warm_up: bool = True,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.tray_available = tray_available
         self.poll_interval = poll_interval
+        self.warm_up = warm_up
+        self.warm: WarmEngine | None = None
         self.settings = TraySettings()
         self.model = InstanceModel(self)
         self.supervisor = Supervisor(self.model, policy, parent=self)
@@ -80,10 +86,13 @@ class Tray(QObject):
         self.actions.open_requested.connect(self.open_instance)
         self.actions.notify.connect(self.notify)
         self.model.notice.connect(lambda title, message: self.notify(title, message, warning=True))
+        self.model.back.connect(self._back)
         self.supervisor.restarting.connect(self._restarting)
         self.supervisor.gave_up.connect(self._gave_up)
         self.window.quit_choice_chosen.connect(self.set_quit_choice)
         self.window.hidden_to_tray.connect(self._hidden_to_tray)
+        # The first tab holds the web engine from then on: the warm-up's blank page can go.
+        self.window.tabs.currentChanged.connect(lambda *_: self._release_warm_engine() if self.window.views else None)
         app.new_instance.triggered.connect(self.new_instance)
         app.show_window.triggered.connect(self.show_window)
         app.start_at_login.toggled.connect(self.set_start_at_login)
@@ -96,6 +105,8 @@ class Tray(QObject):
     def start(self) -> None:
         """Watch the instances (adopting the running ones, starting those marked autostart) and show up."""
         self.model.watch(self.poll_interval)
+        if self.warm_up:
+            QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)
         self._show_start_at_login(autostart.is_enabled())
         if self.icon is None:
             self.window.show_and_raise()
@@ -126,11 +137,27 @@ class Tray(QObject):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, lambda: self.actions.run(self.quit(stop=False)))
 
+    def _warm_up(self) -> None:
+        """Start the web engine in the background once the tray is idle, unless a tab already has."""
+        if self._quitting or self.window.views or self.warm is not None:
+            return
+        if not self.model.first_scan_done or self.model.looking or any(i.state.busy for i in self.model.instances()):
+            QTimer.singleShot(WARM_UP_AFTER_MS, self._warm_up)  # still starting: later
+            return
+        log.info("warming up the web engine")
+        self.warm = WarmEngine()
+
+    def _release_warm_engine(self) -> None:
+        if self.warm is not None:
+            self.warm.release()
+            self.warm = None
+
     async def close(self) -> None:
         """Let go of everything (the instances are separate processes and go on running)."""
         await self.supervisor.close()
         await self.model.close()
         self.window.close_all_tabs()
+        self._release_warm_engine()
         self.actions.close_logs()
         if self.dialog is not None and shiboken6.isValid(self.dialog):
             self.dialog.close()
@@ -325,6 +352,10 @@ class Tray(QObject):
             instance = self.model.get(instance_id)
             name = instance.label if instance else instance_id
             self.notify(f"{name} crashed", f"{name} stopped unexpectedly; restarting it in {delay:.0f} s.", True)
+
+    def _back(self, _instance_id: str, title: str, sentence: str) -> None:
+        # Said in the status bar too, where it replaces the "crashed" of a moment ago.
+        self.notify(title, sentence)
 
     def _gave_up(self, instance_id: str, message: str) -> None:
         instance = self.model.get(instance_id)

@@ -15,26 +15,25 @@ from murmuration.status import State
 class InstanceState(enum.StrEnum):
     """What the tray knows about one instance."""
 
-    # The states an instance is in on its own are status.py's, in its words (`ls` says the same).
+    # The states an instance is in on its own are status.py's, in its words (`ls` says the same). The others
+    # are what only the tray knows: an intent under way, or that it gave up restarting a crashed one.
     STOPPED = State.STOPPED.value
     STARTING = "starting"
     RUNNING = State.RUNNING.value
     NOT_RESPONDING = State.NOT_RESPONDING.value
     STOPPING = "stopping"
-    CRASHED = "crashed"
+    CRASHED = State.CRASHED.value
     CRASH_LOOP = "crash loop"
     FAILED = "failed"
 
     @property
     def label(self) -> str:
-        """The state as a person reads it in a menu or a table."""
+        """The state as a person reads it in a menu or a table (status.py's words for the states `ls` shows)."""
+        if self.value in State.__members__.values():
+            return State(self.value).label
         return {
-            InstanceState.STOPPED: "Stopped",
             InstanceState.STARTING: "Starting…",
-            InstanceState.RUNNING: "Running",
-            InstanceState.NOT_RESPONDING: "Not responding",
             InstanceState.STOPPING: "Stopping…",
-            InstanceState.CRASHED: "Crashed",
             InstanceState.CRASH_LOOP: "Keeps crashing",
             InstanceState.FAILED: "Failed to start",
         }[self]

@@ -10,7 +10,7 @@ import contextlib
 import logging
 
 import shiboken6
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWebEngineCore import QWebEnginePage
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
@@ -32,7 +32,7 @@ class InstanceView(QWidget):
 
     # The dashboard finished loading after a sign-in.
     signed_in = Signal()
-    # Which page the tab shows now: "dashboard", "stopped" or "reload".
+    # Which page the tab shows now: "loading", "dashboard", "stopped" or "reload".
     page_shown = Signal(str)
 
     def __init__(
@@ -50,11 +50,23 @@ class InstanceView(QWidget):
         self.stopped = StoppedPage(actions, instance_id, self)
         self.reload = ReloadPage(self)
         self.reload.reload_requested.connect(self.sign_in)
+        # Shown from the moment the tab opens until the dashboard has loaded: never a blank tab.
+        self.loading = QLabel(self)
+        self.loading.setObjectName("loading")
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading.setTextFormat(Qt.TextFormat.PlainText)
         self.stack = QStackedWidget(self)
-        for widget in (self.web, self.stopped, self.reload):
+        for widget in (self.web, self.stopped, self.reload, self.loading):
             self.stack.addWidget(widget)
         self.address = QLabel(self)
         self.address.setObjectName("address")
+        # What is news about the running instance (it runs again after a crash, what the crash cut short).
+        self.news = QLabel(self)
+        self.news.setObjectName("news")
+        self.news.setWordWrap(True)
+        self.news.setTextFormat(Qt.TextFormat.PlainText)  # titles come from agents: never markup
+        self.news.setContentsMargins(8, 0, 8, 4)
+        self.news.hide()
         self.reload_button = reload_button = QToolButton(self)
         reload_button.setText("Reload")
         reload_button.clicked.connect(self.sign_in)
@@ -77,6 +89,7 @@ class InstanceView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(bar)
+        layout.addWidget(self.news)
         layout.addWidget(self.stack, 1)
         self.shown = ""
         self._session: tuple[int | None, int | None] | None = None
@@ -91,7 +104,8 @@ class InstanceView(QWidget):
     # --- what the tab shows ------------------------------------------------------------------------------------
 
     def _show(self, which: str) -> None:
-        page = {"dashboard": self.web, "stopped": self.stopped, "reload": self.reload}[which]
+        pages = {"dashboard": self.web, "stopped": self.stopped, "reload": self.reload, "loading": self.loading}
+        page = pages[which]
         self.stack.setCurrentWidget(page)
         self.setFocusProxy(page)  # the tab brought to the front by a key gives the keys to what it shows
         if which != self.shown:
@@ -120,6 +134,8 @@ class InstanceView(QWidget):
             self.reload.reload_button.setEnabled(False)
             self._show("reload")
             return
+        self.news.setText(instance.message if instance.running else "")
+        self.news.setVisible(instance.running and bool(instance.message))
         if instance.running:
             session = (instance.pid, instance.port)
             if session != self._session:
@@ -140,8 +156,8 @@ class InstanceView(QWidget):
             self._sync()
             return
         if self.shown != "dashboard":
-            self.stopped.show_instance(instance)
-            self._show("stopped")
+            self.loading.setText(f"Loading the dashboard of {instance.label}…")
+            self._show("loading")
         self._cancel_sign_in()
         self._signing = asyncio.ensure_future(self._sign_in())
 

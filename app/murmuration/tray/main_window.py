@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from murmuration.tray import web_engine
 from murmuration.tray.action_table import ActionButton, BoundAction, Place, entries
 from murmuration.tray.actions import InstanceActions
 from murmuration.tray.app_actions import AppActions
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.RightSide, None)
         self.tabs.tabBar().setTabButton(0, QTabBar.ButtonPosition.LeftSide, None)
         self.setCentralWidget(self.tabs)
+        web_engine.prepare_surface(self)  # so the first dashboard tab does not re-create (flicker) the window
         self._build_menus()
         self.tabs.currentChanged.connect(lambda *_: self._current_tab_changed())
         self._current_tab_changed()
@@ -283,6 +285,14 @@ class MainWindow(QMainWindow):
         menu = InstanceMenu(self.model, self.intents, instance.id, self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.model.set_sampling(True)  # memory and uptime are read only while they are shown
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.model.set_sampling(False)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.window_geometry = self.saveGeometry()

@@ -8,12 +8,14 @@ so the GUI thread never waits on a disk or a process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from murmuration import registry, status
 from murmuration.client import InstanceUnavailable
@@ -27,12 +29,17 @@ from murmuration.control import (
     start_instance,
     stop_instance,
 )
-from murmuration.datafolder import DataFolderError, Runtime
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.tray import exits
 from murmuration.tray.instance import Instance, InstanceState, OverallState
-from murmuration.tray.scan import Observation, scan
+from murmuration.tray.liveness import ServerWatch
+from murmuration.tray.recovery import back_sentence, recovered
+from murmuration.tray.scan import Observation, observe, reap, sample_memory, scan, watched_paths
+from murmuration.tray.watcher import FolderWatcher
 
 log = logging.getLogger(__name__)
+
+SAMPLE_MS = 2000  # how often memory is read while the window shows it
 
 
 @dataclass
@@ -60,6 +67,8 @@ class InstanceModel(QObject):
     user_intent = Signal(str)
     # Something a person should be told (title, sentence).
     notice = Signal(str, str)
+    # An instance runs again after a crash, or on another port than before (id, title, the sentence that says so).
+    back = Signal(str, str, str)
 
     def __init__(self, parent: QObject | None = None, cwd: Path | None = None) -> None:
         super().__init__(parent)
@@ -68,9 +77,27 @@ class InstanceModel(QObject):
         self._watched: set[str] = set()
         self._cwd = cwd or Path.home()
         self._refreshing = asyncio.Lock()
-        self._watch_task: asyncio.Task[None] | None = None
         self._pings: set[asyncio.Task[None]] = set()
         self.first_scan_done = False
+        # Watching (see `watch`): what announces changes, and the one scan under way.
+        self._files: FolderWatcher | None = None
+        self._servers: ServerWatch | None = None
+        self._look: asyncio.Future[None] | None = None
+        # The data folders to look at next (None: all of them), gathered until the scan under way is done.
+        self._wanted: set[Path] | None = None
+        self._closed = False
+        # How the tray's own children ended, by pid, collected when their end was announced.
+        self._exit_statuses: dict[int, int] = {}
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(self._retry_unanswered)
+        # Memory is read only while the window shows it (see `set_sampling`).
+        self.sampling = False
+        self._sample_timer = QTimer(self)
+        self._sample_timer.setInterval(SAMPLE_MS)
+        self._sample_timer.timeout.connect(self._sample_now)
+        self._sampling: asyncio.Future[None] | None = None
+        self.instance_changed.connect(self._follow)
 
     # --- reading -----------------------------------------------------------------------------------------------
 
@@ -129,39 +156,167 @@ class InstanceModel(QObject):
     # --- watching ----------------------------------------------------------------------------------------------
 
     def watch(self, interval: float = 2.0, autostart: bool = True) -> None:
-        """Scan now and every `interval` seconds; start the instances marked autostart after the first scan."""
-        if self._watch_task is None:
-            self._watch_task = asyncio.ensure_future(self._watch(interval, autostart))
+        """Scan now, then whenever something changes; start the instances marked autostart after the first scan.
 
-    async def _watch(self, interval: float, autostart: bool) -> None:
-        first = True
-        while True:
+        Changes arrive as notifications, not by looking: the files through `FolderWatcher`, a server's end
+        through `ServerWatch`. `interval` is how often to look again only while something needs it: an
+        instance that does not answer, or servers on a platform that cannot announce their end.
+        """
+        if self._files is not None:
+            return
+        self._closed = False
+        self._files = FolderWatcher(self)
+        self._files.changed.connect(self.look_soon)
+        self._servers = ServerWatch(interval, self)
+        self._servers.ended.connect(self._server_ended)
+        self._retry.setInterval(max(1, int(interval * 1000)))
+        self._look = asyncio.ensure_future(self._first_look(autostart))
+
+    async def _first_look(self, autostart: bool) -> None:
+        self._wanted = None
+        await self._looking()
+        if autostart and not self._closed:
             try:
-                await self.refresh()
-                if first and autostart:
-                    await self._autostart()
+                await self._autostart()
+            except Exception:
+                log.exception("starting the instances marked autostart failed")
+
+    def look_soon(self, paths: Iterable[str] | None = None) -> None:
+        """Scan once more, soon: at once, or right after the scan under way (never two at a time).
+
+        With `paths` (what changed on disk), only the data folders they belong to are looked at; a change
+        anywhere else (a registry folder) means a whole scan.
+        """
+        if self._closed or self._files is None:
+            return
+        if paths is None:
+            self._wanted = None
+        elif self._wanted is not None:
+            for path in paths:
+                folder = self._folder_of(Path(path))
+                if folder is None:
+                    self._wanted = None
+                    break
+                self._wanted.add(folder)
+        if self._look is None or self._look.done():
+            self._look = asyncio.ensure_future(self._looking())
+
+    def _folder_of(self, path: Path) -> Path | None:
+        """The known data folder `path` is or lies in (its instance.json), else None."""
+        for slot in self._slots.values():
+            folder = slot.instance.folder
+            if path in (folder.path, folder.instance_file):
+                return folder.path
+        return None
+
+    async def _looking(self) -> None:
+        while (self._wanted is None or self._wanted) and not self._closed:
+            wanted, self._wanted = self._wanted, set()
+            try:
+                await self.refresh(wanted)
             except RuntimeError as exc:
                 if "no running event loop" in str(exc):
                     return  # the app's loop is gone (the app is ending): nothing left to watch for
                 log.exception("scanning the instances failed")
             except Exception:
                 log.exception("scanning the instances failed")
-            first = False
-            await asyncio.sleep(interval)
+
+    def _server_ended(self, instance_id: str, pid: int) -> None:
+        # Collected now, while its pid is known (a server that removed its runtime.json first leaves no other
+        # trace of it): no zombie stays under the tray, and the scan below learns how it ended.
+        status = reap(pid)
+        if status is not None:
+            self._exit_statuses[pid] = status
+        log.debug("the server of %s (pid %d) ended with status %s", instance_id, pid, status)
+        instance = self.get(instance_id)
+        self.look_soon([str(instance.folder.path)] if instance is not None else None)
+
+    def set_sampling(self, sampling: bool) -> None:
+        """Read memory (and repaint uptime) every few seconds only while someone looks: the window is shown."""
+        if sampling == self.sampling:
+            return
+        self.sampling = sampling
+        if sampling:
+            self._sample_timer.start()
+            self._sample_now()
+        else:
+            self._sample_timer.stop()
+
+    def _sample_now(self) -> None:
+        if self._sampling is None or self._sampling.done():
+            self._sampling = asyncio.ensure_future(self._sample())
+
+    async def _sample(self) -> None:
+        """Fresh memory for the running instances; uptime is computed as it is shown, so it needs only a repaint."""
+        running = [i for i in self.instances() if i.running and i.pid is not None]
+        if not running:
+            return
+        sizes = await asyncio.to_thread(sample_memory, [i.pid for i in running if i.pid is not None])
+        for instance in running:
+            if instance.pid in sizes:
+                instance.memory = sizes[instance.pid]
+            self.instance_changed.emit(instance.id)
+
+    def _follow(self, instance_id: str) -> None:
+        """Follow the server the instance shows, whatever showed it (a scan, an intent, an adoption)."""
+        if self._servers is None:
+            return
+        instance = self.get(instance_id)
+        if instance is not None and instance.runtime is not None:
+            self._servers.follow(instance_id, instance.runtime)
+        unanswered = instance is not None and instance.state is InstanceState.NOT_RESPONDING
+        if unanswered and not self._closed and not self._retry.isActive():
+            self._retry.start()
+
+    def _retry_unanswered(self) -> None:
+        unanswered = [str(i.folder.path) for i in self.instances() if i.state is InstanceState.NOT_RESPONDING]
+        if unanswered:
+            self.look_soon(unanswered)  # asks them again (a scan pings what is not known to answer)
+            self._retry.start()
+
+    @property
+    def looking(self) -> bool:
+        """Whether a scan is under way (or wanted right after the one under way)."""
+        return self._look is not None and not self._look.done()
+
+    def scheduled(self) -> list[str]:
+        """What the model does or has set to run by itself now; empty while it only waits for notifications."""
+        busy = []
+        if self.looking:
+            busy.append("a scan")
+        if self._retry.isActive():
+            busy.append("a retry timer for an instance that does not answer")
+        if self._sample_timer.isActive():
+            busy.append("a memory sampling timer")
+        if self._servers is not None and self._servers.polling:
+            busy.append("a timer looking at the servers")
+        return busy
 
     async def close(self) -> None:
         """Stop watching (instances keep running: they are separate processes)."""
-        tasks = [t for t in (self._watch_task, *self._pings) if t is not None]
-        self._watch_task = None
+        self._closed = True
+        self._retry.stop()
+        self._sample_timer.stop()
+        if self._servers is not None:
+            self._servers.close()
+        self._files = None
+        tasks = [t for t in (self._look, self._sampling, *self._pings) if t is not None]
+        self._look = self._sampling = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def refresh(self) -> None:
-        """Look at every instance once and bring the model up to date."""
+    async def refresh(self, folders: Collection[Path] | None = None) -> None:
+        """Look at every instance once (or only at the data folders `folders`) and bring the model up to date."""
         async with self._refreshing:
             generations = {key: slot.generation for key, slot in self._slots.items()}
-            observations = await asyncio.to_thread(scan)
+            sampling = self.sampling
+            if folders is None:
+                observations = await asyncio.to_thread(scan, sampling)
+            else:
+                observations = await asyncio.to_thread(
+                    lambda: [observe(DataFolder(p), sampling) for p in sorted(folders) if p.is_dir()]
+                )
             seen: set[str] = set()
             to_ping: list[tuple[_Slot, Runtime]] = []
             for obs in observations:
@@ -177,11 +332,14 @@ class InstanceModel(QObject):
                 ping = self._apply(slot, obs)
                 if ping is not None:
                     to_ping.append((slot, ping))
-            for key in [k for k in self._slots if k not in seen and not self._slots[k].lock.locked()]:
+            gone = [] if folders is not None else [k for k in self._slots if k not in seen]
+            for key in [k for k in gone if not self._slots[k].lock.locked()]:
                 del self._slots[key]
                 self._watched.discard(key)
                 self.instance_removed.emit(key)
-            self.first_scan_done = True
+            self.first_scan_done = self.first_scan_done or folders is None
+            if self._files is not None:
+                self._files.follow(watched_paths([slot.instance.folder for slot in self._slots.values()]))
             self.changed.emit()
         if to_ping:
             await asyncio.gather(*(self._adopt(slot, runtime) for slot, runtime in to_ping))
@@ -202,26 +360,34 @@ class InstanceModel(QObject):
     def _apply(self, slot: _Slot, obs: Observation) -> Runtime | None:
         """Fold one observation into the instance; returns a runtime to ping when it needs (re)adopting."""
         instance = slot.instance
+        before = _looks(instance)
         if obs.info is not None:
             instance.name, instance.autostart, instance.cwd = obs.info.name, obs.info.autostart, obs.info.cwd
         if obs.alive and obs.runtime is not None:
-            instance.memory = obs.memory
+            if obs.memory is not None:
+                instance.memory = obs.memory
             if instance.state is InstanceState.RUNNING and instance.runtime == obs.runtime:
-                self.instance_changed.emit(instance.id)
+                if _looks(instance) != before:  # a scan that found nothing new has nothing to redraw
+                    self.instance_changed.emit(instance.id)
                 return None
             return obs.runtime
         instance.memory = None
+        exit_status = obs.exit_status
+        if instance.runtime is not None and exit_status is None:
+            # Its server is gone; when it was the tray's child, collect it (no zombie) and learn how it ended.
+            ended = instance.runtime.pid
+            exit_status = self._exit_statuses.pop(ended) if ended in self._exit_statuses else reap(ended)
         died = instance.state in (InstanceState.RUNNING, InstanceState.NOT_RESPONDING)
         if died and instance.id in self._watched:
             runtime, instance.runtime = instance.runtime, None
             # A server that stops cleanly removes its runtime.json; one killed (or failing) leaves it,
             # or tells its failure by its exit status when it was our child.
-            if obs.stale or obs.exit_status not in (None, 0):
-                log.warning("%s died without being asked to (exit status %s)", instance.name, obs.exit_status)
+            if obs.stale or exit_status not in (None, 0):
+                log.warning("%s died without being asked to (exit status %s)", instance.name, exit_status)
                 # Written here, in the GUI thread (a crash is rare and the record small), so the log holds
                 # the cause by the time anything says "see its log".
                 pid, secrets = (runtime.pid, (runtime.token,)) if runtime else (None, ())
-                instance.last_exit = exits.record(instance.folder, pid, obs.exit_status, secrets)
+                instance.last_exit = exits.record(instance.folder, pid, exit_status, secrets)
                 instance.state = InstanceState.CRASHED
                 instance.message = f"{instance.label} stopped unexpectedly: it {instance.last_exit}."
                 self.instance_changed.emit(instance.id)
@@ -229,9 +395,13 @@ class InstanceModel(QObject):
                 return None
             self._watched.discard(instance.id)
         if not instance.state.troubled:
-            instance.state = InstanceState.STOPPED
+            # A server found dead, not one the tray saw die: crashed as `ls` says, but nothing restarts it.
+            instance.state = InstanceState.CRASHED if obs.stale else InstanceState.STOPPED
+            if obs.stale:
+                instance.message = f"{instance.label} crashed before the tray saw it run; start it again."
         instance.runtime = None
-        self.instance_changed.emit(instance.id)
+        if _looks(instance) != before:
+            self.instance_changed.emit(instance.id)
         return None
 
     async def _adopt(self, slot: _Slot, runtime: Runtime) -> None:
@@ -273,9 +443,11 @@ class InstanceModel(QObject):
         async with slot.lock:
             instance = slot.instance
             slot.generation += 1
+            after_crash = instance.state in (InstanceState.CRASHED, InstanceState.CRASH_LOOP)
             self._set(instance, InstanceState.STARTING, "")
             instance.restart_at = None
             try:
+                earlier_port = (await asyncio.to_thread(instance.folder.read_info)).last_port
                 await asyncio.to_thread(start_instance, instance.folder)
                 runtime = await asyncio.to_thread(instance.folder.read_runtime)
             except NotResponding as exc:
@@ -296,7 +468,12 @@ class InstanceModel(QObject):
             log.info("started %s (pid %d, port %d)", instance.name, runtime.pid, runtime.port)
             self._watched.add(instance.id)
             if answered:
-                self._set(instance, InstanceState.RUNNING, "")
+                cut_short = await recovered(runtime) if after_crash else {}
+                sentence = back_sentence(instance.label, after_crash, runtime.port, earlier_port, cut_short)
+                self._set(instance, InstanceState.RUNNING, sentence or "")
+                if sentence:
+                    title = "is running again" if after_crash else f"moved to port {runtime.port}"
+                    self.back.emit(instance.id, f"{instance.label} {title}", sentence)
             else:
                 self._set(instance, InstanceState.NOT_RESPONDING, f"{instance.label} started but does not answer.")
             return True
@@ -326,10 +503,17 @@ class InstanceModel(QObject):
             instance.restart_at = None
             self._set(instance, InstanceState.STOPPING, "")
             message = ""
+            pid = instance.pid
+            if pid is None:  # one not adopted yet (a scan is under way) is stopped too
+                with contextlib.suppress(DataFolderError, OSError):
+                    runtime = await asyncio.to_thread(instance.folder.read_runtime)
+                    pid = runtime.pid if runtime else None
             try:
                 await asyncio.to_thread(stop_instance, instance.folder)
             except OSError as exc:
                 message = f"{instance.label} could not be stopped cleanly: {exc}."
+            if pid is not None:
+                reap(pid)  # a server the tray started is its child: collected here, it leaves no zombie
             instance.runtime = None
             instance.memory = None
             log.info("stopped %s", instance.name)
@@ -436,3 +620,16 @@ class InstanceModel(QObject):
         instance.message = message
         self.instance_changed.emit(instance.id)
         self.changed.emit()
+
+
+def _looks(instance: Instance) -> tuple[object, ...]:
+    """What the widgets show of an instance: while it is unchanged, a scan has nothing to tell them."""
+    return (
+        instance.state,
+        instance.runtime,
+        instance.name,
+        instance.autostart,
+        instance.cwd,
+        instance.memory,
+        instance.message,
+    )

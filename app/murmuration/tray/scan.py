@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from murmuration import registry
 from murmuration.datafolder import DataFolder, InstanceInfo, Runtime
+from murmuration.home import instances_folder, projects_folder
 from murmuration.status import State, probe
 
 
@@ -36,26 +38,51 @@ class Observation:
         return self.info.id if self.info is not None else self.folder.path.name
 
 
-def scan() -> list[Observation]:
-    """Every instance this machine knows, in the registry's order."""
-    return [observe(folder) for folder in registry.managed_folders()]
+def scan(memory: bool = True) -> list[Observation]:
+    """Every instance this machine knows, in the registry's order (with its server's memory when `memory`)."""
+    return [observe(folder, memory) for folder in registry.managed_folders()]
 
 
-def observe(folder: DataFolder) -> Observation:
+def watched_paths(folders: list[DataFolder]) -> list[Path]:
+    """What to watch so that every change `scan` would see is announced: the registry's folders (or, until one
+    exists, the nearest folder above it), each data folder (runtime.json comes and goes there) and each
+    instance.json (edited in place)."""
+    paths = [_nearest_existing(p) for p in (instances_folder(), projects_folder(), registry.registered_root())]
+    for folder in folders:
+        paths += [folder.path, folder.instance_file]
+    return paths
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def sample_memory(pids: list[int]) -> dict[int, int]:
+    """The resident memory of each live process among `pids` (those gone are left out)."""
+    sizes: dict[int, int] = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            sizes[pid] = int(psutil.Process(pid).memory_info().rss)
+    return sizes
+
+
+def observe(folder: DataFolder, memory: bool = True) -> Observation:
     """One folder's identity and state; a server that is a zombie child of ours counts as dead (and is reaped)."""
     info = registry.readable(folder)
     status = probe(folder)
     runtime = status.runtime
     if status.state is not State.RUNNING or runtime is None:
-        return Observation(folder, info, alive=False, stale=status.state is State.STALE, runtime=None)
+        return Observation(folder, info, alive=False, stale=status.state is State.CRASHED, runtime=None)
     try:
         process = psutil.Process(runtime.pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return Observation(folder, info, False, True, None, exit_status=reap(runtime.pid))
-        memory = int(process.memory_info().rss)
+        rss = int(process.memory_info().rss) if memory else None
     except psutil.Error:
         return Observation(folder, info, alive=False, stale=True, runtime=None)
-    return Observation(folder, info, alive=True, stale=False, runtime=runtime, memory=memory)
+    return Observation(folder, info, alive=True, stale=False, runtime=runtime, memory=rss)
 
 
 def reap(pid: int) -> int | None:
