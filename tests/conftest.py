@@ -44,6 +44,31 @@ def range_text(ports: range) -> str:
     return f"{ports.start}-{ports.stop - 1}"
 
 
+def uses_bundle(item: pytest.Item) -> bool:
+    return "bundle" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The frozen-bundle tests go last: they wait for the build, which `frozen_build_started` begins first thing.
+
+    xdist hands tests out in this order, so every worker runs the rest of the suite while the bundle builds.
+    """
+    items[:] = [item for item in items if not uses_bundle(item)] + [item for item in items if uses_bundle(item)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_build_started(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """When the session has frozen tests, start building the bundle now, beside the other tests (once per session)."""
+    started = None
+    if sys.platform.startswith("linux") and any(uses_bundle(item) for item in request.session.items):
+        from tests.packaging.conftest import start_frozen_build
+
+        started = start_frozen_build(tmp_path_factory)
+    yield
+    if started is not None:
+        started.wait()  # this worker may be done before the one that runs the frozen tests: never leave the build
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty base folder for this test alone; no test touches a real home."""

@@ -44,20 +44,32 @@ def wanted_mode(st: os.stat_result) -> int | None:
     return FOLDER_MODE if stat.S_ISDIR(st.st_mode) else FILE_MODE if stat.S_ISREG(st.st_mode) else None
 
 
+def is_link(st: os.stat_result) -> bool:
+    """True for a symbolic link, and for a Windows junction or other reparse point (it redirects as a link does)."""
+    reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0)
+    return stat.S_ISLNK(st.st_mode) or bool(getattr(st, "st_file_attributes", 0) & reparse)
+
+
 def what(st: os.stat_result) -> str:
-    """What kind of entry `st` describes, in a few words ("a symbolic link", "a FIFO" …)."""
+    """What kind of entry `st` describes, in a few words ("a symbolic link", "a FIFO (named pipe)" …).
+
+    The one wording of every refusal that names what was found where a file or folder belongs: a caller says what
+    was wanted after it ("… is a FIFO (named pipe), not a regular file").
+    """
     mode = st.st_mode
-    if stat.S_ISLNK(mode):
+    if is_link(st):
         return "a symbolic link"
     if stat.S_ISFIFO(mode):
-        return "a FIFO"
+        return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
     if stat.S_ISDIR(mode):
         return "a folder"
-    return "not a regular file"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "a special file"
 
 
 def check_folder(path: Path) -> None:

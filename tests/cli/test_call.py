@@ -33,7 +33,8 @@ def test_help_lists_every_agent_operation_and_no_other() -> None:
 def test_help_of_one_operation_describes_its_parameters() -> None:
     text = ok("call", "record_issue", "--help")
     operation = build_table().get("record_issue")
-    assert operation is not None and operation.description in text  # the table's own words
+    assert operation is not None
+    assert operation.description in text  # the table's own words
     assert "title (string, required)" in text
     assert "One of: low, medium, high." in text
 

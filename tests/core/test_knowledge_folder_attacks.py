@@ -54,13 +54,13 @@ def test_each_hostile_entry_is_skipped_with_a_reason_and_only_the_plain_file_imp
         state = snapshot(kb)
     reasons = {s.path: s.reason for s in report.skipped}
     assert reasons == {
-        "open/ISSUE_1.md": "it is a FIFO (named pipe), not a file",
-        "open/ISSUE_2.md": "it is a symbolic link, which is never followed",
-        "open/ISSUE_3.md": "it is a symbolic link, which is never followed",
+        "open/ISSUE_1.md": "it is a FIFO (named pipe), not a regular file",
+        "open/ISSUE_2.md": "it is a symbolic link, not a regular file",
+        "open/ISSUE_3.md": "it is a symbolic link, not a regular file",
         "open/ISSUE_4.md": f"it is larger than {MAX_FILE >> 20} MiB, the most an imported file may be",
-        "open/ISSUE_5.md": "it is a symbolic link, which is never followed",
-        "in-progress/": "it is a symbolic link, which is never followed",
-        "GOAL.md": "it is a symbolic link, which is never followed",
+        "open/ISSUE_5.md": "it is a symbolic link, not a regular file",
+        "in-progress/": "it is a symbolic link, not a folder",
+        "GOAL.md": "it is a symbolic link, not a regular file",
     }
     assert report.added == ["ISSUE_6"]
     assert list(state["issues"]) == ["ISSUE_6"]
@@ -84,7 +84,7 @@ def test_a_device_is_refused_without_being_opened(tmp_path: Path) -> None:
     os.mknod(board / "open" / "ISSUE_1.md", 0o600 | 0o020000, os.makedev(1, 5))  # a character device: /dev/zero
     with knowledge_base(tmp_path / "state.db") as kb:
         report = import_folder(kb, board)
-    assert [(s.path, s.reason) for s in report.skipped] == [("open/ISSUE_1.md", "it is a device, not a file")]
+    assert [(s.path, s.reason) for s in report.skipped] == [("open/ISSUE_1.md", "it is a device, not a regular file")]
 
 
 def test_a_file_just_under_the_cap_is_read_and_one_byte_over_is_not(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_export_into_a_linked_column_is_refused_before_anything_is_written(tmp_p
     (out / "open").symlink_to(elsewhere, target_is_directory=True)
     with knowledge_base(tmp_path / "state.db") as kb:
         import_folder(kb, FIXTURE)
-        with pytest.raises(Invalid, match=r"open it is a symbolic link, which is never followed; an export writes"):
+        with pytest.raises(Invalid, match=r"open it is a symbolic link, not a folder; an export writes"):
             export_folder(kb, out)
     assert list(elsewhere.iterdir()) == []
     assert tree(out) == {}

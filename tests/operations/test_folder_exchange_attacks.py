@@ -61,9 +61,9 @@ async def test_a_hostile_folder_is_refused_file_by_file_while_the_server_answers
     pings.assert_answered(at_least=1)
     reasons = {s["path"]: s["reason"] for s in report["skipped"]}
     assert reasons == {
-        "open/ISSUE_1.md": "it is a FIFO (named pipe), not a file",
-        "open/ISSUE_2.md": "it is a symbolic link, which is never followed",
-        "open/ISSUE_3.md": "it is a symbolic link, which is never followed",
+        "open/ISSUE_1.md": "it is a FIFO (named pipe), not a regular file",
+        "open/ISSUE_2.md": "it is a symbolic link, not a regular file",
+        "open/ISSUE_3.md": "it is a symbolic link, not a regular file",
         "open/ISSUE_4.md": "it is larger than 1 MiB, the most an imported file may be",
     }
     assert report["added"] == []
@@ -84,7 +84,7 @@ async def test_export_into_a_folder_with_a_linked_column_writes_nothing_anywhere
     assert runtime is not None
     async with await InstanceClient.connect(runtime.url, runtime.token) as client:
         await client.call("record_issue", {"title": "Stays in the database"})
-        with pytest.raises(Exception, match="symbolic link, which is never followed"):
+        with pytest.raises(Exception, match="it is a symbolic link, not a folder"):
             await client.call("export_knowledge", {"path": str(out)})
     assert list(elsewhere.iterdir()) == []
     assert sorted(p.name for p in out.iterdir()) == ["open"]

@@ -18,6 +18,7 @@ from murmuration import registry
 from murmuration.client import InstanceClient, RpcError
 from murmuration.core.port_leases import list_leases
 from murmuration.server.lifecycle import RunningInstance, running_instance
+from tests.conftest import port_block
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the commands are POSIX shell strings")
 
@@ -29,6 +30,19 @@ SERVE_ON_PORT = f"exec {PY} -m http.server $PORT --bind 127.0.0.1"
 async def call(client: InstanceClient, method: str, **params: Any) -> dict[str, Any]:
     result: dict[str, Any] = await client.call(method, params)
     return result
+
+
+def bound_in(ports: range) -> socket.socket:
+    """A socket bound to the first port of `ports` that is free."""
+    for port in ports:
+        candidate = socket.socket()
+        try:
+            candidate.bind(("127.0.0.1", port))
+        except OSError:
+            candidate.close()
+            continue
+        return candidate
+    raise AssertionError(f"no port of {ports} is free")
 
 
 def port_of(url: str) -> int:
@@ -100,12 +114,11 @@ async def test_a_fixed_port_leased_to_another_process_is_refused_naming_the_hold
 
 
 async def test_a_fixed_port_held_by_another_program_is_refused(client: InstanceClient) -> None:
-    with socket.socket() as outsider:
-        outsider.bind(("127.0.0.1", 0))
+    # A port of this worker's own block (never a privileged one, never another worker's), away from the instance's
+    # range (block 0) and the process leases' (block 9).
+    with bound_in(port_block(3)) as outsider:
         outsider.listen()
         port = outsider.getsockname()[1]
-        if port < 1024:
-            pytest.skip("the OS gave a privileged port")
         with pytest.raises(RpcError) as caught:
             await call(client, "start_process", command="true", port=port)
     assert caught.value.data["field"] == "port"

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.packaging.frozen_build import build
+
 ROOT = Path(__file__).resolve().parent.parent.parent
-BUILD_SCRIPT = ROOT / "packaging" / "build.py"
-BUILD_TIMEOUT = 3000.0  # PyInstaller, then xz over 390 MB on a loaded 2-core machine
 FROZEN_TIMEOUT = 3600  # per test: the first one to ask for the bundle waits for the build
 
 
@@ -42,8 +41,26 @@ def shared_folder(factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def build_command(place: Path) -> list[str]:
-    return [sys.executable, str(BUILD_SCRIPT), "--dist", str(place / "dist"), "--work", str(place / "work")]
+def start_frozen_build(factory: pytest.TempPathFactory) -> subprocess.Popen[bytes] | None:
+    """Start building the bundle in the background, once per session, and return the build (None if started already).
+
+    The build holds build.lock until it has written build.json, so `bundle` waits on the lock, not by polling. The
+    session starts it first thing (tests/conftest.py) and runs the frozen tests last, so the minutes PyInstaller and
+    xz take overlap the rest of the suite instead of following it.
+    """
+    place = shared_folder(factory) / "frozen-bundle"
+    place.mkdir(exist_ok=True)
+    with open(place / "build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # another worker's build holds it
+        if (place / "build.json").exists() or (place / "started").exists():
+            return None
+        (place / "started").touch()
+        # The child inherits the locked file: the lock is released when the build has recorded its outcome and exits.
+        command = [sys.executable, str(Path(__file__).with_name("frozen_build.py")), str(place)]
+        return subprocess.Popen(command, pass_fds=(lock.fileno(),), stdin=subprocess.DEVNULL, cwd=ROOT)
 
 
 @pytest.fixture(scope="session")
@@ -59,38 +76,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     place.mkdir(exist_ok=True)
     record = place / "build.json"
     with open(place / "build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds; the others wait for it and reuse its build
-        if not record.exists():
-            started = time.monotonic()
-            result = subprocess.run(
-                [*build_command(place), "--no-self-test"],
-                capture_output=True,
-                encoding="cp1252",
-                errors="replace",
-                timeout=BUILD_TIMEOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=ROOT,
-                env=narrow_console_environment(),
-            )
-            outcome = {
-                "code": result.returncode,
-                "stdout": result.stdout,
-                "stderr": result.stderr,
-                "seconds": time.monotonic() - started,
-            }
-            record.write_text(json.dumps(outcome))
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the background build holds it until it has written build.json
+        if not record.exists():  # this test runs without a session that started the build (or that build died)
+            record.write_text(json.dumps(build(place)))
         outcome = json.loads(record.read_text())
     if outcome["code"] != 0:
         pytest.fail(f"packaging/build.py failed (exit {outcome['code']}):\n{outcome['stderr'][-4000:]}")
     dist = place / "dist"
     folder = dist / "murmuration"
     return Bundle(dist, folder, folder / "murmuration", outcome["stdout"], outcome["seconds"])
-
-
-def narrow_console_environment() -> dict[str, str]:
-    """A console as narrow as a Windows runner's (cp1252) under LANG=C: what the build prints must not depend on it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
-    return {**env, "PYTHONIOENCODING": "cp1252", "LANG": "C"}
 
 
 def headless_environment(**extra: str) -> dict[str, str]:

@@ -17,6 +17,8 @@ import stat
 from pathlib import Path
 from types import TracebackType
 
+from murmuration.privatefiles import is_link, what
+
 # Descriptor-relative calls with O_NOFOLLOW: Linux, macOS and the BSDs; not Windows.
 _AT = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -27,27 +29,6 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 class NotPlain(Exception):
     """An entry that is not what it must be (a link, a FIFO, a device, too big); the message is the reason."""
-
-
-def _kind(mode: int) -> str:
-    """What an entry that is neither a regular file nor a folder is, in words."""
-    if stat.S_ISLNK(mode):
-        return "a symbolic link, which is never followed"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe), not a file"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device, not a file"
-    if stat.S_ISSOCK(mode):
-        return "a socket, not a file"
-    if stat.S_ISDIR(mode):
-        return "a folder, not a file"
-    return "not a regular file"
-
-
-def _is_link(st: os.stat_result) -> bool:
-    # A Windows junction or other reparse point redirects like a symbolic link does.
-    reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0)
-    return stat.S_ISLNK(st.st_mode) or bool(getattr(st, "st_file_attributes", 0) & reparse)
 
 
 def _plain_name(name: str) -> str:
@@ -108,7 +89,7 @@ class PlainFolder:
     def is_file(self, name: str) -> bool:
         """True when `name` is a regular file here (a link to one is not)."""
         st = self._lstat(name)
-        return st is not None and stat.S_ISREG(st.st_mode) and not _is_link(st)
+        return st is not None and stat.S_ISREG(st.st_mode) and not is_link(st)
 
     def folder(self, name: str, create: bool = False) -> PlainFolder | None:
         """The real sub-folder `name` (made when `create`), None when absent; NotPlain when it is anything else."""
@@ -122,8 +103,8 @@ class PlainFolder:
                 os.mkdir(self.path / _plain_name(name), 0o755)
             st = self._lstat(name)
             assert st is not None
-        if _is_link(st) or not stat.S_ISDIR(st.st_mode):
-            raise NotPlain(f"it is {_kind(stat.S_IFLNK if _is_link(st) else st.st_mode)}")
+        if is_link(st) or not stat.S_ISDIR(st.st_mode):
+            raise NotPlain(f"it is {what(st)}, not a folder")
         if self._fd is None:
             return PlainFolder(self.path / name, None)
         try:
@@ -140,8 +121,8 @@ class PlainFolder:
         if st is None:
             raise NotPlain("it is gone")
         # Looked at before opening: opening a FIFO blocks and opening a device can act (a tape rewinds).
-        if _is_link(st) or not stat.S_ISREG(st.st_mode):
-            raise NotPlain(f"it is {_kind(st.st_mode)}")
+        if is_link(st) or not stat.S_ISREG(st.st_mode):
+            raise NotPlain(f"it is {what(st)}, not a regular file")
         too_big = NotPlain(f"it is larger than {size_text(limit)}, the most an imported file may be")
         if st.st_size > limit:
             raise too_big
@@ -152,8 +133,9 @@ class PlainFolder:
             raise NotPlain(f"it cannot be opened ({exc.strerror})") from None
         try:
             # Checked again on what was opened: the name may have been swapped for a FIFO or a device since.
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise NotPlain(f"it is {_kind(os.fstat(fd).st_mode)}")
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                raise NotPlain(f"it is {what(opened)}, not a regular file")
             chunks, total = [], 0
             while chunk := os.read(fd, min(1 << 16, limit + 1 - total)):
                 chunks.append(chunk)
@@ -167,7 +149,7 @@ class PlainFolder:
     def write(self, name: str, data: bytes, mode: int = 0o644) -> None:
         """Replace `name` with a regular file holding `data`, atomically; a link there is replaced, never followed."""
         target = self._lstat(name)
-        if target is not None and stat.S_ISDIR(target.st_mode) and not _is_link(target):
+        if target is not None and stat.S_ISDIR(target.st_mode) and not is_link(target):
             raise NotPlain("it is a folder")
         tmp = f".{_plain_name(name)}.{secrets.token_hex(6)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY

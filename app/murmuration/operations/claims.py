@@ -2,39 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from murmuration.core.agents import Caller
+from murmuration.core.issues import IssueBoard
 from murmuration.operations.context import InstanceContext
 from murmuration.operations.issues import ISSUE, ISSUE_ID, with_link
 from murmuration.operations.table import ADDS, SETS, OperationTable, params_schema, result_schema
+
+# IssueBoard.claim or IssueBoard.release: the board, the issue, who asks, and which agents are connected.
+Change = Callable[[IssueBoard, str, Caller, frozenset[str]], dict[str, Any]]
 
 
 def declare(table: OperationTable) -> None:
     """Add claim_issue, release_issue and next_issue to `table`."""
 
-    @table.operation(
+    def holding(name: str, description: str, verb: str, change: Change) -> None:
+        """Declare `name`: `change` (claim or release) on one issue by the caller, answered with the issue."""
+
+        @table.operation(
+            name,
+            description,
+            params_schema(
+                {"issue_id": {**ISSUE_ID, "description": f"The issue to {verb}, e.g. ISSUE_3."}}, ("issue_id",)
+            ),
+            result=ISSUE,
+            hints=SETS,
+        )
+        async def handler(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+            return with_link(ctx, change(ctx.knowledge.issues, params["issue_id"], ctx.caller, ctx.agents.names()))
+
+    holding(
         "claim_issue",
         "Take an issue: you become its assignee and it moves to in-progress, in one step. Refused, "
         "naming the holder, while another connected agent holds it or while it waits on unfinished "
         "issues.",
-        params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to claim, e.g. ISSUE_3."}}, ("issue_id",)),
-        result=ISSUE,
-        hints=SETS,
+        "claim",
+        IssueBoard.claim,
     )
-    async def claim_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        issue = ctx.knowledge.issues.claim(params["issue_id"], ctx.caller, ctx.agents.names())
-        return with_link(ctx, issue)
-
-    @table.operation(
+    holding(
         "release_issue",
         "Let go of an issue you hold: no assignee, back to open.",
-        params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to release, e.g. ISSUE_3."}}, ("issue_id",)),
-        result=ISSUE,
-        hints=SETS,
+        "release",
+        IssueBoard.release,
     )
-    async def release_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        issue = ctx.knowledge.issues.release(params["issue_id"], ctx.caller, ctx.agents.names())
-        return with_link(ctx, issue)
 
     @table.operation(
         "next_issue",

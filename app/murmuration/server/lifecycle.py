@@ -6,7 +6,6 @@ import asyncio
 import gc
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -18,17 +17,16 @@ import psutil
 
 from murmuration import __version__, provenance, registry
 from murmuration.contract import EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_PORT
-from murmuration.core.agents import Agents
 from murmuration.core.events import EventBus
 from murmuration.core.knowledge import KnowledgeBase
 from murmuration.core.port_leases import PortLeases
 from murmuration.core.processes import ProcessManager
-from murmuration.core.reservations import Reservations
 from murmuration.core.store import StoreError
-from murmuration.datafolder import DataFolder, DataFolderError, Runtime, now_iso
+from murmuration.datafolder import DataFolder, DataFolderError, Runtime
 from murmuration.home import base_folder
 from murmuration.lock import FolderLock, FolderLocked
 from murmuration.operations import InstanceContext, build_table
+from murmuration.operations.offline import instance_context
 from murmuration.ports import DEFAULT_RANGE, PortLease, PortUnavailable, lease_port
 from murmuration.selfcommand import self_command
 from murmuration.server.app import InstanceServer
@@ -87,7 +85,6 @@ async def running_instance(
         processes = ProcessManager(
             knowledge.store, events, folder.log_folder / "processes", info.cwd, self_command("_reap"), leases
         )
-        agents = Agents(events)
         try:
             if not made_here:
                 if knowledge.store.damage is not None:
@@ -107,20 +104,7 @@ async def running_instance(
                 info = provenance.seal(folder, info)
             lease = lease_port(fixed_port, info.last_port, port_range)
             stopping = asyncio.Event()
-            ctx = InstanceContext(
-                info=info,
-                port=lease.port,
-                version=__version__,
-                started_at=now_iso(),
-                pid=os.getpid(),
-                knowledge=knowledge,
-                processes=processes,
-                agents=agents,
-                reservations=Reservations(events, agents),
-                events=events,
-                sessions=sessions,
-                request_shutdown=stopping.set,
-            )
+            ctx = instance_context(info, lease.port, knowledge, processes, events, sessions, stopping.set)
             server = InstanceServer(ctx, build_table(), token, load_assets(), Budget.for_files(open_files_limit()))
             if knowledge.store.damage is None:
                 await processes.open()
