@@ -23,9 +23,8 @@ from murmuration.tray.supervisor import RestartPolicy
 # QtWebEngine (loaded by the first dashboard tab) needs this before the QApplication exists.
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "tray"
 # Screenshots a person looks at before calling tray work done (git-ignored).
-OUTPUT = Path(__file__).resolve().parents[1] / "output"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "tray"
 FAST_POLL = 0.2
 FAST_POLICY = RestartPolicy(first_delay=0.05, max_delay=0.4, loop_crashes=5, loop_window=60.0)
 

@@ -20,7 +20,7 @@ from murmuration.tray.main_window import MainWindow
 from tests.tray.test_instance_view import open_dashboard
 from tests.tray.waits import POLL, run_js, until
 
-from .conftest import OUTPUT
+from .conftest import SCREENSHOTS
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -92,8 +92,8 @@ async def test_the_list_shows_where_the_keys_are(tray: Tray, home: Path) -> None
     assert focused.pixel(row) & 0xFFFFFF == highlight  # and the chosen row is marked strongly with the keys...
     assert unfocused.pixel(row) & 0xFFFFFF != highlight  # ...and faded without them
     table.setFocus()
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    assert window.grab().save(str(OUTPUT / "main_window_focused_list.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert window.grab().save(str(SCREENSHOTS / "main_window_focused_list.png"))
 
 
 async def test_enter_opens_the_current_row_however_it_was_chosen(tray: Tray, home: Path) -> None:

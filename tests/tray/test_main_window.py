@@ -20,7 +20,7 @@ from murmuration.tray.instance_table import (
 )
 from tests.tray.waits import until
 
-from .conftest import OUTPUT, SCREENSHOTS
+from .conftest import SCREENSHOTS
 
 
 def row(table: InstanceTableModel, instance_id: str) -> dict[str, str]:
@@ -84,8 +84,8 @@ async def test_the_window_lists_instances_with_state_port_url_uptime_and_memory(
     tray.window.table.select_id("running-one")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert tray.window.grab().save(str(SCREENSHOTS / "main_window_instances.png"))
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    assert tray.window.grab().save(str(OUTPUT / "main_window_two_instances.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert tray.window.grab().save(str(SCREENSHOTS / "main_window_two_instances.png"))
 
 
 async def test_enter_on_a_row_opens_its_tab_and_a_double_click_focuses_it(tray: Tray, home: Path) -> None:

@@ -24,7 +24,7 @@ from murmuration.tray.settings import QuitChoice
 from murmuration.tray.tray_icon import TrayIcon
 from tests.tray.waits import until
 
-from .conftest import OUTPUT
+from .conftest import SCREENSHOTS
 
 
 def append(path: Path, text: str) -> None:
@@ -387,8 +387,8 @@ async def test_a_running_instances_menu_lists_its_processes_addresses_and_opens_
     texts = submenu.action_texts()
     assert texts[2] == f"{url} — Docs && preview"  # under the instance's own address; "&" is no mnemonic
     assert len(submenu.process_url_actions) == 1
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    assert submenu.grab().save(str(OUTPUT / "instance_menu_with_process_urls.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert submenu.grab().save(str(SCREENSHOTS / "instance_menu_with_process_urls.png"))
 
     submenu.process_url_actions[0].trigger()
     await until(lambda: url in desktop_handlers, what="the browser asked for the process's address")
