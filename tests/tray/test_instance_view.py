@@ -63,8 +63,24 @@ async def test_a_tab_shows_the_signed_in_dashboard(tray: Tray, home: Path) -> No
     assert await run_js(view.page, "document.body.classList.contains('signin')") is False
     tray.window.resize(1200, 760)
     tray.window.show()
-    # The web view composits on its own schedule: wait for a frame at the new size before the screenshot.
-    await until(lambda: painted(view.web.grab().toImage()), timeout=20, what="the dashboard painted")
+    # The web view composits on its own schedule: wait until the page has laid itself out at the new size, then
+    # for two grabs in a row that agree (a frame drawn since, not the last one kept from before the resize).
+    widths: list[int] = []
+
+    def laid_out() -> bool:
+        if widths and widths[-1] == view.web.width():
+            return True
+        view.page.runJavaScript("window.innerWidth", 0, widths.append)  # answered before a later check
+        return False
+
+    await until(laid_out, timeout=20, what="the page laid out at the window's width")
+    frames: list[object] = []
+
+    def settled() -> bool:
+        frames.append(view.web.grab().toImage())
+        return len(frames) > 2 and painted(frames[-1]) and frames[-1] == frames[-2]  # type: ignore[arg-type]
+
+    await until(settled, timeout=20, what="the dashboard painted at its new size")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert tray.window.grab().save(str(SCREENSHOTS / "main_window_dashboard.png"))
 
