@@ -149,8 +149,9 @@ def child(kind: str) -> int:
     }
     if kind.startswith("plain"):
         # The baseline's clock starts with the view: its modules are loaded before (as the warmed tray has them).
-        import murmuration.control  # noqa: F401
         import PySide6.QtWebEngineWidgets  # noqa: F401
+
+        import murmuration.control  # noqa: F401
     with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
         result = runner.run(measures[kind]())
     print(json.dumps(result), flush=True)
