@@ -249,7 +249,9 @@ async def plain_view(folder: Any) -> Any:
 
     link = await login_url(await asyncio.to_thread(folder.read_runtime))
     view = QWebEngineView()
-    page = QWebEnginePage(QWebEngineProfile(view), view)
+    profile = QWebEngineProfile()
+    page = QWebEnginePage(profile, view)
+    profile.setParent(view)  # after the page: a parent deletes its children in order, the page before its profile
     view.setPage(page)
     add_probe(page)
     view.resize(1100, 680)
