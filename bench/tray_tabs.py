@@ -7,9 +7,11 @@ without the PYTHONUNBUFFERED/PYTHONDONTWRITEBYTECODE a user's machine lacks):
    in a tray that has started and warmed its web engine, to the first paint of the dashboard in its tab;
 2. the same for a second instance in the same tray (the second web view);
 3. Enter on a row in a fresh tray with one running instance → the first paint of its tab: a key press sent to the
-   list once the tray is idle and warmed, and once at once (before the warm-up, web engine not yet loaded).
-Baselines, each in a fresh process with no tray: for 1 and 2, create and start the same instances, sign in and load
-each in a plain QWebEngineView (QtWebEngine loaded with the first); for 3, sign in and load the running instance.
+   list once the tray is idle and warmed, and once at once (before the warm-up, QtWebEngine not yet loaded).
+For 1 and 2 the time from the server running (the intent's start done) to the paint is shown too.
+Baselines, each in a fresh process with no tray, its modules loaded and its engine warmed as the tray's is (the
+tray's blank warm-up page loaded) before the clock starts, or for the cold row not warmed: for 1 and 2, create and
+start the same instances, sign in and load each in a plain QWebEngineView; for 3, sign in and load the running one.
 
 "Painted": a script injected into the page's isolated world watches the DOM until the overview shows data from the
 signed-in socket (the project folder in "This instance" and the process counts), then waits two animation frames —
@@ -50,7 +52,7 @@ PAINT_PROBE = """
 })();
 """
 NAMES = ("Bench one", "Bench two")
-CHILDREN = ("tray-new", "plain-new", "tray-enter", "tray-enter-cold", "plain-enter")
+CHILDREN = ("tray-new", "plain-new", "tray-enter", "plain-enter", "tray-enter-cold", "plain-enter-cold")
 
 
 def main() -> int:
@@ -81,7 +83,7 @@ def main() -> int:
             from murmuration.control import start_instance
 
             start_instance(registry.create(NAMES[0], home))
-            for kind in ("tray-enter", "tray-enter-cold", "plain-enter"):
+            for kind in CHILDREN[2:]:
                 figures.setdefault(kind, []).append(run_child(kind)["enter"])
         print(f"  run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in figures.items()), flush=True)
     load = os.getloadavg()
@@ -90,9 +92,11 @@ def main() -> int:
     print(f"  {'':58} {'tray':>17} {'plain view':>17}")
     rows = (
         ("1. New instance → painted, first web view", "tray-new first", "plain-new first"),
+        ("   of which server running → painted", "tray-new first page", "plain-new first page"),
         ("2. New instance → painted, second web view", "tray-new second", "plain-new second"),
+        ("   of which server running → painted", "tray-new second page", "plain-new second page"),
         ("3. Enter on a row in a fresh tray → painted (warmed)", "tray-enter", "plain-enter"),
-        ("   the same, Enter before the warm-up", "tray-enter-cold", "plain-enter"),
+        ("   the same, Enter before the warm-up (cold)", "tray-enter-cold", "plain-enter-cold"),
     )
     for label, tray, plain in rows:
         print(f"  {label:58} {spread(figures[tray]):>17} {spread(figures[plain]):>17}")
@@ -144,11 +148,13 @@ def child(kind: str) -> int:
         "tray-new": tray_new,
         "plain-new": plain_new,
         "tray-enter": lambda: tray_enter(warm=True),
+        "plain-enter": lambda: plain_enter(warm=True),
         "tray-enter-cold": lambda: tray_enter(warm=False),
-        "plain-enter": plain_enter,
+        "plain-enter-cold": lambda: plain_enter(warm=False),
     }
     if kind.startswith("plain"):
-        # The baseline's clock starts with the view: its modules are loaded before (as the warmed tray has them).
+        # The baseline's clock starts with the view: its modules are loaded before (as the tray's are but for
+        # QtWebEngine, which a cold tray loads with its first tab).
         import PySide6.QtWebEngineWidgets  # noqa: F401
 
         import murmuration.control  # noqa: F401
@@ -166,13 +172,17 @@ async def tray_new() -> dict[str, float]:
     probe_new_tabs(tray)
     try:
         tray.start()
-        await until(lambda: tray.warm is not None and not tray.warm.page.isLoading())
+        await until(lambda: tray.warm is not None)
+        assert tray.warm is not None
+        await engine_ready(tray.warm.page)
         result = {}
         for key, name in zip(("first", "second"), NAMES, strict=True):
             began = time.time()
-            instance_id = await tray.create_instance(name, None, base_folder() / "project")
+            instance_id = await tray.create_instance(name, None, base_folder() / "project")  # started when done
+            running = time.time()
             assert instance_id is not None
-            result[key] = await painted(tray.window.views[instance_id].page) - began
+            stamp = await painted(tray.window.views[instance_id].page)
+            result |= {key: stamp - began, f"{key} page": stamp - running}
         return result
     finally:
         await tray.close()
@@ -191,7 +201,9 @@ async def tray_enter(warm: bool) -> dict[str, float]:
         model, table = tray.model, tray.window.table
         await until(lambda: model.first_scan_done and all(i.running for i in model.instances()))
         if warm:
-            await until(lambda: tray.warm is not None and not tray.warm.page.isLoading())
+            await until(lambda: tray.warm is not None)
+            assert tray.warm is not None
+            await engine_ready(tray.warm.page)
         (instance,) = model.instances()
         table.select_id(instance.id)
         table.setFocus()
@@ -220,23 +232,52 @@ async def plain_new() -> dict[str, float]:
     from murmuration.control import start_instance
     from murmuration.home import base_folder
 
+    warm = await warmed_engine()
     result, views = {}, []
     for key, name in zip(("first", "second"), NAMES, strict=True):
         began = time.time()
         folder = await asyncio.to_thread(registry.create, name, base_folder() / "project")
         await asyncio.to_thread(start_instance, folder)
+        running = time.time()
         views.append(await plain_view(folder))
-        result[key] = await painted(views[-1].page()) - began
+        warm.release()  # as the tray does once its first tab holds the engine
+        stamp = await painted(views[-1].page())
+        result |= {key: stamp - began, f"{key} page": stamp - running}
     return result
 
 
-async def plain_enter() -> dict[str, float]:
+async def plain_enter(warm: bool) -> dict[str, float]:
     from murmuration import registry
 
+    engine = await warmed_engine() if warm else None
     (folder,) = registry.managed_folders()
     began = time.time()
     view = await plain_view(folder)
+    if engine is not None:
+        engine.release()
     return {"enter": await painted(view.page()) - began}
+
+
+async def warmed_engine() -> Any:
+    """The tray's own warm-up (a blank page in its own profile), its engine started."""
+    from murmuration.tray.web_engine import WarmEngine
+
+    warm = WarmEngine()
+    await engine_ready(warm.page)
+    return warm
+
+
+async def engine_ready(page: Any) -> None:
+    """Until the page's renderer runs its (blank) document: the web engine has started."""
+    deadline = time.monotonic() + 120.0
+    while time.monotonic() < deadline:
+        try:
+            if await asyncio.wait_for(ask(page, "document.readyState"), 2.0) == "complete":
+                return
+        except TimeoutError:
+            continue
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the web engine never started")
 
 
 async def plain_view(folder: Any) -> Any:
