@@ -7,7 +7,8 @@ without the PYTHONUNBUFFERED/PYTHONDONTWRITEBYTECODE a user's machine lacks):
    in a tray that has started and warmed its web engine, to the first paint of the dashboard in its tab;
 2. the same for a second instance in the same tray (the second web view);
 3. Enter on a row in a fresh tray with one running instance → the first paint of its tab: a key press sent to the
-   list once the tray is idle and warmed, and once at once (before the warm-up, QtWebEngine not yet loaded).
+   list once the tray is idle and warmed, and once before its warm-up (as Enter within 3 s of the start is: the
+   tray has not loaded QtWebEngine yet).
 For 1 and 2 the part from the server running (the model shows it running; the baseline's start returned) to the
 paint is shown too.
 Baselines, each in a fresh process with no tray, its modules loaded and its engine warmed as the tray's is (the
@@ -17,8 +18,8 @@ start the same instances, sign in and load each in a plain QWebEngineView; for 3
 "Painted": a script injected into the page's isolated world watches the DOM until the overview shows data from the
 signed-in socket (the project folder in "This instance" and the process counts), then waits two animation frames —
 the first runs before the frame that draws them, the second once that frame has been produced — and stamps the wall
-clock. Python polls that stamp (runJavaScript, every 20 ms); the time is the stamp minus the intent's, so the poll
-adds nothing.
+clock (a view not shown never stamps: its frames are not drawn). Python polls that stamp (runJavaScript, every
+20 ms); the time is the stamp minus the intent's, so the poll adds nothing.
 
     .venv/bin/python bench/tray_tabs.py [--runs 5] [--range-start 12400]
 """
