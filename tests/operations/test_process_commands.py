@@ -263,6 +263,11 @@ async def test_since_returns_the_lines_printed_from_a_time_on(client: InstanceCl
         assert "early" in [line["text"] for line in since["lines"]]
         future = await call(client, "get_process_logs", process_id=process["id"], since="2999-01-01T00:00:00Z")
         assert future["lines"] == []
+        # Times whose UTC falls outside what a datetime holds are the first and the last moments there are.
+        first = await call(client, "get_process_logs", process_id=process["id"], since="0001-01-01T00:00:00+00:01")
+        assert first["lines"] == page["lines"]
+        last = await call(client, "get_process_logs", process_id=process["id"], since="9999-12-31T23:59:59-00:01")
+        assert last["lines"] == []
     finally:
         await call(client, "stop_process", process_id=process["id"])
 

@@ -131,9 +131,15 @@ def utc_stamp(text: str) -> str:
             INVALID_PARAMS,
             {"field": "since"},
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a time without a zone is the user's local time
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # a time without a zone is the user's local time
+        moment = moment.astimezone(UTC)
+    except (OverflowError, OSError, ValueError):
+        # Within a day of year 1 or 9999, UTC falls outside what datetime holds: such a time is before (or after)
+        # every line a log can have, so it is the first (or last) moment there is.
+        moment = (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def port_request(value: bool | int | None) -> int | None:
