@@ -14,6 +14,7 @@ from PySide6.QtGui import QFont, QTextLayout
 from murmuration import registry
 from murmuration.tray.controller import Tray
 from murmuration.tray.instance import shown
+from murmuration.tray.stopped_page import explanation
 from tests.tray.test_tray_menu import tray_icon
 from tests.tray.waits import until
 
@@ -59,6 +60,7 @@ async def test_an_override_in_a_name_reorders_nothing_in_the_menu_or_the_table(t
     instance = tray.model.get(instance_id)
     assert instance is not None
     assert_reads_in_order(f"{instance.label} stopped unexpectedly.", "evil", "plain", "stopped")
+    assert_reads_in_order(explanation(instance), "evil", "plain", "is stopped")  # the tab's stopped page
 
 
 def test_plain_names_are_shown_as_they_are_and_control_characters_never() -> None:

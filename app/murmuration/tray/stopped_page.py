@@ -16,16 +16,16 @@ def explanation(instance: Instance) -> str:
     """One sentence about why there is no dashboard right now."""
     state = instance.state
     if state is InstanceState.STARTING:
-        return f"{instance.name} is starting; its dashboard appears here in a moment."
+        return f"{instance.label} is starting; its dashboard appears here in a moment."
     if state is InstanceState.STOPPING:
-        return f"{instance.name} is stopping."
+        return f"{instance.label} is stopping."
     if state is InstanceState.RUNNING:
-        return f"Opening the dashboard of {instance.name}…"
+        return f"Opening the dashboard of {instance.label}…"
     if instance.message or instance.restart_at is not None:
         return instance.status_sentence()
     if state is InstanceState.NOT_RESPONDING:
-        return f"{instance.name} runs but does not answer yet."
-    return f"{instance.name} is stopped; start it to see its dashboard."
+        return f"{instance.label} runs but does not answer yet."
+    return f"{instance.label} is stopped; start it to see its dashboard."
 
 
 class StoppedPage(QWidget):
@@ -94,7 +94,7 @@ class StoppedPage(QWidget):
         else:
             self._countdown.stop()
         self.badge.setPixmap(state_dot(instance.state, 48).pixmap(48, 48))
-        self.title.setText(f"{instance.name} — {instance.state.label}")
+        self.title.setText(f"{instance.label} — {instance.state.label}")
         self.sentence.setText(explanation(instance))
         for action in self.page_actions.values():
             action.render(instance)
