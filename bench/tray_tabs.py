@@ -35,9 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tray import until  # bench/tray.py: the same wait on the tray's loop
 
 PAINT_PROBE = """
 (() => {
@@ -343,14 +344,6 @@ def ask(page: Any, script: str) -> asyncio.Future[object]:
 
     page.runJavaScript(script, QWebEngineScript.ScriptWorldId.ApplicationWorld, give)
     return answer
-
-
-async def until(condition: Callable[[], object], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the tray never got there")
-        await asyncio.sleep(0.01)
 
 
 if __name__ == "__main__":
