@@ -6,9 +6,13 @@ import os
 import select
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+from tests.waiting import until
+
+T = TypeVar("T")
 
 
 def run_x(display: str, *command: str, check: bool = True) -> str:
@@ -17,6 +21,20 @@ def run_x(display: str, *command: str, check: bool = True) -> str:
         command, env={**os.environ, "DISPLAY": display}, capture_output=True, text=True, timeout=30, check=check
     )
     return done.stdout
+
+
+def act_until(display: str, gesture: list[str], effect: Callable[[], T], what: str, *, tries: int = 5) -> T:
+    """Make an xdotool `gesture` until `effect()` shows it took: an X server gives no delivery receipt, and a
+    gesture made before the program is ready is lost (a person whose click was lost clicks again too). Each try
+    waits for the effect before the next gesture, since a second click could undo a slow first one."""
+    for _ in range(tries - 1):
+        run_x(display, "xdotool", *gesture)
+        try:
+            return until(effect, what, timeout=8)
+        except AssertionError:
+            continue
+    run_x(display, "xdotool", *gesture)
+    return until(effect, what, timeout=8)
 
 
 def end(process: subprocess.Popen[Any] | None) -> None:

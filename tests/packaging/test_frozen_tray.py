@@ -22,9 +22,9 @@ import pytest
 
 from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
 from tests.waiting import until
-from tests.xdisplay import end, tray_display
+from tests.xdisplay import act_until, end, tray_display
 
-TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo")
+TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo", "xprop")
 pytestmark = [
     pytest.mark.timeout(FROZEN_TIMEOUT),
     pytest.mark.skipif(
@@ -63,6 +63,20 @@ def tray_icon(display: str) -> tuple[int, int] | None:
     return None
 
 
+def window_named(display: str, name: str) -> str | None:
+    """A visible window titled exactly `name`."""
+    ids = x(display, "xdotool", "search", "--onlyvisible", "--name", f"^{re.escape(name)}$").split()
+    return ids[0] if ids else None
+
+
+def popup_menu(display: str) -> str | None:
+    """The program's popup menu, when one is on the screen (a window of its class, of the popup-menu type)."""
+    for window in x(display, "xdotool", "search", "--onlyvisible", "--class", "murmuration").split():
+        if "_NET_WM_WINDOW_TYPE_POPUP_MENU" in x(display, "xprop", "-id", window, "_NET_WM_WINDOW_TYPE"):
+            return window
+    return None
+
+
 def frozen_ls(bundle: Bundle, env: dict[str, str]) -> list[dict[str, Any]]:
     done = subprocess.run(
         [str(bundle.executable), "ls", "--json"], capture_output=True, text=True, timeout=60, env=env, check=True
@@ -84,18 +98,19 @@ def test_the_frozen_tray_creates_an_instance_from_its_menu(bundle: Bundle, x_dis
         )
         assert time.monotonic() - started < 30, "cold start to the icon in the tray"
 
-        def new_instance_dialog() -> str | None:
-            # Right-click the icon, then the menu's first entry (New instance…). An X server gives no delivery
-            # receipt, so a gesture that came too early is made again, as a person would.
-            x(x_display, "xdotool", "mousemove", str(icon_x), str(icon_y), "click", "3")
-            time.sleep(0.3)
-            x(x_display, "xdotool", "key", "Down", "Return")
-            time.sleep(0.3)
-            ids = x(x_display, "xdotool", "search", "--onlyvisible", "--name", "^New instance$").split()
-            return ids[0] if ids else None
-
-        dialog = until(new_instance_dialog, "the New instance dialog", timeout=60, every=0.1)
-        x(x_display, "xdotool", "windowfocus", "--sync", dialog, "key", "Return")  # the name it suggests
+        # Right-click the icon: its menu; the menu's first entry (New instance…): the dialog. Each gesture waits
+        # for what it shows before the next, as a person would on a slow machine.
+        right_click = ["mousemove", str(icon_x), str(icon_y), "click", "3"]
+        act_until(x_display, right_click, lambda: popup_menu(x_display), "the tray menu")
+        dialog = act_until(
+            x_display,
+            ["key", "Down", "Return"],
+            lambda: window_named(x_display, "New instance"),
+            "the New instance dialog",
+            tries=1,
+        )
+        enter = ["windowfocus", "--sync", dialog, "key", "Return"]  # the name it suggests
+        act_until(x_display, enter, lambda: window_named(x_display, "New instance") is None, "the dialog to close")
 
         def running() -> dict[str, Any] | None:
             rows = [r for r in frozen_ls(bundle, env) if r["status"] == "running"]

@@ -23,6 +23,7 @@ from PySide6.QtGui import QImage
 from tests.conftest import run_cli
 from tests.tray.tray_process import TrayProcess, tray_environment
 from tests.tray.waits import painted
+from tests.xdisplay import act_until as shared_act_until
 from tests.xdisplay import tray_display
 
 from .conftest import SCREENSHOTS
@@ -59,15 +60,13 @@ def x(display: str, *command: str) -> str:
 def act_until(
     tray: TrayProcess, display: str, xdotool: list[str], done: Callable[[dict[str, Any]], Any], what: str
 ) -> dict[str, Any]:
-    """Do an xdotool gesture until the tray shows its effect (an X server gives no delivery receipt; a person
-    whose click was lost clicks again too)."""
-    for _ in range(5):
-        x(display, "xdotool", *xdotool)
-        try:
-            return tray.wait_for(done, timeout=4, what=what)
-        except AssertionError:
-            continue
-    return tray.wait_for(done, timeout=1, what=what)
+    """Do an xdotool gesture until the tray's own state shows its effect."""
+
+    def effect() -> dict[str, Any] | None:
+        state = tray.ask("state")
+        return state if done(state) else None
+
+    return shared_act_until(display, xdotool, effect, what)
 
 
 def embedded(display: str) -> bool:
