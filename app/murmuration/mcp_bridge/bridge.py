@@ -21,7 +21,7 @@ from murmuration.client import RpcError
 from murmuration.datafolder import DataFolder, DataFolderError
 from murmuration.mcp_bridge import legacy, results
 from murmuration.mcp_bridge.link import InstanceLink, Unreachable
-from murmuration.mcp_bridge.tools import agent_tools
+from murmuration.mcp_bridge.tools import agent_operations, agent_tools
 from murmuration.operations import OperationTable
 
 log = logging.getLogger("murmuration.mcp.bridge")
@@ -31,7 +31,7 @@ log = logging.getLogger("murmuration.mcp.bridge")
 MAX_ARGUMENTS = (1 << 20) - 4096
 EXAMPLES = ("record_issue", "list_issues", "start_process")
 # Tools that can wait (for readiness, an exit, a stop): they report progress while waiting, to a client that asked.
-WAITS = ("wait_for_process", "start_process", "stop_process")
+WAITS = ("wait_for_process", "get_process_logs", "start_process", "stop_process")
 PROGRESS_EVERY = 1.0
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
@@ -43,7 +43,8 @@ class Bridge:
         self.folder = folder
         self.link = link
         self.tools = agent_tools(table)
-        self.names = {tool.name for tool in self.tools}
+        # What an agent may call: the listed tools and the operations merged into them, by their own names.
+        self.names = {operation.name for operation in agent_operations(table)}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def server(self) -> Server[Any]:
@@ -108,7 +109,7 @@ class Bridge:
         if name not in self.names:
             shown = name if len(name) <= 80 else name[:80] + "…"
             return results.failure(
-                f"There is no tool named {shown!r}; tools/list lists the {len(self.names)} tools "
+                f"There is no tool named {shown!r}; tools/list lists the {len(self.tools)} tools "
                 f"(e.g. {', '.join(EXAMPLES)}).",
                 "unknown_tool",
             )
