@@ -113,7 +113,8 @@ class Bridge:
                 f"(e.g. {', '.join(EXAMPLES)}).",
                 "unknown_tool",
             )
-        full = False
+        # A list names its items by id when an agent wants them whole (get_issue's job): no excerpts then.
+        full = "ids" in arguments
         if name in results.EXCERPTED and "full" in arguments:
             full = arguments["full"]
             if not isinstance(full, bool):
