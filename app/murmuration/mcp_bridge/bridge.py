@@ -85,9 +85,11 @@ class Bridge:
             f"These tools act on {which}: its processes and queue, its issue board and milestone, and its knowledge "
             "fragments, shared with the other agents and people who use it. Every result is JSON with web_url, a "
             "link into that instance's dashboard; give it to the person you work for when they should look.\n"
-            "A usual day: read the board (list_issues, get_milestone), take an issue (update_issue status "
-            "in-progress), run and watch your commands (start_process with wait_for, get_process_logs, "
-            "wait_for_process exit), then record what you learned (record_fragment; search_fragments first)."
+            "A usual day: read the board (list_issues ready, get_instance_info include milestone), take an issue "
+            "(claim_issue), run and watch your commands (start_process with wait_for, get_process_logs with "
+            "wait_for exit), then record what you learned (record_fragment; list_fragments query first).\n"
+            "Lists filter before they limit and 'total' counts every match; their items are excerpts unless "
+            "full or ids. An item's page is its list's web_url with /ID added (#/issues/ISSUE_3)."
         )
 
     async def list_tools(
