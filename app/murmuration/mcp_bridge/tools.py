@@ -1,12 +1,15 @@
-"""The MCP tools, generated from the operation table: the same names and schemas, as much of them as a model uses.
+"""The MCP tools, generated from the operation table: one per job, with as much of each schema as a model uses.
 
-tools/list is read by a model at the start of every session, so it carries what tells a model how to call a tool
-right — types, enums, ranges, defaults, required fields, descriptions — and leaves out what only guards the instance:
-size caps (maxLength, maxItems, patterns…) and the refusal of unknown fields. The instance still checks the whole
-schema and names the field and its limit when a call breaks it. A published schema therefore accepts everything the
-instance does, and a little more it refuses with a sentence; it never refuses a call the instance would take.
+tools/list is read by a model at the start of every session, so it lists only the operations not merged into
+another (`merged_into`: their jobs are parameters of a listed tool, and they still answer by name), and carries
+what tells a model how to call a tool right — types, enums, required fields, descriptions that give ranges,
+defaults and examples in a few words — and leaves out what only guards the instance: size caps (maxLength,
+maxItems, patterns…), bounds, the refusal of unknown fields and parameters marked UNLISTED. The instance still
+checks the whole schema and names the field and its limit when a call breaks it. A published schema therefore
+accepts everything the instance does, and a little more it refuses with a sentence; it never refuses a call the
+instance would take.
 
-Output schemas are the result schemas of the table one level deep: each top-level field with its type. web_url,
+Output schemas name the fields every result of the operation has (its result schema's required ones). web_url,
 which every result has, is said once in the server's instructions instead.
 """
 
