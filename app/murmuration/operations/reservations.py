@@ -64,8 +64,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "reserve",
-        "Reserve paths or names so other agents keep off them (all or none) until release, your session "
-        "ends, for_process ends, or ttl.",
+        "Reserve paths or names so other agents keep off (all or none) until release, your session or "
+        "for_process ends, or ttl.",
         params_schema(
             {
                 "resources": RESOURCES,
