@@ -102,54 +102,107 @@ async def test_every_tool_answers_its_happy_path_within_its_output_schema(projec
     async with bridge(project) as client:
         tools = await listed_tools(client)
         call = Caller(client, tools)
-        await call("ping")
-        await call("get_instance_info")
-        await call("get_web_ui_url", view="issues")
+        info = await call("get_instance_info", include=["milestone", "agents", "reservations", "queue"])
+        assert {"milestone", "agents", "reservations", "queue"} <= set(info)
 
         issue = await call("record_issue", title="Checkout is slow", content="It takes 4 s.", tags=["perf"])
-        await call("get_issue", issue_id=issue["id"])
+        assert (await call("list_issues", ids=[issue["id"]]))["issues"][0]["content"] == "It takes 4 s."
         await call("update_issue", issue_id=issue["id"], status="in-progress")
         await call("list_issues")
         await call("set_milestone", title="Beta", target_date="2026-12-31", related_issues=[issue["id"]])
-        await call("get_milestone")
 
         question = await call("record_fragment", title="Why is checkout slow?", body="It waits on…", type="question")
         answer = await call("record_fragment", title="N+1 queries", body="One query a row.", type="answer")
-        await call("get_fragment", id=question["id"])
-        await call("update_fragment", id=answer["id"], status="archived")
-        await call("list_fragments")
-        await call("search_fragments", query="checkout")
-        link = await call("create_fragment_link", source_id=answer["id"], target_id=question["id"], link_type="answers")
-        await call("get_fragment_links", fragment_id=question["id"])
-        await call("delete_fragment_link", link_id=link["id"])
+        linked = await call(
+            "update_fragment", id=answer["id"], status="archived", link_to=question["id"], link_type="answers"
+        )
+        [found] = (await call("list_fragments", query="checkout", links=True))["fragments"]
+        assert (found["id"], found["links"][0]["id"]) == (question["id"], linked["link"]["id"])
+        await call("list_fragments", ids=[question["id"]])
+        await call("update_fragment", id=question["id"], unlink=linked["link"]["id"])
 
         printed = await call("start_process", command=PRINTS, wait_for={"log": "hello"})
-        await call("wait_for_process", process_id=printed["id"], exit=True)
-        await call("get_process_logs", process_id=printed["id"])
-        await call("get_process_status", process_id=printed["id"])
+        logs = await call("get_process_logs", process_id=printed["id"], wait_for={"exit": True})
+        assert (logs["state"], logs["exit_code"]) == ("stopped", 0)
+        assert (await call("list_processes", ids=[printed["id"]]))["processes"][0]["id"] == printed["id"]
         await call("list_processes")
         sleeper = await call("start_process", command=SLEEPS, wait_for={"log": "up"})
         await call("stop_process", process_id=sleeper["id"], timeout=2000)
 
-        await call("pause_queue")
+        assert (await call("set_queue_config", paused=True))["paused"] is True
         queued = await call("start_process", command=PRINTS)
-        await call("cancel_queued_process", queue_id=queued["id"])
-        await call("resume_queue")
-        await call("set_queue_config", max_concurrent=3)
-        await call("get_queue_status")
+        assert (await call("stop_process", process_id=queued["id"]))["state"] == "cancelled"
+        await call("set_queue_config", paused=False, max_concurrent=3)
 
-        await call("list_agents")
         await call("claim_issue", issue_id=issue["id"])
-        await call("release_issue", issue_id=issue["id"])
-        await call("next_issue", claim=True)
+        await call("claim_issue", issue_id=issue["id"], release=True)
+        assert (await call("claim_issue", issue_id="next"))["id"] == issue["id"]
         reservation = await call("reserve", resources=["src/db/**"], reason="a migration")
-        await call("check_paths", paths=["src/db/schema.py"])
-        await call("list_reservations")
-        await call("release", reservation_id=reservation["id"])
+        assert (await call("reserve", resources=["src/db/schema.py"], check=True))["free"] is True
+        assert (await call("reserve", release=reservation["id"]))["released"] == [reservation["id"]]
 
-        await call("delete_fragment", id=answer["id"])
-        await call("delete_issue", issue_id=issue["id"])
+        assert (await call("update_fragment", id=answer["id"], delete=True))["deleted"] == answer["id"]
+        assert (await call("update_issue", issue_id=issue["id"], delete=True))["deleted"] == issue["id"]
     assert call.called == {tool.name for tool in tools}, "a tool was left out of the happy path"
+
+
+def merged_operations() -> dict[str, str]:
+    """Each agent operation tools/list leaves out, and the tool that does its job now."""
+    return {op.name: op.merged_into for op in build_table() if op.for_agents and op.merged_into is not None}
+
+
+async def test_every_merged_operation_answers_by_its_old_name_without_being_listed(project: Path) -> None:
+    merged = merged_operations()
+    called: set[str] = set()
+    async with bridge(project) as client:
+        tools = await listed_tools(client)
+        listed = {tool.name for tool in tools}
+        assert not listed & set(merged)
+        assert set(merged.values()) <= listed, "merged into a tool that is not listed"
+        call = Caller(client, tools)
+
+        async def old(tool: str, **arguments: Any) -> dict[str, Any]:
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, f"{tool}: {text_of(result)}"
+            assert isinstance(result.structured_content, dict)
+            called.add(tool)
+            return result.structured_content
+
+        assert (await old("ping"))["pong"] is True
+        assert (await old("get_web_ui_url", view="issues", item="ISSUE_1"))["web_url"].endswith("#/issues/ISSUE_1")
+        issue = await call("record_issue", title="Old names", content="Still answer.")
+        assert (await old("get_issue", issueId=issue["id"]))["content"] == "Still answer."
+        await call("set_milestone", title="Compatible")
+        assert (await old("get_milestone"))["milestone"]["title"] == "Compatible"
+        assert (await old("list_agents"))["agents"][0]["you"] is True
+        assert (await old("next_issue"))["issue"]["id"] == issue["id"]
+        assert (await old("next_issue", claim=True))["claimed"] is True
+        assert (await old("release_issue", issueId=issue["id"]))["status"] == "open"
+
+        first = await call("record_fragment", title="Cache keys", body="By user id.", type="note")
+        second = await call("record_fragment", title="Cache ttl", body="Five minutes.", type="note")
+        assert (await old("get_fragment", id=first["id"]))["body"] == "By user id."
+        assert (await old("search_fragments", query="cache"))["results"]
+        link = await old("create_fragment_link", sourceId=second["id"], targetId=first["id"], linkType="related")
+        assert (await old("get_fragment_links", fragmentId=first["id"]))["links"][0]["id"] == link["id"]
+        assert (await old("delete_fragment_link", linkId=link["id"]))["deleted"] == link["id"]
+        assert (await old("delete_fragment", id=second["id"]))["deleted"] == second["id"]
+
+        process = await call("start_process", command=PRINTS)
+        assert (await old("wait_for_process", processId=process["id"], exit=True))["wait"]["reason"] == "exit"
+        assert (await old("get_process_status", processId=process["id"]))["state"] == "stopped"
+        assert (await old("pause_queue"))["paused"] is True
+        queued = await call("start_process", command=PRINTS)
+        assert (await old("get_queue_status"))["pending"] == 1
+        assert (await old("cancel_queued_process", queueId=queued["id"]))["state"] == "cancelled"
+        assert (await old("resume_queue"))["paused"] is False
+
+        reservation = await call("reserve", resources=["docs/**"])
+        assert [r["id"] for r in (await old("list_reservations"))["reservations"]] == [reservation["id"]]
+        assert (await old("check_paths", paths=["docs/index.md"]))["free"] is True  # one's own never blocks
+        assert (await old("release", reservationId=reservation["id"]))["released"] == [reservation["id"]]
+        assert (await old("delete_issue", issueId=issue["id"]))["deleted"] == issue["id"]
+    assert called == set(merged), "an unlisted operation was left out"
 
 
 async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_miss_is_named(project: Path) -> None:
@@ -172,8 +225,9 @@ async def test_inputs_are_snake_case_the_old_spellings_still_work_and_a_near_mis
             client, "record_fragment", title="Cache ttl", body="Five minutes.", type="note", relatedIds=[first["id"]]
         )
         assert second["related_ids"] == [first["id"]]
-        link = await call("create_fragment_link", source_id=second["id"], target_id=first["id"], link_type="related")
-        assert (await call("get_fragment_links", fragment_id=first["id"]))["links"][0]["id"] == link["id"]
+        link = await call("update_fragment", id=second["id"], link_to=first["id"], link_type="related")
+        listed = await call("list_fragments", ids=[first["id"]], links=True)
+        assert listed["fragments"][0]["links"][0]["id"] == link["link"]["id"]
         milestone = await call("set_milestone", title="Fast", target_date="2026-12-31")
         assert milestone["milestone"]["target_date"] == "2026-12-31"
 
@@ -212,30 +266,38 @@ async def test_a_read_only_tool_changes_nothing(project: Path) -> None:
         issue = await call("record_issue", title="Flaky login", content="Fails one time in ten.")
         fragment = await call("record_fragment", title="Login flakes", body="A race in the session.", type="note")
         other = await call("record_fragment", title="Session race", body="Fixed by a lock.", type="solution")
-        await call("create_fragment_link", source_id=other["id"], target_id=fragment["id"], link_type="related")
+        await call("update_fragment", id=other["id"], link_to=fragment["id"], link_type="related")
         await call("set_milestone", title="Stable login")
         process = await call("start_process", command=PRINTS, wait_for={"log": "hello"})
-        await call("wait_for_process", process_id=process["id"], exit=True)
+        await call("get_process_logs", process_id=process["id"], wait_for={"exit": True})
 
-        happy: dict[str, dict[str, Any]] = {
-            "get_issue": {"issue_id": issue["id"]},
-            "get_fragment": {"id": fragment["id"]},
-            "search_fragments": {"query": "login"},
-            "get_fragment_links": {"fragment_id": fragment["id"]},
-            "get_process_status": {"process_id": process["id"]},
-            "get_process_logs": {"process_id": process["id"]},
-            "wait_for_process": {"process_id": process["id"], "exit": True},
-            "get_web_ui_url": {"view": "knowledge"},
-            "check_paths": {"paths": ["src/**"]},
+        # Each read-only tool in each of its ways: the jobs merged into it are read-only too.
+        happy: dict[str, list[dict[str, Any]]] = {
+            "get_instance_info": [{}, {"include": ["milestone", "agents", "reservations", "queue"]}],
+            "list_issues": [{}, {"ids": [issue["id"]]}, {"ready": True}],
+            "list_fragments": [{}, {"ids": [fragment["id"]], "links": True}, {"query": "login", "links": True}],
+            "list_processes": [{}, {"ids": [process["id"]]}],
+            "get_process_logs": [
+                {"process_id": process["id"]},
+                {"process_id": process["id"], "wait_for": {"exit": True}},
+            ],
         }
         read_only = [tool.name for tool in tools if tool.annotations and tool.annotations.read_only_hint]
         db = data_folder(project).state_db
         before = database_state(db)
         for name in read_only:
-            await call(name, **happy.get(name, {}))
+            for arguments in happy.get(name, [{}]):
+                await call(name, **arguments)
         assert database_state(db) == before
     assert set(read_only) <= call.called
-    assert {"list_issues", "get_process_logs", "get_milestone"} <= set(read_only)
+    assert set(read_only) == set(happy)
+    table = build_table()
+    for name, merged_into in merged_operations().items():
+        operation = table.get(name)
+        assert operation is not None
+        if merged_into in read_only:
+            assert operation.hints is not None
+            assert operation.hints.read_only, f"{name} is merged into a read"
 
 
 async def test_the_originals_merged_tool_names_answer_without_being_listed(project: Path) -> None:
@@ -245,7 +307,7 @@ async def test_the_originals_merged_tool_names_answer_without_being_listed(proje
         call = Caller(client, (await client.list_tools()).tools)
         fragment = await call("record_fragment", title="Deploy steps", body="Build, then push.", type="documentation")
         other = await call("record_fragment", title="Rollback", body="Push the last tag.", type="documentation")
-        await call("create_fragment_link", source_id=other["id"], target_id=fragment["id"], link_type="related")
+        await call("update_fragment", id=other["id"], link_to=fragment["id"], link_type="related")
 
         async def old(tool: str, **arguments: Any) -> dict[str, Any]:
             result = await client.call_tool(tool, arguments)

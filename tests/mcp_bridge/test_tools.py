@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from murmuration.mcp_bridge.tools import input_schema
+from murmuration.mcp_bridge.tools import input_schema, listed_operations
 from murmuration.operations import build_table
 from tests.mcp_bridge.conftest import bridge, ok
 
@@ -23,14 +23,15 @@ async def test_initialize_names_the_bridge_and_its_instance(project: Path) -> No
 
 
 @pytest.mark.parametrize(("mode", "era"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
-async def test_tools_list_is_every_agent_operation_with_its_schema(project: Path, mode: str, era: str) -> None:
+async def test_tools_list_is_every_agent_operation_not_merged_into_another(project: Path, mode: str, era: str) -> None:
     table = build_table()
-    expected = {op.name: op for op in table if op.for_agents}
+    expected = {op.name: op for op in listed_operations(table)}
+    assert {op.name for op in table if op.for_agents and op.merged_into is None} == set(expected)
     async with bridge(project, mode=mode) as client:
         assert client.protocol_version == era
         tools = (await client.list_tools()).tools
         # Calls work in either protocol era (the initialize handshake, or 2026's per-request envelope).
-        assert (await ok(client, "ping"))["pong"] is True
+        assert (await ok(client, "get_instance_info"))["name"] == "shop"
     assert [tool.name for tool in tools] == list(expected)
     for tool in tools:
         operation = expected[tool.name]

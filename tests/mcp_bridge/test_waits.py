@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.mcp_bridge.conftest import bridge, data_folder, ok
 from tests.waiting import until_async
 
 SLEEPS = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
-CANCELLED = "wait_for_process cancelled by the client"
+CANCELLED = "get_process_logs cancelled by the client"
 
 
 def logged_at(log: str, message: str) -> datetime | None:
@@ -22,7 +26,16 @@ def logged_at(log: str, message: str) -> datetime | None:
     return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S,%f") if found else None
 
 
-async def test_a_wait_sends_progress_to_a_client_that_asked(project: Path) -> None:
+@pytest.mark.parametrize(
+    ("tool", "wait"),
+    [
+        ("get_process_logs", lambda timeout: {"wait_for": {"log": "never printed", "timeout": timeout}}),
+        ("wait_for_process", lambda timeout: {"log": "never printed", "timeout": timeout}),  # its old name
+    ],
+)
+async def test_a_wait_sends_progress_to_a_client_that_asked(
+    project: Path, tool: str, wait: Callable[[float], dict[str, Any]]
+) -> None:
     async with bridge(project) as client:
         process = await ok(client, "start_process", command=SLEEPS, wait_for={"log": "up"})
         seen: list[tuple[float, str | None]] = []
@@ -30,8 +43,8 @@ async def test_a_wait_sends_progress_to_a_client_that_asked(project: Path) -> No
         async def progress(value: float, total: float | None, message: str | None) -> None:
             seen.append((value, message))
 
-        arguments = {"process_id": process["id"], "log": "never printed", "timeout": 2.5}
-        result = await client.call_tool("wait_for_process", arguments, progress_callback=progress)
+        arguments = {"process_id": process["id"], **wait(2.5)}
+        result = await client.call_tool(tool, arguments, progress_callback=progress)
         assert not result.is_error
         assert len(seen) >= 2, seen
         assert [value for value, _ in seen] == sorted(value for value, _ in seen)
@@ -46,8 +59,8 @@ async def test_a_cancelled_wait_ends_at_once_and_the_process_keeps_running(proje
         async def progress(value: float, total: float | None, message: str | None) -> None:
             waiting.set()
 
-        arguments = {"process_id": process["id"], "exit": True, "timeout": 60}
-        call = asyncio.create_task(client.call_tool("wait_for_process", arguments, progress_callback=progress))
+        arguments = {"process_id": process["id"], "wait_for": {"exit": True, "timeout": 60}}
+        call = asyncio.create_task(client.call_tool("get_process_logs", arguments, progress_callback=progress))
         await asyncio.wait_for(waiting.wait(), 30)
         log = data_folder(project).log_folder / "mcp-bridge.log"
         cancelled_at = datetime.now()
@@ -59,6 +72,6 @@ async def test_a_cancelled_wait_ends_at_once_and_the_process_keeps_running(proje
         # Timed by the bridge's own log stamp, not by when this test looked: the wait itself ended within 100 ms.
         stopped_at = await until_async(bridge_stopped_waiting, "the bridge to note the cancel", timeout=10)
         assert (stopped_at - cancelled_at).total_seconds() < 0.1
-        status = await ok(client, "get_process_status", process_id=process["id"])
+        [status] = (await ok(client, "list_processes", ids=[process["id"]]))["processes"]
         assert status["state"] == "running"
         assert (await ok(client, "ping"))["pong"] is True

@@ -72,6 +72,17 @@ class FragmentFilter:
     offset: int = 0
 
 
+def _where(query: FragmentFilter) -> Where:
+    """The conditions of a fragment filter, its columns named so they also hold beside the full-text index."""
+    where = Where()
+    where.equals("type", query.type, TYPES)
+    where.equals("status", query.status, STATUSES)
+    where.equals("priority", query.priority, fields.PRIORITIES)
+    where.all_tags("id", "fragment_tags", query.tags)
+    where.contains(("fragments.title", "fragments.body"), query.search)
+    return where
+
+
 class Fragments:
     """Fragments and their links in state.db; each change is one transaction and one event."""
 
@@ -143,30 +154,28 @@ class Fragments:
 
     def query(self, query: FragmentFilter) -> tuple[list[dict[str, Any]], int]:
         """The fragments that pass every filter, most recently updated first, then limited; and the total."""
-        where = Where()
-        where.equals("type", query.type, TYPES)
-        where.equals("status", query.status, STATUSES)
-        where.equals("priority", query.priority, fields.PRIORITIES)
-        where.all_tags("id", "fragment_tags", query.tags)
-        where.contains(("title", "body"), query.search)
-        rows, total = page(self.store.db, "fragments", where, "updated_at DESC, id", query.limit, query.offset)
+        rows, total = page(self.store.db, "fragments", _where(query), "updated_at DESC, id", query.limit, query.offset)
         return [as_dict(r) for r in rows], int(total)
 
     def search(self, query: str, type: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
         """Fragments whose title or body hold the words of `query`, best first, with a highlighted snippet."""
-        expression = match_expression(query)
-        condition, args = "fragments_fts MATCH ?", [expression]
-        if type:
-            condition += " AND f.type = ?"
-            args.append(fields.choice(type, TYPES, "type"))
-        rows = self.store.db.execute(
-            "SELECT f.*, bm25(fragments_fts, 10.0, 1.0) AS rank, "
-            "snippet(fragments_fts, -1, '**', '**', '…', 16) AS snippet "
-            "FROM fragments_fts JOIN fragments AS f ON f.rowid = fragments_fts.rowid "
-            f"WHERE {condition} ORDER BY rank LIMIT ?",
-            [*args, limit],
+        return self.ranked(query, FragmentFilter(type=type, limit=limit))[0]
+
+    def ranked(self, words: str, query: FragmentFilter) -> tuple[list[dict[str, Any]], int]:
+        """The fragments that hold the words of `words` and pass every filter of `query`, best first, each with
+        its score and a snippet marking the matches **like this**, then limited; and how many matched."""
+        where = _where(query)
+        where.condition("fragments_fts MATCH ?", [match_expression(words)])
+        matches = f"FROM fragments_fts JOIN fragments ON fragments.rowid = fragments_fts.rowid WHERE {where.sql}"
+        db = self.store.db
+        total = db.execute(f"SELECT COUNT(*) {matches}", where.args).fetchone()[0]
+        rows = db.execute(
+            "SELECT fragments.*, bm25(fragments_fts, 10.0, 1.0) AS rank, "
+            f"snippet(fragments_fts, -1, '**', '**', '…', 16) AS snippet {matches} ORDER BY rank LIMIT ? OFFSET ?",
+            [*where.args, query.limit, query.offset],
         ).fetchall()
-        return [{"fragment": as_dict(r), "score": round(-r["rank"], 6), "snippet": r["snippet"]} for r in rows]
+        hits = [{"fragment": as_dict(r), "score": round(-r["rank"], 6), "snippet": r["snippet"]} for r in rows]
+        return hits, int(total)
 
     def update(self, fragment_id: str, changes: dict[str, Any], by: str | None = None) -> dict[str, Any]:
         values = self._values(changes)
@@ -196,9 +205,19 @@ class Fragments:
         self.events.publish("fragment", action="deleted", id=fragment_id)
         return {**fragment, "links_deleted": int(links)}
 
+    def check(self, changes: dict[str, Any]) -> None:
+        """Raise Invalid as `update` would for these changes, changing nothing."""
+        self._values(changes)
+
     def link(
-        self, source_id: str, target_id: str, link_type: str, metadata: dict[str, Any] | None = None
+        self,
+        source_id: str,
+        target_id: str,
+        link_type: str,
+        metadata: dict[str, Any] | None = None,
+        existing_ok: bool = False,
     ) -> dict[str, Any]:
+        """A new link; the same link again is refused, or answered with the one there is when `existing_ok`."""
         link_type = fields.choice(link_type, LINK_TYPES, "link_type")
         if source_id == target_id:
             raise Invalid("A fragment cannot link to itself.", "target_id")
@@ -213,10 +232,18 @@ class Fragments:
                     (link_id, source_id, target_id, link_type, fields.to_json(metadata or {}), clock.now()),
                 )
             except sqlite3.IntegrityError:
-                raise Conflict(f"That {link_type} link already exists ({link_id}).", "link_type") from None
+                if not existing_ok:
+                    raise Conflict(f"That {link_type} link already exists ({link_id}).", "link_type") from None
+                return self.link_by_id(link_id)
             link = link_as_dict(db.execute("SELECT * FROM fragment_links WHERE id = ?", (link_id,)).fetchone())
         self.events.publish("fragment_link", action="created", id=link_id, link=link)
         return link
+
+    def link_by_id(self, link_id: str, field: str = "link_id") -> dict[str, Any]:
+        row = self.store.db.execute("SELECT * FROM fragment_links WHERE id = ?", (link_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No link has the id {link_id[:80]!r}.", field)
+        return link_as_dict(row)
 
     def links(
         self, fragment_id: str, direction: str = "both", link_type: str | None = None, limit: int = 50

@@ -21,7 +21,7 @@ from murmuration.client import RpcError
 from murmuration.datafolder import DataFolder, DataFolderError
 from murmuration.mcp_bridge import legacy, results
 from murmuration.mcp_bridge.link import InstanceLink, Unreachable
-from murmuration.mcp_bridge.tools import agent_tools
+from murmuration.mcp_bridge.tools import agent_operations, agent_tools
 from murmuration.operations import OperationTable
 
 log = logging.getLogger("murmuration.mcp.bridge")
@@ -31,7 +31,7 @@ log = logging.getLogger("murmuration.mcp.bridge")
 MAX_ARGUMENTS = (1 << 20) - 4096
 EXAMPLES = ("record_issue", "list_issues", "start_process")
 # Tools that can wait (for readiness, an exit, a stop): they report progress while waiting, to a client that asked.
-WAITS = ("wait_for_process", "start_process", "stop_process")
+WAITS = ("wait_for_process", "get_process_logs", "start_process", "stop_process")
 PROGRESS_EVERY = 1.0
 JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
@@ -43,7 +43,8 @@ class Bridge:
         self.folder = folder
         self.link = link
         self.tools = agent_tools(table)
-        self.names = {tool.name for tool in self.tools}
+        # What an agent may call: the listed tools and the operations merged into them, by their own names.
+        self.names = {operation.name for operation in agent_operations(table)}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def server(self) -> Server[Any]:
@@ -84,9 +85,11 @@ class Bridge:
             f"These tools act on {which}: its processes and queue, its issue board and milestone, and its knowledge "
             "fragments, shared with the other agents and people who use it. Every result is JSON with web_url, a "
             "link into that instance's dashboard; give it to the person you work for when they should look.\n"
-            "A usual day: read the board (list_issues, get_milestone), take an issue (update_issue status "
-            "in-progress), run and watch your commands (start_process with wait_for, get_process_logs, "
-            "wait_for_process exit), then record what you learned (record_fragment; search_fragments first)."
+            "A usual day: read the board (list_issues ready, get_instance_info include milestone), take an issue "
+            "(claim_issue), run and watch your commands (start_process with wait_for, get_process_logs with "
+            "wait_for exit), then record what you learned (record_fragment; list_fragments query first).\n"
+            "Lists filter before they limit and 'total' counts every match; their items are excerpts unless "
+            "full or ids. An item's page is its list's web_url with /ID added (#/issues/ISSUE_3)."
         )
 
     async def list_tools(
@@ -108,11 +111,12 @@ class Bridge:
         if name not in self.names:
             shown = name if len(name) <= 80 else name[:80] + "…"
             return results.failure(
-                f"There is no tool named {shown!r}; tools/list lists the {len(self.names)} tools "
+                f"There is no tool named {shown!r}; tools/list lists the {len(self.tools)} tools "
                 f"(e.g. {', '.join(EXAMPLES)}).",
                 "unknown_tool",
             )
-        full = False
+        # A list names its items by id when an agent wants them whole (get_issue's job): no excerpts then.
+        full = "ids" in arguments
         if name in results.EXCERPTED and "full" in arguments:
             full = arguments["full"]
             if not isinstance(full, bool):

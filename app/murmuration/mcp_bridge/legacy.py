@@ -1,5 +1,8 @@
 """The original Murmuration's tool names that were merged into others: still answered, never listed.
 
+These are names no operation here has. An operation of this instance merged into another tool says so in the
+operation table (`merged_into`) and answers by its own name, with no translation.
+
 Prompts written for the original keep working at no cost in tools/list: each old call becomes the call of the
 tool that does its job now, its arguments renamed; arguments that meant nothing here (a vector-similarity
 threshold, a sort order) are dropped, and any other unknown one is refused by the tool like any unknown field.

@@ -19,11 +19,7 @@ EXCERPT = 180
 # What a list's excerpt leaves out besides the text: the item's own link, its times and who wrote it (full: true
 # has them all).
 SKIPPED = ("web_url", "created_at", "updated_at", "created_by", "updated_by")
-FULL = {
-    "type": "boolean",
-    "default": False,
-    "description": f"Whole texts; by default each item has an excerpt (first {EXCERPT} characters) and its length.",
-}
+FULL = {"type": "boolean", "description": f"Whole texts, not {EXCERPT}-character excerpts."}
 
 
 def success(tool: str, result: Any, note: str | None = None, full: bool = False) -> types.CallToolResult:

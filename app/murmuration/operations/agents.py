@@ -64,36 +64,43 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
         result=result_schema({"agents": OBJECTS, "left": OBJECTS}),
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def list_agents(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        claims: dict[str, list[dict[str, Any]]] = {}
-        for issue in ctx.knowledge.issues.held():
-            brief = {
-                "id": issue["id"],
-                "title": issue["title"],
-                "status": issue["status"],
-                "since": issue["assigned_at"],
+        return {**connected(ctx), "web_url": ctx.web_url("agents")}
+
+
+def connected(ctx: InstanceContext) -> dict[str, Any]:
+    """Who is connected now, each with the issues, reservations and processes they hold; and the claims of
+    agents who left."""
+    claims: dict[str, list[dict[str, Any]]] = {}
+    for issue in ctx.knowledge.issues.held():
+        brief = {
+            "id": issue["id"],
+            "title": issue["title"],
+            "status": issue["status"],
+            "since": issue["assigned_at"],
+        }
+        claims.setdefault(issue["assignee"], []).append(brief)
+    running: dict[str, list[dict[str, Any]]] = {}
+    for row in ctx.processes.records.active_rows():
+        process = process_dict(row)
+        if process["started_by"] is not None:
+            brief = {"id": process["id"], "title": process["title"], "state": process["state"]}
+            running.setdefault(process["started_by"], []).append(brief)
+    reservations = ctx.reservations.active()
+    agents = []
+    for session in ctx.agents.sessions():
+        agents.append(
+            {
+                **session.as_dict(),
+                "you": session.id == ctx.caller.session_id,
+                "claims": claims.get(session.name, []),
+                "reservations": [r.as_dict() for r in reservations if r.session_id == session.id],
+                "processes": running.get(session.name, []),
             }
-            claims.setdefault(issue["assignee"], []).append(brief)
-        running: dict[str, list[dict[str, Any]]] = {}
-        for row in ctx.processes.records.active_rows():
-            process = process_dict(row)
-            if process["started_by"] is not None:
-                brief = {"id": process["id"], "title": process["title"], "state": process["state"]}
-                running.setdefault(process["started_by"], []).append(brief)
-        reservations = ctx.reservations.active()
-        agents = []
-        for session in ctx.agents.sessions():
-            agents.append(
-                {
-                    **session.as_dict(),
-                    "you": session.id == ctx.caller.session_id,
-                    "claims": claims.get(session.name, []),
-                    "reservations": [r.as_dict() for r in reservations if r.session_id == session.id],
-                    "processes": running.get(session.name, []),
-                }
-            )
-        present = ctx.agents.names()
-        # Claims whose holder is gone stay visible (and free for the next claim_issue) until someone takes them.
-        left = [{"name": name, "claims": held} for name, held in sorted(claims.items()) if name not in present]
-        return {"agents": agents, "left": left, "web_url": ctx.web_url("agents")}
+        )
+    present = ctx.agents.names()
+    # Claims whose holder is gone stay visible (and free for the next claim_issue) until someone takes them.
+    left = [{"name": name, "claims": held} for name, held in sorted(claims.items()) if name not in present]
+    return {"agents": agents, "left": left}

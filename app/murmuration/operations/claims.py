@@ -2,51 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from murmuration.core.agents import Caller
-from murmuration.core.issues import IssueBoard
 from murmuration.operations.context import InstanceContext
-from murmuration.operations.issues import ISSUE, ISSUE_ID, with_link
+from murmuration.operations.issues import ISSUE, ISSUE_FIELDS, ISSUE_ID, with_link
 from murmuration.operations.table import ADDS, SETS, OperationTable, params_schema, result_schema
 
-# IssueBoard.claim or IssueBoard.release: the board, the issue, who asks, and which agents are connected.
-Change = Callable[[IssueBoard, str, Caller, frozenset[str]], dict[str, Any]]
+# What claim_issue takes instead of an id to take the best ready issue.
+NEXT = "next"
+NOTHING_READY = "Nothing is ready: every open issue is held or waits on unfinished issues."
 
 
 def declare(table: OperationTable) -> None:
     """Add claim_issue, release_issue and next_issue to `table`."""
 
-    def holding(name: str, description: str, verb: str, change: Change) -> None:
-        """Declare `name`: `change` (claim or release) on one issue by the caller, answered with the issue."""
-
-        @table.operation(
-            name,
-            description,
-            params_schema(
-                {"issue_id": {**ISSUE_ID, "description": f"The issue to {verb}, e.g. ISSUE_3."}}, ("issue_id",)
-            ),
-            result=ISSUE,
-            hints=SETS,
-        )
-        async def handler(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-            return with_link(ctx, change(ctx.knowledge.issues, params["issue_id"], ctx.caller, ctx.agents.names()))
-
-    holding(
+    @table.operation(
         "claim_issue",
-        "Take an issue: you become its assignee and it moves to in-progress, in one step. Refused, "
-        "naming the holder, while another connected agent holds it or while it waits on unfinished "
-        "issues.",
-        "claim",
-        IssueBoard.claim,
+        "Take an issue (you become its assignee, it goes in-progress) unless another agent holds it or it "
+        "waits on unfinished issues.",
+        params_schema(
+            {
+                "issue_id": {**ISSUE_ID, "description": "e.g. ISSUE_3; 'next': the best ready one."},
+                "release": {"type": "boolean", "description": "Let go instead: back to open."},
+            },
+            ("issue_id",),
+        ),
+        # Without an issue ready for 'next', the answer is only a message.
+        result=result_schema({**ISSUE_FIELDS, "message": {"type": "string"}}, *ISSUE_FIELDS, "message"),
+        hints=ADDS,  # with 'next', each call may take one more issue
     )
-    holding(
+    async def claim_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        board, issue_id, present = ctx.knowledge.issues, params["issue_id"], ctx.agents.names()
+        if params.get("release"):
+            return with_link(ctx, board.release(issue_id, ctx.caller, present))
+        if issue_id != NEXT:
+            return with_link(ctx, board.claim(issue_id, ctx.caller, present))
+        issue = board.next_ready(ctx.caller, present, True)
+        return (
+            with_link(ctx, issue) if issue is not None else {"message": NOTHING_READY, "web_url": ctx.web_url("issues")}
+        )
+
+    @table.operation(
         "release_issue",
         "Let go of an issue you hold: no assignee, back to open.",
-        "release",
-        IssueBoard.release,
+        params_schema({"issue_id": {**ISSUE_ID, "description": "The issue to release, e.g. ISSUE_3."}}, ("issue_id",)),
+        result=ISSUE,
+        hints=SETS,
+        merged_into="claim_issue",
     )
+    async def release_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        return with_link(ctx, ctx.knowledge.issues.release(params["issue_id"], ctx.caller, ctx.agents.names()))
 
     @table.operation(
         "next_issue",
@@ -64,14 +69,11 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"issue": {"type": ["object", "null"]}}),
         hints=ADDS,  # with claim, each call may take one more issue
+        merged_into="claim_issue",
     )
     async def next_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         issue = ctx.knowledge.issues.next_ready(ctx.caller, ctx.agents.names(), params.get("claim", False))
         if issue is None:
-            return {
-                "issue": None,
-                "message": "Nothing is ready: every open issue is held or waits on unfinished issues.",
-                "web_url": ctx.web_url("issues"),
-            }
+            return {"issue": None, "message": NOTHING_READY, "web_url": ctx.web_url("issues")}
         linked = with_link(ctx, issue)
         return {"issue": linked, "claimed": bool(params.get("claim")), "web_url": linked["web_url"]}

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from murmuration.core.errors import Damaged
 from murmuration.login_codes import CODE_LIFETIME
+from murmuration.operations import agents, processes, reservations
 from murmuration.operations.context import VIEWS, InstanceContext
-from murmuration.operations.table import BOOLEAN, INTEGER, READS, STRING, OperationTable, params_schema, result_schema
+from murmuration.operations.table import (
+    BOOLEAN,
+    OBJECTS,
+    READS,
+    STRING,
+    OperationTable,
+    params_schema,
+    result_schema,
+)
 
 # The names Python goes by, in the order a person would type them (Windows has `python` and the `py` launcher;
 # many Linux systems and macOS have only `python3`).
 PYTHON_NAMES = ("python", "py", "python3") if sys.platform == "win32" else ("python3", "python")
+
+
+def _queue(ctx: InstanceContext) -> dict[str, Any]:
+    return {"queue": {k: v for k, v in processes.queue_summary(ctx).items() if k != "web_url"}}
+
+
+# What get_instance_info can add to its answer: the instance's state an agent reads before it acts, one call.
+SECTIONS: dict[str, Callable[[InstanceContext], dict[str, Any]]] = {
+    "milestone": lambda ctx: {"milestone": ctx.knowledge.milestone.get()},
+    "agents": agents.connected,
+    "reservations": lambda ctx: {"reservations": reservations.held(ctx)},
+    "queue": _queue,
+}
 
 
 def python_on_path() -> str | None:
@@ -26,14 +49,36 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_instance_info",
-        "Which instance this is: id, name, version, pid, port, URL, the folder its processes run in (cwd), "
-        "the name Python runs by on their PATH (python, or null) and which processes this start found cut short "
-        "by a crash (recovered: interrupted for good, or restarted by their policy).",
-        params_schema({}),
-        result=result_schema({"id": STRING, "name": STRING, "version": STRING, "pid": INTEGER, "url": STRING}),
+        "This instance: id, name, URL, its processes' folder and python, what a crash cut short.",
+        params_schema(
+            {
+                "include": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": list(SECTIONS)},
+                    "maxItems": len(SECTIONS),
+                    "description": "Add the milestone, agents (who is on, holding what), reservations, queue.",
+                }
+            }
+        ),
+        result=result_schema(
+            {
+                "id": STRING,
+                "name": STRING,
+                "version": STRING,
+                "url": STRING,
+                "milestone": {"type": ["object", "null"]},
+                "agents": OBJECTS,
+                "reservations": OBJECTS,
+                "queue": {"type": "object"},
+            },
+            *SECTIONS,
+        ),
         hints=READS,
     )
     async def get_instance_info(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        for section in params.get("include", ()):
+            sections.update(SECTIONS[section](ctx))
         return {
             "id": ctx.info.id,
             "name": ctx.info.name,
@@ -47,6 +92,7 @@ def declare(table: OperationTable) -> None:
             "cwd": ctx.info.cwd,
             "python": python_on_path(),
             "recovered": ctx.processes.recovered,
+            **sections,
             "web_url": ctx.web_url(),
         }
 
@@ -56,6 +102,7 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
         result=result_schema({"pong": BOOLEAN}),
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def ping(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         # Who answers, so a caller can tell a server that really owns the data folder from a forged runtime file.
@@ -78,6 +125,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"url": STRING}),
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def get_web_ui_url(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.web_url(params.get("view"), params.get("item"))

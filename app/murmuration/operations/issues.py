@@ -13,27 +13,30 @@ from murmuration.operations.table import (
     READS,
     REPLACES,
     STRING,
+    UNLISTED,
     OperationTable,
+    alone,
+    items_by_id,
     params_schema,
     result_schema,
 )
 
-ISSUE_ID = {"type": "string", "description": "The issue's id, e.g. ISSUE_3.", "maxLength": 40}
-TITLE = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TITLE, "description": "A one-line title."}
-CONTENT = {"type": "string", "maxLength": fields.MAX_TEXT, "description": "The description, in markdown."}
-STATUS = {"type": "string", "enum": list(STATUSES), "description": "The kanban column."}
-PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES), "description": "How urgent it is."}
+ISSUE_ID = {"type": "string", "description": "e.g. ISSUE_3.", "maxLength": 40}
+TITLE = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TITLE, "description": "One line."}
+CONTENT = {"type": "string", "maxLength": fields.MAX_TEXT, "description": "Markdown."}
+STATUS = {"type": "string", "enum": list(STATUSES), "description": "Kanban column."}
+PRIORITY = {"type": "string", "enum": list(fields.PRIORITIES), "description": "Urgency."}
 TAGS = {
     "type": "array",
     "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,50}$"},
     "maxItems": fields.MAX_TAGS,
-    "description": "Tags: letters, digits, '-' and '_'.",
+    "description": "e.g. ['perf'].",
 }
 ASSIGNEE = {"type": ["string", "null"], "maxLength": 200, "description": "Who works on it (null: nobody)."}
-DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "A date like 2026-12-31."}
-ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100, "description": "Ids of related issues."}
-LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "How many at most."}
-OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0, "description": "How many to skip."}
+DATE = {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$", "description": "e.g. 2026-12-31."}
+ISSUE_IDS = {"type": "array", "items": ISSUE_ID, "maxItems": 100, "description": "Related issue ids."}
+LIMIT = {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "At most (50)."}
+OFFSET = {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0, "description": "Skip this many."}
 ISSUE_FIELDS = {"id": STRING, "title": STRING, "status": STRING, "priority": STRING}
 ISSUE = result_schema(ISSUE_FIELDS)
 # An issue in a list: an MCP agent gets it as an excerpt, without a link of its own.
@@ -41,7 +44,7 @@ ISSUE_ITEM = {"type": "object", "properties": ISSUE_FIELDS, "required": list(ISS
 MILESTONE = result_schema({"milestone": {"type": ["object", "null"]}})
 BLOCKED_BY = {
     **ISSUE_IDS,
-    "description": "Ids of the issues it waits on, e.g. ['ISSUE_2'] (replaces the list; [] for none).",
+    "description": "Ids it waits on, e.g. ['ISSUE_2'].",
 }
 
 
@@ -52,12 +55,18 @@ def with_link(ctx: InstanceContext, issue: dict[str, Any]) -> dict[str, Any]:
     return {**issue, "assignee_connected": connected, "web_url": ctx.web_url("issues", issue["id"])}
 
 
+def deleted(ctx: InstanceContext, issue_id: str) -> dict[str, Any]:
+    """Delete an issue for good; the answer names it."""
+    issue = ctx.knowledge.issues.delete(issue_id)
+    return {"deleted": issue["id"], "title": issue["title"], "web_url": ctx.web_url("issues")}
+
+
 def declare(table: OperationTable) -> None:
     """Add the issue and milestone operations to `table`."""
 
     @table.operation(
         "record_issue",
-        "Add an issue to the kanban board (in 'open' unless a status is given); its id is ISSUE_<n>.",
+        "Add an issue to the kanban board; its id is ISSUE_<n>.",
         params_schema(
             {
                 "title": TITLE,
@@ -90,24 +99,24 @@ def declare(table: OperationTable) -> None:
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
         result=ISSUE,
         hints=READS,
+        merged_into="list_issues",
     )
     async def get_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.issues.get(params["issue_id"]))
 
     @table.operation(
         "list_issues",
-        "Issues, newest first. Filters apply before the limit (an issue must carry all the tags); "
-        "'total' counts every match.",
+        "Issues on the board, newest first.",
         params_schema(
             {
+                "ids": {**ISSUE_IDS, "description": "Just these, e.g. ['ISSUE_3'], whole."},
                 "status": STATUS,
                 "priority": PRIORITY,
                 "tags": TAGS,
-                "text": {"type": "string", "maxLength": 200, "description": "Words found in the title or content."},
+                "text": {"type": "string", "maxLength": 200, "description": "Words in the title or content."},
                 "ready": {
                     "type": "boolean",
-                    "description": "Only issues you could take now (open, waiting on nothing, held by "
-                    "nobody else), best first.",
+                    "description": "Only ones you can take now, best first.",
                 },
                 "limit": LIMIT,
                 "offset": OFFSET,
@@ -117,6 +126,14 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def list_issues(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        if "ids" in params:
+            alone(params, "ids")
+            issues = items_by_id(params["ids"], ctx.knowledge.issues.get)
+            return {
+                "issues": [with_link(ctx, i) for i in issues],
+                "total": len(issues),
+                "web_url": ctx.web_url("issues"),
+            }
         query = IssueFilter(
             status=params.get("status"),
             priority=params.get("priority"),
@@ -135,8 +152,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "update_issue",
-        "Change the fields given; the others stay. A new status moves the card; completing an issue "
-        "you hold releases it.",
+        "Change the fields given; a new status moves the card.",
         params_schema(
             {
                 "issue_id": ISSUE_ID,
@@ -147,20 +163,24 @@ def declare(table: OperationTable) -> None:
                 "tags": TAGS,
                 "assignee": {
                     **ASSIGNEE,
-                    "description": "Who works on it, null for nobody; agents use claim_issue and "
-                    "release_issue instead.",
+                    "description": "Who works on it (null: nobody); agents use claim_issue.",
+                    UNLISTED: True,
                 },
                 "due_date": DATE,
                 "related_ids": ISSUE_IDS,
                 "blocked_by": BLOCKED_BY,
+                "delete": {"type": "boolean", "description": "Delete it for good."},
             },
             required=("issue_id",),
         ),
-        result=ISSUE,
+        result=result_schema({**ISSUE_FIELDS, "deleted": STRING}, *ISSUE_FIELDS, "deleted"),
         hints=REPLACES,
     )
     async def update_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        changes = {k: v for k, v in params.items() if k != "issue_id"}
+        if params.get("delete"):
+            alone(params, "delete", "issue_id")
+            return deleted(ctx, params["issue_id"])
+        changes = {k: v for k, v in params.items() if k not in ("issue_id", "delete")}
         issue = ctx.knowledge.issues.update(params["issue_id"], changes, ctx.caller, ctx.agents.names())
         return with_link(ctx, issue)
 
@@ -170,10 +190,10 @@ def declare(table: OperationTable) -> None:
         params_schema({"issue_id": ISSUE_ID}, required=("issue_id",)),
         result=result_schema({"deleted": STRING, "title": STRING}),
         hints=REPLACES,
+        merged_into="update_issue",
     )
     async def delete_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        issue = ctx.knowledge.issues.delete(params["issue_id"])
-        return {"deleted": issue["id"], "title": issue["title"], "web_url": ctx.web_url("issues")}
+        return deleted(ctx, params["issue_id"])
 
     @table.operation(
         "get_milestone",
@@ -182,19 +202,20 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
         result=MILESTONE,
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def get_milestone(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"milestone": ctx.knowledge.milestone.get(), "web_url": ctx.web_url()}
 
     @table.operation(
         "set_milestone",
-        "Set the milestone. Only the fields given change; the first milestone needs a title.",
+        "Set the board's milestone: the fields given.",
         params_schema(
             {
                 "title": TITLE,
-                "description": {"type": "string", "maxLength": 2000, "description": "What it is, in markdown."},
+                "description": {"type": "string", "maxLength": 2000, "description": "Markdown."},
                 "target_date": DATE,
-                "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent done."},
+                "progress": {"type": "integer", "minimum": 0, "maximum": 100, "description": "Percent done, 0-100."},
                 "related_issues": ISSUE_IDS,
             }
         ),

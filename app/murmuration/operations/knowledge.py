@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from murmuration.core import fields
+from murmuration.core.errors import Invalid
 from murmuration.core.fragments import DIRECTIONS, LINK_TYPES, STATUSES, TYPES, FragmentFilter
 from murmuration.operations.context import InstanceContext
 from murmuration.operations.issues import OFFSET, PRIORITY, TAGS, TITLE
@@ -15,21 +16,25 @@ from murmuration.operations.table import (
     READS,
     REPLACES,
     STRING,
+    UNLISTED,
     OperationTable,
+    alone,
+    items_by_id,
     params_schema,
     result_schema,
 )
 
-FRAGMENT_ID = {"type": "string", "minLength": 1, "maxLength": 100, "description": "The fragment's id."}
-TYPE = {"type": "string", "enum": list(TYPES), "description": "What kind of knowledge it is."}
-STATUS = {"type": "string", "enum": list(STATUSES), "description": "Its life: draft, active or archived."}
-BODY = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TEXT, "description": "The text, in markdown."}
-METADATA = {"type": "object", "maxProperties": 50, "description": "Free-form facts to keep with it."}
+FRAGMENT_ID = {"type": "string", "minLength": 1, "maxLength": 100, "description": "A fragment's id."}
+TYPE = {"type": "string", "enum": list(TYPES), "description": "Kind."}
+STATUS = {"type": "string", "enum": list(STATUSES), "description": "Life stage."}
+BODY = {"type": "string", "minLength": 1, "maxLength": fields.MAX_TEXT, "description": "Markdown."}
+METADATA = {"type": "object", "maxProperties": 50, "description": "Free-form facts.", UNLISTED: True}
 RELATED = {
     "type": "array",
     "items": {"type": "string", "maxLength": 100},
     "maxItems": 100,
-    "description": "Ids of related fragments or issues.",
+    "description": "Related fragment or issue ids.",
+    UNLISTED: True,  # links (update_fragment link_to) say how two fragments relate
 }
 LINK_TYPE = {"type": "string", "enum": list(LINK_TYPES), "description": "What the link means."}
 FRAGMENT_SUMMARY = {"id": STRING, "title": STRING, "type": STRING}
@@ -43,13 +48,19 @@ FRAGMENT_FIELDS = {
     "tags": TAGS,
     "metadata": METADATA,
     "related_ids": RELATED,
-    "priority": PRIORITY,
+    "priority": {**PRIORITY, UNLISTED: True},  # the original's field, kept for its data; nothing ranks by it
     "status": STATUS,
 }
 
 
 def _changes(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in FRAGMENT_FIELDS}
+
+
+def deleted(ctx: InstanceContext, fragment_id: str) -> dict[str, Any]:
+    """Delete a fragment and its links; the answer names it and counts them."""
+    fragment = ctx.knowledge.fragments.delete(fragment_id)
+    return {"deleted": fragment["id"], "links_deleted": fragment["links_deleted"], "web_url": ctx.web_url("knowledge")}
 
 
 def declare(table: OperationTable) -> None:
@@ -60,7 +71,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "record_fragment",
-        "Record knowledge (a question, answer, note, solution, …) for agents to find with search_fragments.",
+        "Record knowledge for agents to find with list_fragments.",
         params_schema(FRAGMENT_FIELDS, required=("title", "body", "type")),
         result=FRAGMENT,
         hints=ADDS,
@@ -74,22 +85,46 @@ def declare(table: OperationTable) -> None:
         params_schema({"id": FRAGMENT_ID}, required=("id",)),
         result=FRAGMENT,
         hints=READS,
+        merged_into="list_fragments",
     )
     async def get_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.knowledge.fragments.get(params["id"]))
 
     @table.operation(
         "list_fragments",
-        "Fragments, most recently updated first. Filters apply before the limit (a fragment must "
-        "carry all the tags); 'total' counts every match.",
+        "Knowledge fragments, last updated first (best match first for a query).",
         params_schema(
             {
+                "ids": {
+                    "type": "array",
+                    "items": FRAGMENT_ID,
+                    "maxItems": 100,
+                    "description": "Just these, whole.",
+                },
+                "query": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 500,
+                    "description": "Words to find (full text); each hit gets a snippet.",
+                },
                 "type": TYPE,
                 "status": STATUS,
-                "priority": PRIORITY,
+                "priority": {**PRIORITY, UNLISTED: True},
                 "tags": TAGS,
-                "search": {"type": "string", "maxLength": 200, "description": "Text in the title or body."},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50, "description": "At most."},
+                "search": {
+                    "type": "string",
+                    "maxLength": 200,
+                    "description": "Text in the title or body, as typed.",
+                    UNLISTED: True,
+                },
+                "links": {"type": "boolean", "description": "Add each one's links."},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 200,
+                    "default": 50,
+                    "description": "At most (50).",
+                },
                 "offset": OFFSET,
             }
         ),
@@ -97,16 +132,27 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def list_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        query = FragmentFilter(
-            type=params.get("type"),
-            status=params.get("status"),
-            priority=params.get("priority"),
-            tags=tuple(params.get("tags", ())),
-            search=params.get("search"),
-            limit=params.get("limit", 50),
-            offset=params.get("offset", 0),
-        )
-        fragments, total = ctx.knowledge.fragments.query(query)
+        if "ids" in params:
+            alone(params, "ids", "links")
+            fragments = items_by_id(params["ids"], ctx.knowledge.fragments.get)
+            total = len(fragments)
+        else:
+            query = FragmentFilter(
+                type=params.get("type"),
+                status=params.get("status"),
+                priority=params.get("priority"),
+                tags=tuple(params.get("tags", ())),
+                search=params.get("search"),
+                limit=params.get("limit", 50),
+                offset=params.get("offset", 0),
+            )
+            if "query" in params:
+                hits, total = ctx.knowledge.fragments.ranked(params["query"], query)
+                fragments = [{**h["fragment"], "score": h["score"], "snippet": h["snippet"]} for h in hits]
+            else:
+                fragments, total = ctx.knowledge.fragments.query(query)
+        if params.get("links"):
+            fragments = [{**f, "links": ctx.knowledge.fragments.links(f["id"], limit=100)} for f in fragments]
         return {
             "fragments": [with_link(ctx, f) for f in fragments],
             "total": total,
@@ -115,13 +161,50 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "update_fragment",
-        "Change a fragment: only the fields given change.",
-        params_schema({"id": FRAGMENT_ID, **FRAGMENT_FIELDS}, required=("id",)),
-        result=FRAGMENT,
+        "Change the fields given; link_to adds a link, unlink removes one.",
+        params_schema(
+            {
+                "id": FRAGMENT_ID,
+                **FRAGMENT_FIELDS,
+                "link_to": {**FRAGMENT_ID, "description": "Fragment to link to."},
+                "link_type": {
+                    **LINK_TYPE,
+                    "description": "e.g. answers: it answers link_to.",
+                },
+                "unlink": {"type": "string", "minLength": 1, "maxLength": 300, "description": "A link id."},
+                "delete": {"type": "boolean", "description": "Delete it and its links."},
+            },
+            required=("id",),
+            dependentRequired={"link_to": ["link_type"], "link_type": ["link_to"]},
+        ),
+        result=result_schema(
+            {**FRAGMENT_SUMMARY, "link": {"type": "object"}, "deleted": STRING}, *FRAGMENT_SUMMARY, "link", "deleted"
+        ),
         hints=REPLACES,
     )
     async def update_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return with_link(ctx, ctx.knowledge.fragments.update(params["id"], _changes(params), ctx.caller.name))
+        fragments, fragment_id, changes = ctx.knowledge.fragments, params["id"], _changes(params)
+        if params.get("delete"):
+            alone(params, "delete", "id")
+            return deleted(ctx, fragment_id)
+        # Everything that could refuse the call is checked before the first write, so a refusal changes nothing.
+        fragments.get(fragment_id)
+        fragments.check(changes)
+        if "link_to" in params:
+            target = items_by_id([params["link_to"]], fragments.get, "link_to")[0]["id"]
+            if target == fragment_id:
+                raise Invalid("A fragment cannot link to itself; give another fragment's id.", "link_to")
+        if "unlink" in params:
+            link = fragments.link_by_id(params["unlink"], "unlink")
+            if fragment_id not in (link["source_id"], link["target_id"]):
+                raise Invalid(f"The link {link['id']!r} is not one of this fragment's links.", "unlink")
+        extra: dict[str, Any] = {}
+        if "unlink" in params:
+            extra["unlinked"] = fragments.unlink(link["id"])["id"]
+        if "link_to" in params:
+            extra["link"] = fragments.link(fragment_id, params["link_to"], params["link_type"], existing_ok=True)
+        fragment = fragments.update(fragment_id, changes, ctx.caller.name)
+        return {**with_link(ctx, fragment), **extra}
 
     @table.operation(
         "delete_fragment",
@@ -129,14 +212,10 @@ def declare(table: OperationTable) -> None:
         params_schema({"id": FRAGMENT_ID}, required=("id",)),
         result=result_schema({"deleted": STRING, "links_deleted": INTEGER}),
         hints=REPLACES,
+        merged_into="update_fragment",
     )
     async def delete_fragment(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        fragment = ctx.knowledge.fragments.delete(params["id"])
-        return {
-            "deleted": fragment["id"],
-            "links_deleted": fragment["links_deleted"],
-            "web_url": ctx.web_url("knowledge"),
-        }
+        return deleted(ctx, params["id"])
 
     @table.operation(
         "search_fragments",
@@ -152,6 +231,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"results": OBJECTS, "query": STRING}),
         hints=READS,
+        merged_into="list_fragments",
     )
     async def search_fragments(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         hits = ctx.knowledge.fragments.search(params["query"], params.get("type"), params.get("limit", 10))
@@ -173,6 +253,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=LINK,
         hints=ADDS,
+        merged_into="update_fragment",
     )
     async def create_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.knowledge.fragments.link(
@@ -199,6 +280,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"links": OBJECTS}),
         hints=READS,
+        merged_into="list_fragments",
     )
     async def get_fragment_links(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         links = ctx.knowledge.fragments.links(
@@ -215,6 +297,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"deleted": STRING}),
         hints=REPLACES,
+        merged_into="update_fragment",
     )
     async def delete_fragment_link(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         link = ctx.knowledge.fragments.unlink(params["link_id"])

@@ -20,38 +20,50 @@ from murmuration.operations.table import (
     REPLACES,
     SETS,
     STRING,
+    UNLISTED,
     Hints,
     OperationError,
     OperationTable,
+    alone,
+    items_by_id,
     params_schema,
     result_schema,
 )
 
-PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "The process's id."}
+PROCESS_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "A process id."}
 MAX_WAIT = 120
 WAIT_TIMEOUT = {
     "type": "number",
     "exclusiveMinimum": 0,
     "maximum": MAX_WAIT,
     "default": 30,
-    "description": "Seconds to wait at most; the process keeps running after.",
+    "description": "Seconds, at most 120 (30).",
 }
 WAIT_LOG = {
     "type": "string",
     "minLength": 1,
     "maxLength": 1000,
-    "description": "A regular expression a line must match.",
+    "description": "A regex a line matches.",
 }
-WAIT_FOR_START = {
+WAIT_FOR_START: dict[str, Any] = {
     "type": "object",
-    "description": "Return once it is ready: {'log': REGEX} or {'port': true}.",
+    "description": "Return once ready: {'log': REGEX} or {'port': true}, with 'timeout' in s (30, ≤120).",
     "properties": {
         "log": WAIT_LOG,
-        "port": {"type": "boolean", "const": True, "description": "Ready once it listens on a TCP port."},
+        "port": {"type": "boolean", "const": True, "description": "Once it listens on TCP."},
         "timeout": WAIT_TIMEOUT,
     },
     "additionalProperties": False,
     "minProperties": 1,
+}
+# get_process_logs waits for what start_process can, and for the end: run the tests and read the verdict in one call.
+WAIT_FOR_LOGS = {
+    **WAIT_FOR_START,
+    "description": "Wait first: {'exit': true}, {'log': REGEX} or {'port': true}, with 'timeout' in s (30).",
+    "properties": {
+        **WAIT_FOR_START["properties"],
+        "exit": {"type": "boolean", "const": True, "description": "Until it ends."},
+    },
 }
 ARG = {"type": "string", "maxLength": 32_768}
 PROCESS = result_schema({"id": STRING, "name": STRING, "state": STRING})
@@ -60,33 +72,49 @@ QUEUE = result_schema({"paused": BOOLEAN, "pending": INTEGER, "running": INTEGER
 RUNS_A_COMMAND = Hints(read_only=False, destructive=True, idempotent=False, open_world=True)
 # The queue's settings under the names the queue itself (and its `queue` events) uses.
 CONFIG_FIELDS = {
-    "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Processes running at once."},
-    "max_queue_size": {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Entries the queue holds."},
-    "max_retries": {"type": "integer", "minimum": 0, "maximum": 10, "description": "Retries of a failed start."},
+    "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "description": "Running at once, 1-50."},
+    "max_queue_size": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 10_000,
+        "description": "Entries it holds.",
+        UNLISTED: True,
+    },
+    "max_retries": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 10,
+        "description": "Retries of a failed start.",
+        UNLISTED: True,
+    },
     "retry_delay_ms": {
         "type": "integer",
         "minimum": 100,
         "maximum": 300_000,
-        "description": "Milliseconds before the first retry.",
+        "description": "ms before the first retry.",
+        UNLISTED: True,
     },
     "retry_factor": {
         "type": "number",
         "minimum": 1,
         "maximum": 10,
-        "description": "Each retry waits this many times longer than the last.",
+        "description": "Each retry waits this many times longer.",
+        UNLISTED: True,
     },
     "retry_max_delay_ms": {
         "type": "integer",
         "minimum": 100,
         "maximum": 3_600_000,
-        "description": "The longest wait between retries, ms.",
+        "description": "Longest wait between retries, ms.",
+        UNLISTED: True,
     },
-    "retry_on_exit": {"type": "boolean", "description": "Also retry processes that exit with an error."},
+    "retry_on_exit": {"type": "boolean", "description": "Also retry failed exits.", UNLISTED: True},
     "max_log_bytes": {
         "type": "integer",
         "minimum": 1 << 20,
         "maximum": 1 << 40,
-        "description": "Log bytes kept on disk per process; the oldest lines are cut first.",
+        "description": "Log bytes kept per process.",
+        UNLISTED: True,
     },
 }
 # The original's spellings that do not become these names by camelCase → snake_case (maxConcurrent does).
@@ -109,16 +137,17 @@ def pattern(text: str, field: str) -> re.Pattern[str]:
         ) from None
 
 
-def wait_spec(spec: dict[str, Any], field: str) -> WaitFor:
-    """What to wait for, from a wait_for object (log or port, with a timeout)."""
-    if ("log" in spec) == ("port" in spec):
+def wait_spec(spec: dict[str, Any], can_exit: bool = False) -> WaitFor:
+    """What to wait for, from a wait_for object (log, port or, where `can_exit`, exit; with a timeout)."""
+    if sum(key in spec for key in ("log", "port", "exit")) != 1:
+        ends = " or 'exit': true" if can_exit else ""
         raise OperationError(
-            f"{field} needs exactly one of 'log' (a regular expression) or 'port': true.",
+            f"wait_for needs exactly one of 'log' (a regular expression) or 'port': true{ends}.",
             INVALID_PARAMS,
-            {"field": field},
+            {"field": "wait_for"},
         )
-    log = pattern(spec["log"], f"{field}.log") if "log" in spec else None
-    return WaitFor(log=log, port=bool(spec.get("port")), timeout=float(spec.get("timeout", 30)))
+    log = pattern(spec["log"], "wait_for.log") if "log" in spec else None
+    return WaitFor(log=log, port="port" in spec, exit="exit" in spec, timeout=float(spec.get("timeout", 30)))
 
 
 def utc_stamp(text: str) -> str:
@@ -154,36 +183,34 @@ def config_view(config: dict[str, Any]) -> dict[str, Any]:
     return {name: config[name] for name in (*CONFIG_FIELDS, "paused")}
 
 
+def queue_summary(ctx: InstanceContext) -> dict[str, Any]:
+    """The queue: paused or not, how many wait and run, the counts by state, and its settings."""
+    manager = ctx.processes
+    counts = manager.records.counts()
+    return {
+        "paused": manager.config.paused,
+        "pending": counts["queued"],
+        "waiting_retry": counts["waiting_retry"],
+        "running": counts["starting"] + counts["running"] + counts["stopping"],
+        "counts": counts,
+        "config": config_view(manager.config.as_dict()),
+        "web_url": ctx.web_url("queue"),
+    }
+
+
 def declare(table: OperationTable) -> None:
     """Add the process and queue operations to `table`."""
 
     def with_link(ctx: InstanceContext, process: dict[str, Any]) -> dict[str, Any]:
         return {**ctx.processes.with_urls(process), "web_url": ctx.web_url("processes", process["id"])}
 
-    def queue_summary(ctx: InstanceContext) -> dict[str, Any]:
-        manager = ctx.processes
-        counts = manager.records.counts()
-        return {
-            "paused": manager.config.paused,
-            "pending": counts["queued"],
-            "waiting_retry": counts["waiting_retry"],
-            "running": counts["starting"] + counts["running"] + counts["stopping"],
-            "counts": counts,
-            "config": config_view(manager.config.as_dict()),
-            "web_url": ctx.web_url("queue"),
-        }
-
     @table.operation(
         "start_process",
-        "Run a command. It waits in the queue (highest priority first) until the concurrency limit "
-        "has room, unless immediate. 'command' is a shell string or an argv list (or the original's "
-        "script_name with args); it runs in the instance's folder unless cwd says otherwise. port: "
-        "true leases a free port (PORT=N, {port}); wait_for returns once it is ready; restart brings "
-        "it back when it ends. Ports it listens on show as 'urls'.",
+        "Run a command; it queues (by priority) for a free slot unless immediate. Ports it opens show as urls.",
         params_schema(
             {
                 "command": {
-                    "description": "A shell command string, or an argv list.",
+                    "description": "A shell string or an argv list.",
                     "oneOf": [
                         {"type": "string", "minLength": 1, "maxLength": 32_768},
                         {"type": "array", "items": ARG, "minItems": 1, "maxItems": 1000},
@@ -194,52 +221,54 @@ def declare(table: OperationTable) -> None:
                     "minLength": 1,
                     "maxLength": 4096,
                     "description": "The program (the original's form, with 'args').",
+                    UNLISTED: True,
                 },
                 "args": {
                     "type": "array",
                     "items": ARG,
                     "maxItems": 1000,
                     "description": "Arguments for 'script_name'.",
+                    UNLISTED: True,
                 },
-                "title": {"type": "string", "minLength": 1, "maxLength": 200, "description": "A title to show."},
+                "title": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Shown title."},
                 "name": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 200,
-                    "description": "A short name to find it by.",
+                    "description": "Short name.",
                 },
                 "cwd": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 4096,
-                    "description": "Working directory, relative to the instance's own.",
+                    "description": "Folder (relative to the instance's).",
                 },
                 "env_vars": {
                     "type": "object",
                     "additionalProperties": {"type": "string", "maxLength": 32_768},
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
                     "maxProperties": 200,
-                    "description": "Extra environment variables (their values are never shown again).",
+                    "description": "Extra environment, e.g. {'DEBUG': '1'}.",
                 },
                 "priority": {
                     "type": "integer",
                     "minimum": 1,
                     "maximum": 10,
                     "default": 5,
-                    "description": "Queue priority, 10 first.",
+                    "description": "1-10, 10 first (5).",
                 },
                 "immediate": {
                     "type": "boolean",
                     "default": False,
-                    "description": "Start now, past the queue (a failed start is not retried).",
+                    "description": "Skip the queue (no retries).",
                 },
                 "tty": {
                     "type": "boolean",
                     "default": True,
-                    "description": "stdout on a pseudo-terminal (live, coloured output); false: pipes.",
+                    "description": "false: pipes, not a terminal.",
                 },
                 "port": {
-                    "description": "true: lease a free TCP port (PORT=N, {port}); a number: exactly that port.",
+                    "description": "true: lease a free port ($PORT, {port}); N: port N.",
                     "oneOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1024, "maximum": 65535}],
                 },
                 "wait_for": WAIT_FOR_START,
@@ -247,14 +276,15 @@ def declare(table: OperationTable) -> None:
                     "type": "string",
                     "enum": list(RESTART_POLICIES),
                     "default": "no",
-                    "description": "Start it again when it ends: no, on-failure or always.",
+                    "description": "Run it again when it ends.",
                 },
                 "max_restarts": {
                     "type": "integer",
                     "minimum": 0,
                     "maximum": 100,
                     "default": 5,
-                    "description": "Restarts in a row (of runs under 5 minutes) before it is left failed.",
+                    "description": "Quick restarts before it stays failed (5).",
+                    UNLISTED: True,
                 },
             }
         ),
@@ -274,7 +304,7 @@ def declare(table: OperationTable) -> None:
                 "'args' goes with 'script_name'; put them in 'command'.", INVALID_PARAMS, {"field": "args"}
             )
         command = params["command"] if "command" in params else [params["script_name"], *params.get("args", [])]
-        wait = wait_spec(params["wait_for"], "wait_for") if "wait_for" in params else None
+        wait = wait_spec(params["wait_for"]) if "wait_for" in params else None
         port = port_request(params.get("port"))
         env = params.get("env_vars", {})
         command, cwd = ctx.processes.check(command, params.get("cwd"), env, port)
@@ -301,19 +331,30 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "list_processes",
-        "Processes (running, queued and past), newest first. Filters apply before the limit; 'total' "
-        "counts every match.",
+        "Processes (running, queued, past), newest first, and the queue's state.",
         params_schema(
             {
-                "status": {"type": "string", "enum": list(STATES), "description": "Only processes in this state."},
+                "ids": {
+                    "type": "array",
+                    "items": PROCESS_ID,
+                    "maxItems": 100,
+                    "description": "Just these.",
+                },
+                "status": {"type": "string", "enum": list(STATES), "description": "State."},
                 "name": {"type": "string", "maxLength": 200, "description": "Text in the name or title."},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50, "description": "At most."},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1000,
+                    "default": 50,
+                    "description": "At most (50).",
+                },
                 "offset": {
                     "type": "integer",
                     "minimum": 0,
                     "maximum": 1_000_000,
                     "default": 0,
-                    "description": "How many to skip.",
+                    "description": "Skip this many.",
                 },
             }
         ),
@@ -321,9 +362,14 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def list_processes(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        processes, total = ctx.processes.records.query(
-            params.get("status"), params.get("name"), params.get("limit", 50), params.get("offset", 0)
-        )
+        if "ids" in params:
+            alone(params, "ids")
+            processes = items_by_id(params["ids"], ctx.processes.records.get)
+            total = len(processes)
+        else:
+            processes, total = ctx.processes.records.query(
+                params.get("status"), params.get("name"), params.get("limit", 50), params.get("offset", 0)
+            )
         return {
             "processes": [with_link(ctx, p) for p in processes],
             "total": total,
@@ -338,24 +384,24 @@ def declare(table: OperationTable) -> None:
         params_schema({"process_id": PROCESS_ID}, required=("process_id",)),
         result=PROCESS,
         hints=READS,
+        merged_into="list_processes",
     )
     async def get_process_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.records.get(params["process_id"]))
 
     @table.operation(
         "stop_process",
-        "Stop a process: TERM to its whole process group, then KILL after timeout ms (at once with "
-        "force). A queued one is cancelled instead.",
+        "Stop a process: TERM, KILL after timeout; a queued one is cancelled.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
-                "force": {"type": "boolean", "default": False, "description": "KILL at once, without TERM first."},
+                "force": {"type": "boolean", "default": False, "description": "KILL at once."},
                 "timeout": {
                     "type": "integer",
                     "minimum": 100,
                     "maximum": 60_000,
                     "default": 5000,
-                    "description": "Milliseconds between TERM and KILL.",
+                    "description": "ms from TERM to KILL (5000).",
                 },
             },
             required=("process_id",),
@@ -371,10 +417,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "get_process_logs",
-        "Numbered lines a process printed: the last ones, or only those after 'after' (the 'next' of "
-        "an earlier call: a poll, empty while it is quiet), or from 'since'. grep keeps matching "
-        "lines (with context lines); log_type keeps one stream (system: Murmuration's notes on "
-        "starts, exits, signals). 'first' is the oldest line still kept on disk.",
+        "A process's numbered output lines: the last ones, those after 'after', or from 'since'.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
@@ -383,28 +426,33 @@ def declare(table: OperationTable) -> None:
                     "minimum": 1,
                     "maximum": 10_000,
                     "default": 100,
-                    "description": "How many lines (or matches, with grep) at most.",
+                    "description": "At most (100).",
                 },
-                "log_type": {"type": "string", "enum": list(STREAMS), "description": "Only this stream."},
+                "log_type": {
+                    "type": "string",
+                    "enum": list(STREAMS),
+                    "description": "One stream (system: Murmuration's).",
+                },
                 "after": {
                     "type": "integer",
                     "minimum": 0,
-                    "description": "Only lines numbered above this (the 'next' of the last result).",
+                    "description": "The last result's 'next'.",
                 },
                 "since": {
                     "type": "string",
                     "format": "date-time",
                     "maxLength": 64,
-                    "description": "Only lines printed from this time on, e.g. 2026-01-01T10:00:00Z.",
+                    "description": "e.g. 2026-01-01T10:00:00Z.",
                 },
-                "grep": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "A regular expression."},
+                "grep": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "A regex lines match."},
                 "context": {
                     "type": "integer",
                     "minimum": 0,
                     "maximum": 100,
                     "default": 0,
-                    "description": "Lines to show before and after each grep match.",
+                    "description": "Lines around each match.",
                 },
+                "wait_for": WAIT_FOR_LOGS,
             },
             required=("process_id",),
         ),
@@ -412,6 +460,9 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        waited = None
+        if "wait_for" in params:
+            waited = await ctx.processes.wait(params["process_id"], wait_spec(params["wait_for"], can_exit=True))
         query = LogQuery(
             count=params.get("lines", 100),
             stream=params.get("log_type"),
@@ -437,25 +488,29 @@ def declare(table: OperationTable) -> None:
             )
         if page.more:
             result["more"] = "The search stopped at its read limit; call again with after = next to go on."
+        if waited is not None:
+            # The lines are the page's; the wait says how it ended, and the process in what state.
+            wait = {k: v for k, v in waited["wait"].items() if k not in ("line", "last_lines")}
+            result.update(state=waited["state"], exit_code=waited["exit_code"], wait=wait)
         return result
 
     @table.operation(
         "wait_for_process",
-        "Wait until a process is ready or ends: log (a line matches, earlier lines of its run "
-        "included), port (it listens) or exit (the result has its exit code and last lines: run the "
-        "tests and read the verdict in one call). At the timeout it returns, still running.",
+        "Wait until a process logs a line (log), listens (port) or ends (exit: the result has its exit code "
+        "and last lines); at the timeout it returns, still running.",
         params_schema(
             {
                 "process_id": PROCESS_ID,
                 "log": WAIT_LOG,
-                "port": {"type": "boolean", "const": True, "description": "Wait until it listens on a TCP port."},
-                "exit": {"type": "boolean", "const": True, "description": "Wait until it ends."},
+                "port": {"type": "boolean", "const": True, "description": "Until it listens on TCP."},
+                "exit": {"type": "boolean", "const": True, "description": "Until it ends."},
                 "timeout": WAIT_TIMEOUT,
             },
             required=("process_id",),
         ),
         result=PROCESS,
         hints=READS,
+        merged_into="get_process_logs",
     )
     async def wait_for_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         if sum(key in params for key in ("log", "port", "exit")) != 1:
@@ -484,6 +539,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=QUEUE,
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def get_queue_status(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         summary = queue_summary(ctx)
@@ -493,10 +549,8 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "set_queue_config",
-        "Change the queue's settings; they apply at once. max_concurrent counts running processes; a "
-        "retry waits retry_delay_ms, then retry_factor times longer each time, at most "
-        "retry_max_delay_ms.",
-        params_schema(CONFIG_FIELDS),
+        "Pause or resume the queue, or change how many run at once; it applies at once.",
+        params_schema({**CONFIG_FIELDS, "paused": {"type": "boolean", "description": "true: start nothing queued."}}),
         result=QUEUE,
         hints=SETS,
         aliases=OLD_CONFIG_NAMES,
@@ -511,12 +565,20 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
         result=QUEUE,
         hints=SETS,
+        merged_into="set_queue_config",
     )
     async def pause_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": True})
         return queue_summary(ctx)
 
-    @table.operation("resume_queue", "Resume a paused queue.", params_schema({}), result=QUEUE, hints=SETS)
+    @table.operation(
+        "resume_queue",
+        "Resume a paused queue.",
+        params_schema({}),
+        result=QUEUE,
+        hints=SETS,
+        merged_into="set_queue_config",
+    )
     async def resume_queue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         ctx.processes.set_config({"paused": False})
         return queue_summary(ctx)
@@ -527,6 +589,7 @@ def declare(table: OperationTable) -> None:
         params_schema({"queue_id": PROCESS_ID}, required=("queue_id",)),
         result=PROCESS,
         hints=REPLACES,
+        merged_into="stop_process",
     )
     async def cancel_queued_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         return with_link(ctx, ctx.processes.cancel(params["queue_id"]))

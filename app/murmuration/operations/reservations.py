@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from murmuration.contract import INVALID_PARAMS
 from murmuration.core.errors import Conflict
 from murmuration.core.reservations import ENDED_STATES, MAX_REASON, MAX_TTL, resources
 from murmuration.core.resources import MAX_RESOURCE
@@ -15,19 +16,44 @@ from murmuration.operations.table import (
     READS,
     SETS,
     STRING,
+    OperationError,
     OperationTable,
+    alone,
     params_schema,
     result_schema,
 )
 
+# What reserve's release takes instead of an id to end every reservation of the caller's.
+ALL = "all"
 RESOURCES = {
     "type": "array",
     "items": {"type": "string", "maxLength": MAX_RESOURCE},
     "minItems": 1,
     "maxItems": 100,
-    "description": "Path globs under the working directory (src/db/**; a plain path covers what is "
-    "beneath it) or names like port:5432.",
+    "description": "Path globs (src/db/**) or names (port:5432).",
 }
+
+
+def held(ctx: InstanceContext) -> list[dict[str, Any]]:
+    """The reservations held now, each saying whether it is the caller's."""
+    return [{**r.as_dict(), "yours": r.session_id == ctx.caller.session_id} for r in ctx.reservations.active()]
+
+
+def ended(ctx: InstanceContext, reservation_id: str | None) -> dict[str, Any]:
+    """End the caller's reservation `reservation_id`, or all of theirs (None)."""
+    released = ctx.reservations.release(ctx.caller, reservation_id)
+    return {"released": [r.id for r in released], "web_url": ctx.web_url("agents")}
+
+
+def checked(ctx: InstanceContext, paths: list[str], exclusive: bool, field: str) -> dict[str, Any]:
+    """Whose reservations `paths` fall under, for exclusive or shared use; free when none stands in the way."""
+    wanted = resources(paths, field)
+    clashes = ctx.reservations.conflicts(ctx.caller, wanted, exclusive)
+    return {
+        "free": not clashes,
+        "paths": [{"path": r.text, "held_by": [c for c in clashes if c["resource"] == r.text]} for r in wanted],
+        "web_url": ctx.web_url("agents"),
+    }
 
 
 def declare(table: OperationTable) -> None:
@@ -38,42 +64,61 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "reserve",
-        "Reserve paths or names before working on them, so other agents keep off: all are granted or "
-        "none (a refusal names each clash's holder). An exclusive reservation (the default) coexists "
-        "with nothing overlapping, a shared one with shared ones. It ends on release, with your "
-        "session, with for_process, or after ttl seconds.",
+        "Reserve paths or names so other agents keep off (all or none) until release, your session or "
+        "for_process ends, or ttl.",
         params_schema(
             {
                 "resources": RESOURCES,
                 "reason": {
                     "type": "string",
                     "maxLength": MAX_REASON,
-                    "description": "What you are doing with them, shown to others.",
+                    "description": "Shown to others.",
                 },
                 "exclusive": {
                     "type": "boolean",
                     "default": True,
-                    "description": "false: shared (e.g. for reading), coexisting with other shared ones.",
+                    "description": "false: shared with other shared ones (true).",
                 },
                 "ttl": {
                     "type": "number",
                     "exclusiveMinimum": 0,
                     "maximum": MAX_TTL,
-                    "description": "Seconds after which it ends by itself; none by default.",
+                    "description": "Seconds it lasts.",
                 },
                 "for_process": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": 64,
-                    "description": "A process id: the reservation ends when that process does.",
+                    "description": "A process id it ends with.",
+                },
+                "check": {"type": "boolean", "description": "Only say who holds them."},
+                "release": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 40,
+                    "description": "End yours: an id (R3) or 'all'.",
                 },
             },
-            required=("resources",),
         ),
-        result=result_schema({"id": STRING}),
+        result=result_schema(
+            {"id": STRING, "free": BOOLEAN, "released": {"type": "array", "items": STRING}}, "id", "free", "released"
+        ),
         hints=ADDS,
     )
     async def reserve(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
+        if "release" in params:
+            alone(params, "release")
+            which = params["release"]
+            return ended(ctx, None if which == ALL else which)
+        if "resources" not in params:
+            raise OperationError(
+                "Give 'resources' to reserve or check, or 'release' to end a reservation.",
+                INVALID_PARAMS,
+                {"field": "resources"},
+            )
+        if params.get("check"):
+            alone(params, "check", "resources", "exclusive")
+            return checked(ctx, params["resources"], params.get("exclusive", True), "resources")
         process_id = params.get("for_process")
         if process_id is not None:
             state = ctx.processes.records.row(process_id, "for_process")["state"]
@@ -104,10 +149,10 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"released": {"type": "array", "items": STRING}}),
         hints=SETS,
+        merged_into="reserve",
     )
     async def release(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        ended = ctx.reservations.release(ctx.caller, params.get("reservation_id"))
-        return {"released": [r.id for r in ended], "web_url": ctx.web_url("agents")}
+        return ended(ctx, params.get("reservation_id"))
 
     @table.operation(
         "list_reservations",
@@ -115,10 +160,10 @@ def declare(table: OperationTable) -> None:
         params_schema({}),
         result=result_schema({"reservations": OBJECTS}),
         hints=READS,
+        merged_into="get_instance_info",
     )
     async def list_reservations(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        held = [{**r.as_dict(), "yours": r.session_id == ctx.caller.session_id} for r in ctx.reservations.active()]
-        return {"reservations": held, "web_url": ctx.web_url("agents")}
+        return {"reservations": held(ctx), "web_url": ctx.web_url("agents")}
 
     @table.operation(
         "check_paths",
@@ -136,12 +181,7 @@ def declare(table: OperationTable) -> None:
         ),
         result=result_schema({"free": BOOLEAN, "paths": OBJECTS}),
         hints=READS,
+        merged_into="reserve",
     )
     async def check_paths(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        wanted = resources(params["paths"], "paths")
-        clashes = ctx.reservations.conflicts(ctx.caller, wanted, params.get("exclusive", True))
-        return {
-            "free": not clashes,
-            "paths": [{"path": r.text, "held_by": [c for c in clashes if c["resource"] == r.text]} for r in wanted],
-            "web_url": ctx.web_url("agents"),
-        }
+        return checked(ctx, params["paths"], params.get("exclusive", True), "paths")

@@ -77,6 +77,10 @@ class Operation:
     # The original's spellings that camelCase → snake_case does not turn into today's name (retryDelay →
     # retry_delay_ms): old spelling → name. Accepted like the others, never advertised.
     aliases: dict[str, str] = field(default_factory=dict, compare=False)
+    # The agent tool that does this operation's job now (get_issue → list_issues with ids). An operation merged
+    # into another is no MCP tool of its own in tools/list, but still answers an MCP call by its name, as it
+    # answers JSON-RPC: one tool per job keeps tools/list small, and prompts written for either keep working.
+    merged_into: str | None = None
 
     @cached_property
     def _validator(self) -> Any:
@@ -218,6 +222,29 @@ def _field_of(error: ValidationError) -> str:
     return ".".join(path) or "params"
 
 
+def items_by_id(ids: list[str], get: Callable[[str], dict[str, Any]], field: str = "ids") -> list[dict[str, Any]]:
+    """The items `ids` name, in their order, once each; NotFound naming `field` when one does not exist."""
+    items = []
+    for item_id in dict.fromkeys(ids):
+        try:
+            items.append(get(item_id))
+        except NotFound as exc:
+            raise NotFound(exc.message, field) from None
+    return items
+
+
+def alone(params: dict[str, Any], key: str, *allowed: str) -> None:
+    """Refuse a parameter that `key` makes meaningless (a filter beside the ids that name the items, a change
+    beside delete), rather than ignore it in silence."""
+    extra = sorted(name for name in params if name not in (key, *allowed))
+    if extra:
+        raise OperationError(
+            f"Invalid parameter {extra[0]!r}: it means nothing beside {key!r}; leave out one of the two.",
+            INVALID_PARAMS,
+            {"field": extra[0]},
+        )
+
+
 def params_schema(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     """An object schema that lists its fields and refuses unknown ones."""
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -227,6 +254,10 @@ def params_schema(properties: dict[str, Any], required: tuple[str, ...] = (), **
     return schema
 
 
+# Marks a parameter tools/list leaves out: one an agent does its job without (the original's form of a call, a
+# person's field, a dashboard's filter a listed parameter does better). The instance takes it like any other;
+# JSON Schema ignores the keyword.
+UNLISTED = "x-unlisted"
 STRING = {"type": "string"}
 INTEGER = {"type": "integer"}
 BOOLEAN = {"type": "boolean"}
@@ -263,11 +294,14 @@ class OperationTable:
         result: dict[str, Any] | None = None,
         hints: Hints | None = None,
         aliases: dict[str, str] | None = None,
+        merged_into: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator that declares `handler` as the operation `name`."""
 
         def declare(handler: Handler) -> Handler:
-            self.add(Operation(name, description, params, handler, for_agents, result, hints, aliases or {}))
+            self.add(
+                Operation(name, description, params, handler, for_agents, result, hints, aliases or {}, merged_into)
+            )
             return handler
 
         return declare

@@ -34,7 +34,7 @@ export class FragmentDetail {
       this.fragment = null;
       replace(this.pane, h("div", { class: "placeholder" },
         h("p", {}, "Choose a fragment to read it and its links."),
-        h("p", { class: "muted" }, "Agents record knowledge with record_fragment and find it with search_fragments.")));
+        h("p", { class: "muted" }, "Agents record knowledge with record_fragment and find it with list_fragments.")));
       return;
     }
     replace(this.pane, h("p", { class: "muted placeholder" }, "Loading…"));
