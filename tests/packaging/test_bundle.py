@@ -138,7 +138,6 @@ def test_the_bundle_carries_the_dashboard_and_icons_and_no_unused_qt(bundle: Bun
         "libcups.so.2",
         "libstdc++.so.6",  # the desktop's, which its GPU drivers need (packaging/trim.py, SYSTEM_LIBRARIES)
         "libfontconfig.so.1",
-        "libpng16.so.16",  # only the desktop's FreeType linked it
     ):
         assert unused not in names, unused
 
