@@ -4,11 +4,13 @@ The app imports QtCore, QtGui, QtWidgets, QtNetwork, QtSvg and QtWebEngine (Core
 rule here names a Qt module by its name without the "Qt6"/"Qt" prefix, so it matches the Linux library
 (`libQt6Quick3D.so.6`), the Windows one (`Qt6Quick3D.dll`) and the macOS framework (`QtQuick3D.framework/…`) alike.
 
-On Linux, Qt's ICU data (libicudata, 32 MB) is also cut to what Qt reads: see `trim_icu_data`.
+On Linux, the libraries every desktop provides are left to the desktop (`SYSTEM_LIBRARIES`), and Qt's ICU data
+(libicudata, 32 MB) is cut to what Qt reads: see `trim_icu_data`.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import struct
 import subprocess
@@ -57,6 +59,20 @@ UNWANTED_PLUGINS = (
 # Python packages' own tests and benchmarks, which the app never runs.
 UNUSED_DATA = ("jsonschema/benchmarks/",)
 
+# Linux: libraries the target desktop always has, in a version that matches its drivers and its configuration, so
+# the bundle uses the desktop's (the AppImage project's exclude list, which linuxdeployqt applies to Qt apps, names
+# each with the failure that bundling it caused). A bundled libstdc++ or libgcc_s older than the desktop's stops Mesa's
+# drivers (which need the newer one) from loading: no GPU for QtWebEngine (PyInstaller's maintainers advise removing
+# it from one-folder builds). libgbm belongs to Mesa; a bundled libfontconfig cannot read a newer fonts.conf (fonts
+# go missing or start-up stalls), libfreetype goes with it; a bundled libasound misses the desktop's ALSA plugins;
+# libX11 must match the desktop's libxcb (which PyInstaller already leaves out). expat, zlib, uuid and com_err are in
+# every base system. Every binary in the bundle needs at most GLIBCXX_3.4.29 (GCC 11), older than the libstdc++ of
+# any system new enough for the glibc the bundle needs (2.34, Qt's).
+SYSTEM_LIBRARIES = (
+    "libstdc++.so.6", "libgcc_s.so.1", "libgbm.so.1", "libfontconfig.so.1", "libfreetype.so.6", "libasound.so.2",
+    "libX11.so.6", "libX11-xcb.so.1", "libexpat.so.1", "libz.so.1", "libuuid.so.1", "libcom_err.so.2",
+)  # fmt: skip
+
 KEPT_LOCALE = "en-US.pak"  # the one WebEngine (Chromium) locale: it needs one, and the app's UI is English
 
 
@@ -80,6 +96,8 @@ def kept(dest: str) -> bool:
         return False  # the DevTools front end: the app never opens it
     if path.startswith(UNUSED_DATA) or "/__pycache__/" in path:
         return False
+    if path in SYSTEM_LIBRARIES:  # top level of the bundle, where PyInstaller puts what it copies from the system
+        return False
     if "/plugins/" in path and any(unwanted in path for unwanted in UNWANTED_PLUGINS):
         return False
     return not any(unused_library(part) for part in PurePosixPath(path).parts)
@@ -88,19 +106,28 @@ def kept(dest: str) -> bool:
 # --- ICU data --------------------------------------------------------------------------------------------------
 #
 # QtCore links ICU, whose data library holds every locale's names of languages, regions, currencies, units and time
-# zones, transliterators, spelled-out numbers and 200 legacy character sets. Qt uses ICU for collation (QCollator,
-# which sorts a file dialog's names), case mapping and time zones; its own CLDR tables name locales, and QtWebEngine
-# brings a separate ICU of its own (icudtl.dat). What Qt never asks ICU for goes; collation, break rules, the
-# locales' core data and the zone rules stay.
-ICU_DROPPED_TREES = ("lang/", "region/", "curr/", "zone/", "unit/", "translit/", "rbnf/")
-ICU_DROPPED_SUFFIXES = (".cnv", "unames.icu")  # legacy converters (UTF-8/16/32 need none) and character names
+# zones, transliterators, spelled-out numbers, 200 legacy character sets, break rules and dictionaries, and each
+# locale's formats. QtCore (the only library in the bundle that links ICU) calls ICU for four things only, and
+# test_trim.py fails if that list grows: collation (ucol_*, which sorts a file dialog's names), case mapping
+# (u_strToUpper/u_strToLower, whose data is built into libicuuc), time zones (ucal_*) and converters (ucnv_*). Its own
+# CLDR tables format and name locales, and QtWebEngine brings a separate ICU of its own (icudtl.dat). So the data
+# keeps the collation tree, the zone rules and calendars, the converters' aliases and the root locale, and loses
+# the rest: test_trim.py proves the kept calls answer byte for byte as with the whole data.
+ICU_DROPPED_TREES = ("lang/", "region/", "curr/", "zone/", "unit/", "translit/", "rbnf/", "brkitr/")
+# Legacy converters (UTF-8/16/32 need none), character names, stringprep profiles and spoof checks.
+ICU_DROPPED_SUFFIXES = (".cnv", "unames.icu", ".spp", ".cfu")
+# A locale's own bundle at the top of the tree ("de.res", "zh_Hant_TW.res"): its formats and display names, which
+# only ICU's formatting APIs read. "res_index.res", the list of installed locales, is not one.
+ICU_LOCALE_BUNDLE = re.compile(r"(?!res_index\.)[a-z]{2,3}(_[A-Za-z0-9]+)*\.res")
 ICU_ALIGN = 16
 
 
 def icu_item_dropped(name: str) -> bool:
     """Whether the ICU data item `name` ("icudt73l/lang/de.res") goes."""
     inner = name.split("/", 1)[-1]
-    return inner.startswith(ICU_DROPPED_TREES) or inner.endswith(ICU_DROPPED_SUFFIXES)
+    if inner.startswith(ICU_DROPPED_TREES) or inner.endswith(ICU_DROPPED_SUFFIXES):
+        return True
+    return ICU_LOCALE_BUNDLE.fullmatch(inner) is not None
 
 
 def trim_icu_common_data(data: bytes) -> bytes:
