@@ -23,6 +23,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from murmuration import __version__
 from murmuration.control import stop_instance
 from murmuration.datafolder import DataFolder
+from murmuration.mcp_bridge.tools import listed_operations
 from murmuration.operations import build_table
 from murmuration.status import State, probe
 from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
@@ -187,7 +188,7 @@ async def test_frozen_mcp_bridge_answers_and_its_server_is_the_frozen_executable
         cwd=str(tmp_path),
         env=headless_environment(),
     )
-    expected = [op.name for op in build_table() if op.for_agents]
+    expected = [op.name for op in listed_operations(build_table())]
     try:
         with stderr_log(tmp_path) as errlog:
             async with Client(stdio_client(params, errlog=errlog), mode="legacy", read_timeout_seconds=60) as client:
