@@ -15,6 +15,8 @@ import subprocess
 import sys
 from collections.abc import MutableMapping
 
+from murmuration.user_environment import user_environment
+
 # What launchd sets for a GUI app; a PATH of nothing else means nobody's shell has run for this process.
 LAUNCHD_PATH = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 TIMEOUT = 5.0  # seconds: a login shell usually answers in well under one
@@ -47,7 +49,7 @@ def shell_path(shell: str, timeout: float = TIMEOUT, env: dict[str, str] | None 
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env=user_environment(os.environ if env is None else env),  # the user's shell loads its own libraries
             start_new_session=True,  # no terminal to take over, and one group to end if it hangs
         )
     except OSError:

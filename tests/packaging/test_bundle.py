@@ -212,3 +212,40 @@ def test_frozen_mcp_config_points_agents_at_the_frozen_executable(bundle: Bundle
     entry = json.loads(result.stdout)["mcpServers"]["murmuration-packaged"]
     assert entry["command"] == str(bundle.executable)
     assert entry["args"] == ["mcp", "--instance", "packaged"]
+
+
+@pytest.mark.parametrize("theirs", ["/opt/their-libraries", None])
+def test_a_frozen_instances_process_gets_the_users_library_path_not_the_bundles(
+    bundle: Bundle, theirs: str | None
+) -> None:
+    """The bootloader puts the bundle's library folder first in LD_LIBRARY_PATH for itself; an agent's process (git,
+    node, a dev server) must get the user's value, or it would load the bundle's OpenSSL, SQLite and zlib."""
+    env = headless_environment()
+    env.pop("LD_LIBRARY_PATH", None)
+    if theirs is not None:
+        env["LD_LIBRARY_PATH"] = theirs
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [str(bundle.executable), *args],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("new", "Libraries")
+    cli("start", "Libraries")
+    try:
+        command = {"command": 'echo "library path: ${LD_LIBRARY_PATH-unset}"', "immediate": True}
+        started = json.loads(cli("call", "start_process", "--params", json.dumps(command), "--instance", "libraries"))
+        ended = json.loads(
+            cli("call", "wait_for_process", f"process_id={started['id']}", "exit=true", "--instance", "libraries")
+        )
+        said = [line["text"] for line in ended["wait"]["last_lines"] if line["stream"] == "stdout"]
+        assert said == [f"library path: {theirs or 'unset'}"], ended
+    finally:
+        cli("stop", "libraries")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from murmuration.core.winjob import CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, Job
+from murmuration.user_environment import user_environment
 
 POSIX_SHELL = "/bin/sh"
 TERMINAL_SIZE = (50, 200)  # rows, columns: wide enough that tools do not wrap their progress lines
@@ -28,8 +29,9 @@ Command = str | list[str]
 
 
 def environment(inherited: Mapping[str, str], asked: Mapping[str, str], port: int | None) -> dict[str, str]:
-    """The child's environment: ours, then defaults that keep output live and nothing waiting, then the caller's."""
-    env = dict(inherited)
+    """The child's environment: the user's, then defaults that keep output live and nothing waiting, then the
+    caller's."""
+    env = user_environment(inherited)
     # Output as it is printed (Python buffers a pipe), and no pager waiting for a key that never comes.
     env.update({"PYTHONUNBUFFERED": "1", "PAGER": "cat", "GIT_PAGER": "cat"})
     env.setdefault("TERM", "xterm-256color")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
+
+from murmuration.user_environment import user_environment
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,12 @@ def run_opener(target: str) -> str | None:
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                [program, target], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors, close_fds=True
+                [program, target],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                close_fds=True,
+                env=user_environment(os.environ),  # the browser is not ours: it loads its own libraries
             )
         except OSError as exc:
             return f"xdg-open could not run ({exc.strerror or exc})"
