@@ -44,7 +44,10 @@ log = logging.getLogger("murmuration.door")
 HANDSHAKE_TIMEOUT = 5.0  # seconds from accept to a complete request
 TICK = 0.25  # seconds: how finely deadlines are kept
 READ_SIZE = 64 * 1024  # bytes per read
-ACCEPT_BATCH = 256  # connections accepted per wake-up, so that reads and deadlines keep their turn under a flood
+# Work between two looks at the sockets, so that a real client's request is read soon after it arrives even while
+# a flood's connections come and go by the thousand (closing a socket costs the kernel real work).
+ACCEPT_BATCH = 256  # connections accepted
+DROPS_PER_ROUND = 64  # callers dropped at their deadline
 # select(), the only selector Windows has, watches at most 512 sockets there; epoll and kqueue have no such cap.
 SELECTOR_CAPACITY = 500 if sys.platform == "win32" else None
 # accept() failing for want of descriptors or memory: making room (or resting) beats retrying at once forever.
@@ -106,7 +109,6 @@ class Door(asyncio.AbstractServer):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
-        self._next_sweep = 0  # the tick at which deadlines are next looked at
         self._resting_until = 0.0  # while accept() lacks resources, the listening socket is not watched
         self._letting_in: set[asyncio.Task[None]] = set()
         self.dropped = 0  # callers pushed out by newer ones, for the log and the tests
@@ -165,16 +167,18 @@ class Door(asyncio.AbstractServer):
 
     def _serve(self) -> None:
         try:
+            overdue = False
             while not self._closing:
                 self._rest_over()
-                for key, _ in self._selector.select(TICK if self._callers or self._resting_until else None):
+                wait = 0 if overdue else TICK if self._callers or self._resting_until else None
+                for key, _ in self._selector.select(wait):
                     if key.data is None:
                         self._accept()
                     elif key.data is self._wake:
                         pass  # close() was asked: the loop's condition ends it
                     else:
                         self._read(key.data)
-                self._expire()
+                overdue = self._expire()
         except Exception:  # a bug here would silently stop all accepting: it must reach the log
             log.exception("the door stopped accepting connections")
         finally:
@@ -222,6 +226,8 @@ class Door(asyncio.AbstractServer):
         self._drop(next(iter(self._callers)))
 
     def _read(self, caller: Caller) -> None:
+        if caller not in self._callers:  # dropped earlier in this round, after the selector saw it readable
+            return
         try:
             data = caller.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -271,15 +277,18 @@ class Door(asyncio.AbstractServer):
         self._forget(caller)
         caller.sock.close()
 
-    def _expire(self) -> None:
-        """Drop the callers whose time is up, looking once a tick however often the selector wakes."""
+    def _expire(self) -> bool:
+        """Drop callers whose time is up, at most DROPS_PER_ROUND of them; True while more are due."""
         now = int(time.monotonic() / TICK)
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + 1
-        for tick in [tick for tick in self._due if tick <= now]:
-            for caller in list(self._due.get(tick, ())):
-                self._drop(caller)
+        budget = DROPS_PER_ROUND
+        for tick in sorted(tick for tick in self._due if tick <= now):
+            bucket = self._due[tick]
+            while bucket:  # emptied, it leaves self._due
+                if not budget:
+                    return True
+                self._drop(next(iter(bucket)))
+                budget -= 1
+        return False
 
     def _shut(self) -> None:
         self._closing = True
