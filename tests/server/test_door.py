@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import resource
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,9 @@ from murmuration.client import InstanceClient
 from murmuration.server import door
 from murmuration.server.connections import Budget
 from murmuration.server.lifecycle import RunningInstance, running_instance
-from tests.server.test_floods import soft_open_files_limit
+from murmuration.server.request_head import Refusal
+from tests.server.test_floods import flood, soft_open_files_limit
+from tests.waiting import until_async
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="sizes the door from a POSIX open-files limit")
 
@@ -122,3 +126,62 @@ async def test_the_door_refuses_and_drops_callers_while_the_event_loop_is_held(i
         answer, left_with = pool.submit(refused_and_dropped, instance.ctx.port).result(timeout=90)
     assert answer.startswith(b"HTTP/1.1 405 "), answer[:200]
     assert left_with == b""
+
+
+@contextlib.contextmanager
+def full_descriptor_table() -> Iterator[None]:
+    """This process can open no more files or sockets: every descriptor below its soft limit is taken."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
+    fillers: list[int] = []
+    try:
+        with contextlib.suppress(OSError):  # EMFILE: full
+            while True:
+                fillers.append(os.dup(2))  # each takes the lowest free number: the holes first
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def no_answer(refusal: Refusal) -> bytes:
+    raise AssertionError(f"nothing here is refused, yet: {refusal}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads this process's descriptors in /proc/self/fd")
+@pytest.mark.timeout(120)
+async def test_when_descriptors_run_out_the_oldest_caller_makes_room_for_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A door alone, in this process, so that this process's descriptor table is the one that runs out; the
+    # attacker is another process, and the real client's socket is made while there is still room.
+    monkeypatch.setattr(door, "HANDSHAKE_TIMEOUT", 300.0)  # only want of room may close a caller here
+    loop = asyncio.get_running_loop()
+    heard: asyncio.Future[bytes] = loop.create_future()
+
+    async def let_in(sock: socket.socket, head: bytes) -> None:
+        sock.close()
+        heard.set_result(head)
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    at_the_door = door.Door(1000, let_in, no_answer)
+    await at_the_door.open(listener)
+    newest = socket.socket()
+    newest.setblocking(False)
+    request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    try:
+        async with flood(port, "idle", count=50):
+            await until_async(lambda: at_the_door.pending, "the door to hold the flood", done=lambda n: n == 50)
+            with full_descriptor_table():
+                await loop.sock_connect(newest, ("127.0.0.1", port))
+                await loop.sock_sendall(newest, request)
+                assert await asyncio.wait_for(heard, 30) == request
+            assert at_the_door.dropped >= 1
+            assert at_the_door.pending <= 50
+    finally:
+        newest.close()
+        at_the_door.close()
+        await at_the_door.wait_closed()
