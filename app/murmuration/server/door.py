@@ -11,13 +11,13 @@ selector, and a slowloris dripping one byte into ten thousand sockets makes them
 turn of the loop then read every one of them (and accepted and closed the flood's churn) while a signed-in ping
 waited its turn for hundreds of milliseconds. asyncio cannot take only some of its selector's events per turn.
 Now the loop's selector holds only connections that were let in, and the door's socket calls (accept, recv,
-close, the selector's wait) release the GIL, so however busy the door is, the loop waits at most a switch
-interval to run. Nothing of websockets or asyncio exists per caller either: their per-socket objects hold each
-other in cycles that a flood's dropped connections left to the garbage collector.
+close, the selector's wait) release the GIL, so however busy the door is, the loop waits for the GIL at most
+a switch interval (5 ms) at a time. Nothing of websockets or asyncio exists per caller either: their per-socket
+objects hold each other in cycles that a flood's dropped connections left to the garbage collector.
 
 Callers have a budget (`max_pending`, the oldest dropped first: a real client's request comes whole in its first
-read, so it is always among the newest) and a deadline each of HANDSHAKE_TIMEOUT, give or take a quarter, kept in
-buckets of TICK seconds.
+read, so it is among the newest while it waits) and a deadline each of HANDSHAKE_TIMEOUT, give or take a
+quarter, kept in buckets of TICK seconds.
 """
 
 from __future__ import annotations
