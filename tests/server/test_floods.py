@@ -146,7 +146,7 @@ async def test_a_handshake_that_never_completes_is_closed_within_seconds(target:
 
 @pytest.mark.timeout(120)
 async def test_a_request_sent_in_pieces_is_answered_once_whole(target: Target) -> None:
-    # A slow client's connection is read in turns between its pieces (server/door.py): it still gets its answer.
+    # A slow client's request is collected at the door (server/door.py) as its pieces arrive: it gets its answer.
     request = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{target.port}\r\n\r\n".encode()
     reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
     try:

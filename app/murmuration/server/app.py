@@ -6,8 +6,8 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -66,9 +66,10 @@ class InstanceServer:
             server_header=None,
             logger=self._logger,
         )
-        # websockets' Server is handed the coroutine that makes its asyncio server: ours accepts into the door, and
-        # websockets runs the handshake and the handler of each connection the door lets in, and closes them all.
-        server.create_server = lambda: self.door.open(sock)
+        # websockets' Server is handed the coroutine that makes its asyncio server: the door is ours, and websockets
+        # runs the handshake and the handler of each connection the door lets in, and closes them all. Of that
+        # server it only calls close, wait_closed, is_serving, get_loop and sockets, which the door has.
+        server.create_server = lambda: cast(Coroutine[Any, Any, asyncio.Server], self.door.open(sock))
         self._server = await server
 
     async def close(self) -> None:
@@ -77,7 +78,7 @@ class InstanceServer:
             self._server.close()
             await self._server.wait_closed()
 
-    def _let_in(self, transport: asyncio.Transport, head: bytes) -> None:
+    async def _let_in(self, sock: socket.socket, head: bytes) -> None:
         """Hand a connection whose request head is whole to websockets, as if it had just been accepted."""
         assert self._server is not None
         protocol = ServerProtocol(
@@ -87,8 +88,10 @@ class InstanceServer:
             logger=self._logger,
         )
         connection = LetIn(protocol, self._server, self.connections, head)
-        transport.set_protocol(connection)
-        connection.connection_made(transport)
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: connection, sock)
+        except (OSError, RuntimeError):  # gone meanwhile, or the loop is closing
+            sock.close()
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         response = self.gate.route(request)
