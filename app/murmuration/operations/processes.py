@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from murmuration.contract import INVALID_PARAMS
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.log_reader import LogQuery
 from murmuration.core.process_log import STREAMS
 from murmuration.core.process_records import RESTART_POLICIES, STATES, StartRequest
@@ -125,16 +125,9 @@ OLD_CONFIG_NAMES = {
 }
 
 
-def pattern(text: str, field: str) -> re.Pattern[str]:
-    """A compiled regular expression, or an error naming `field`."""
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise OperationError(
-            f"Invalid parameter {field!r}: {text[:80]!r} is not a regular expression ({exc}).",
-            INVALID_PARAMS,
-            {"field": field},
-        ) from None
+def pattern(text: str, field: str) -> LinePattern:
+    """A compiled regular expression with its call's matching time, or an error naming `field`."""
+    return LinePattern(text, field)
 
 
 def wait_spec(spec: dict[str, Any], can_exit: bool = False) -> WaitFor:
