@@ -4,12 +4,17 @@ refusals that name the parameter the caller gave (not the merged operation's), a
 from __future__ import annotations
 
 import asyncio
+import sys
 
+import pytest
+
+from murmuration.client import InstanceClient, RpcError
 from murmuration.contract import CONFLICT, INVALID_PARAMS, NOT_FOUND
 from tests.operations.conftest import Connect, refused
 
 AGENTS = 6
 ISSUES = 10
+SLEEPS = [sys.executable, "-c", "import time; time.sleep(600)"]
 
 
 async def test_agents_racing_for_claim_next_each_get_different_issues_and_every_issue_goes_once(
@@ -87,3 +92,17 @@ async def test_a_check_with_hostile_paths_names_the_path_and_reserves_nothing(co
     error = await refused(alice, "reserve", {"resources": ["x"] * 10_000, "check": True})
     assert error.data["field"] == "resources"
     assert (await alice.call("get_instance_info", {"include": ["reservations"]}))["reservations"] == []
+
+
+@pytest.mark.parametrize(("bad", "field"), [({"grep": "("}, "grep"), ({"since": "yesterday"}, "since")])
+async def test_get_process_logs_refuses_a_bad_page_before_it_waits(
+    client: InstanceClient, bad: dict[str, str], field: str
+) -> None:
+    process = await client.call("start_process", {"command": SLEEPS, "tty": False, "immediate": True})
+    arguments = {"process_id": process["id"], "wait_for": {"exit": True, "timeout": 120}, **bad}
+    # Refused at once: not after two minutes of waiting on a process that keeps running.
+    with pytest.raises(RpcError) as caught:
+        await asyncio.wait_for(client.call("get_process_logs", arguments), 30)
+    assert (caught.value.code, caught.value.data["field"]) == (INVALID_PARAMS, field)
+    assert (await client.call("get_process_status", {"process_id": process["id"]}))["state"] == "running"
+    await client.call("stop_process", {"process_id": process["id"], "force": True})

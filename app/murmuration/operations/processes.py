@@ -449,9 +449,7 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        waited = None
-        if "wait_for" in params:
-            waited = await ctx.processes.wait(params["process_id"], wait_spec(params["wait_for"], can_exit=True))
+        # The page asked for is checked before any wait, so a bad 'since' or 'grep' is refused at once.
         query = LogQuery(
             count=params.get("lines", 100),
             stream=params.get("log_type"),
@@ -460,6 +458,9 @@ def declare(table: OperationTable) -> None:
             pattern=LinePattern(params["grep"], "grep") if "grep" in params else None,
             context=params.get("context", 0),
         )
+        waited = None
+        if "wait_for" in params:
+            waited = await ctx.processes.wait(params["process_id"], wait_spec(params["wait_for"], can_exit=True))
         page = await ctx.processes.logs(params["process_id"], query)
         max_bytes = ctx.processes.config.max_log_bytes
         result: dict[str, Any] = {
