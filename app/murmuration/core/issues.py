@@ -304,7 +304,7 @@ class IssueBoard:
         if before["waiting_on"]:
             raise Conflict(
                 f"{before['id']} waits on {', '.join(before['waiting_on'])}, not yet completed; claim one of those "
-                "instead, or next_issue for work that is ready.",
+                "instead, or claim_issue 'next' for work that is ready.",
                 "issue_id",
                 {"waiting_on": before["waiting_on"]},
             )

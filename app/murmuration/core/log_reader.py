@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import collections
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.process_log import LogLine, first_kept, last_number, log_files, parse_line
 
 BLOCK = 1 << 16
@@ -29,7 +29,7 @@ class LogQuery:
     stream: str | None = None
     after: int | None = None
     since: str | None = None  # an ISO UTC time as the log writes them
-    pattern: re.Pattern[str] | None = None
+    pattern: LinePattern | None = None
     context: int = 0
 
     @property
@@ -50,6 +50,8 @@ class LogPage:
 
 def read(path: Path, query: LogQuery, budget: int = SCAN_BUDGET) -> LogPage:
     """The page of `path`'s log that `query` asks for."""
+    if query.pattern is not None:
+        query.pattern.renew()
     if query.from_the_end:
         if query.pattern is not None:
             page = _grep_tail(path, query, budget)
@@ -213,7 +215,7 @@ def _grep_tail(path: Path, query: LogQuery, budget: int) -> LogPage:
 def _matches(query: LogQuery, line: LogLine) -> bool:
     if query.stream is not None and line.stream != query.stream:
         return False
-    return query.pattern is None or query.pattern.search(line.text) is not None
+    return query.pattern is None or query.pattern.search(line.text)
 
 
 class Picker:

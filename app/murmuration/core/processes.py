@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import shutil
 import sqlite3
 import sys
@@ -32,6 +31,7 @@ import psutil
 from murmuration.core import clock
 from murmuration.core.errors import Conflict, DiskFull, Invalid
 from murmuration.core.events import EventBus
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.listening import listening_of, url_of
 from murmuration.core.log_reader import LogPage, LogQuery, Picker, read
 from murmuration.core.port_leases import PortLeases
@@ -79,7 +79,7 @@ class Live:
 class WaitFor:
     """What a caller waits for: a log line matching `log`, a listening port, or the process's exit."""
 
-    log: re.Pattern[str] | None = None
+    log: LinePattern | None = None
     port: bool = False
     exit: bool = False
     timeout: float = 30.0
@@ -464,7 +464,8 @@ class ProcessManager:
         """A page of a process's log: from memory when it holds what is asked, else from disk in a thread."""
         self.records.row(process_id)
         live = self._live.get(process_id)
-        if live is not None and query.since is None:
+        # A pattern is matched in a thread, never on the loop: matching may take up to the pattern's budget.
+        if live is not None and query.since is None and query.pattern is None:
             page = self._from_memory(live, query)
             if page is not None:
                 return page
@@ -473,7 +474,7 @@ class ProcessManager:
 
     def _from_memory(self, live: Live, query: LogQuery) -> LogPage | None:
         log = live.log
-        if query.from_the_end and query.pattern is None:
+        if query.from_the_end:
             lines = log.tail_recent(query.count, query.stream)
             return None if lines is None else LogPage(lines, next=log.last, first=self._first_kept(log))
         after = query.after if query.after is not None else None

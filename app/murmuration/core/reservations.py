@@ -138,21 +138,25 @@ class Reservations:
                     )
         return found
 
-    def release(self, caller: Caller, reservation_id: str | None = None) -> list[Reservation]:
-        """End one reservation (its holder's, or any for a person) or, without an id, all of the caller's."""
+    def release(
+        self, caller: Caller, reservation_id: str | None = None, field: str = "reservation_id"
+    ) -> list[Reservation]:
+        """End one reservation (its holder's, or any for a person) or, without an id, all of the caller's; a
+        refusal names `field`, where the id came in."""
         if reservation_id is None:
             mine = [r for r in self.active() if r.session_id == caller.session_id]
             return [self._end(r.id, "released") for r in mine]
         held = self._held.get(reservation_id)
         if held is None or _expired(held):
             raise NotFound(
-                f"No reservation {reservation_id[:40]!r} is held; list_reservations shows the ones there are.",
-                "reservation_id",
+                f"No reservation {reservation_id[:40]!r} is held; get_instance_info with include "
+                "['reservations'] shows the ones there are.",
+                field,
             )
         if held.session_id != caller.session_id and not caller.is_person:
             raise Conflict(
                 f"Reservation {held.id} is {held.holder}'s; only its holder (or a person) can release it.",
-                "reservation_id",
+                field,
                 {"holder": held.holder},
             )
         return [self._end(held.id, "released")]

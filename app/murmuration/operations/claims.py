@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from murmuration.contract import INVALID_PARAMS
 from murmuration.operations.context import InstanceContext
 from murmuration.operations.issues import ISSUE, ISSUE_FIELDS, ISSUE_ID, with_link
-from murmuration.operations.table import ADDS, SETS, OperationTable, params_schema, result_schema
+from murmuration.operations.table import ADDS, SETS, OperationError, OperationTable, params_schema, result_schema
 
 # What claim_issue takes instead of an id to take the best ready issue.
 NEXT = "next"
@@ -34,6 +35,12 @@ def declare(table: OperationTable) -> None:
     async def claim_issue(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
         board, issue_id, present = ctx.knowledge.issues, params["issue_id"], ctx.agents.names()
         if params.get("release"):
+            if issue_id == NEXT:
+                raise OperationError(
+                    "Invalid parameter 'issue_id': release lets go of one issue you hold; give its id, e.g. ISSUE_3.",
+                    INVALID_PARAMS,
+                    {"field": "issue_id"},
+                )
             return with_link(ctx, board.release(issue_id, ctx.caller, present))
         if issue_id != NEXT:
             return with_link(ctx, board.claim(issue_id, ctx.caller, present))

@@ -194,13 +194,12 @@ def declare(table: OperationTable) -> None:
             target = items_by_id([params["link_to"]], fragments.get, "link_to")[0]["id"]
             if target == fragment_id:
                 raise Invalid("A fragment cannot link to itself; give another fragment's id.", "link_to")
-        if "unlink" in params:
-            link = fragments.link_by_id(params["unlink"], "unlink")
-            if fragment_id not in (link["source_id"], link["target_id"]):
-                raise Invalid(f"The link {link['id']!r} is not one of this fragment's links.", "unlink")
+        gone = fragments.link_by_id(params["unlink"], "unlink") if "unlink" in params else None
+        if gone is not None and fragment_id not in (gone["source_id"], gone["target_id"]):
+            raise Invalid(f"The link {gone['id']!r} is not one of this fragment's links.", "unlink")
         extra: dict[str, Any] = {}
-        if "unlink" in params:
-            extra["unlinked"] = fragments.unlink(link["id"])["id"]
+        if gone is not None:
+            extra["unlinked"] = fragments.unlink(gone["id"])["id"]
         if "link_to" in params:
             extra["link"] = fragments.link(fragment_id, params["link_to"], params["link_type"], existing_ok=True)
         fragment = fragments.update(fragment_id, changes, ctx.caller.name)

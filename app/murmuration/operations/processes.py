@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from murmuration.contract import INVALID_PARAMS
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.log_reader import LogQuery
 from murmuration.core.process_log import STREAMS
 from murmuration.core.process_records import RESTART_POLICIES, STATES, StartRequest
@@ -125,28 +125,17 @@ OLD_CONFIG_NAMES = {
 }
 
 
-def pattern(text: str, field: str) -> re.Pattern[str]:
-    """A compiled regular expression, or an error naming `field`."""
-    try:
-        return re.compile(text)
-    except re.error as exc:
-        raise OperationError(
-            f"Invalid parameter {field!r}: {text[:80]!r} is not a regular expression ({exc}).",
-            INVALID_PARAMS,
-            {"field": field},
-        ) from None
-
-
-def wait_spec(spec: dict[str, Any], can_exit: bool = False) -> WaitFor:
-    """What to wait for, from a wait_for object (log, port or, where `can_exit`, exit; with a timeout)."""
+def wait_spec(spec: dict[str, Any], can_exit: bool = False, field: str = "wait_for") -> WaitFor:
+    """What to wait for: one of log, port or (where `can_exit`) exit, with a timeout; from the object `field`, or
+    (field "") from a call's own parameters."""
     if sum(key in spec for key in ("log", "port", "exit")) != 1:
-        ends = " or 'exit': true" if can_exit else ""
+        choices = "'log' (a regular expression), 'port': true or 'exit': true" if can_exit else "'log' or 'port': true"
         raise OperationError(
-            f"wait_for needs exactly one of 'log' (a regular expression) or 'port': true{ends}.",
+            f"Give exactly one of {choices}" + (f" in {field!r}." if field else "."),
             INVALID_PARAMS,
-            {"field": "wait_for"},
+            {"field": field or "log"},
         )
-    log = pattern(spec["log"], "wait_for.log") if "log" in spec else None
+    log = LinePattern(spec["log"], f"{field}.log" if field else "log") if "log" in spec else None
     return WaitFor(log=log, port="port" in spec, exit="exit" in spec, timeout=float(spec.get("timeout", 30)))
 
 
@@ -460,17 +449,18 @@ def declare(table: OperationTable) -> None:
         hints=READS,
     )
     async def get_process_logs(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        waited = None
-        if "wait_for" in params:
-            waited = await ctx.processes.wait(params["process_id"], wait_spec(params["wait_for"], can_exit=True))
+        # The page asked for is checked before any wait, so a bad 'since' or 'grep' is refused at once.
         query = LogQuery(
             count=params.get("lines", 100),
             stream=params.get("log_type"),
             after=params.get("after"),
             since=utc_stamp(params["since"]) if "since" in params else None,
-            pattern=pattern(params["grep"], "grep") if "grep" in params else None,
+            pattern=LinePattern(params["grep"], "grep") if "grep" in params else None,
             context=params.get("context", 0),
         )
+        waited = None
+        if "wait_for" in params:
+            waited = await ctx.processes.wait(params["process_id"], wait_spec(params["wait_for"], can_exit=True))
         page = await ctx.processes.logs(params["process_id"], query)
         max_bytes = ctx.processes.config.max_log_bytes
         result: dict[str, Any] = {
@@ -513,18 +503,7 @@ def declare(table: OperationTable) -> None:
         merged_into="get_process_logs",
     )
     async def wait_for_process(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        if sum(key in params for key in ("log", "port", "exit")) != 1:
-            raise OperationError(
-                "Give exactly one of 'log' (a regular expression), 'port': true or 'exit': true.",
-                INVALID_PARAMS,
-                {"field": "log"},
-            )
-        what = WaitFor(
-            log=pattern(params["log"], "log") if "log" in params else None,
-            port=bool(params.get("port")),
-            exit=bool(params.get("exit")),
-            timeout=float(params.get("timeout", 30)),
-        )
+        what = wait_spec(params, can_exit=True, field="")
         return with_link(ctx, await ctx.processes.wait(params["process_id"], what))
 
     @table.operation(

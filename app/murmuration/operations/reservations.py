@@ -39,9 +39,9 @@ def held(ctx: InstanceContext) -> list[dict[str, Any]]:
     return [{**r.as_dict(), "yours": r.session_id == ctx.caller.session_id} for r in ctx.reservations.active()]
 
 
-def ended(ctx: InstanceContext, reservation_id: str | None) -> dict[str, Any]:
-    """End the caller's reservation `reservation_id`, or all of theirs (None)."""
-    released = ctx.reservations.release(ctx.caller, reservation_id)
+def ended(ctx: InstanceContext, reservation_id: str | None, field: str) -> dict[str, Any]:
+    """End the caller's reservation `reservation_id`, or all of theirs (None); a refusal names `field`."""
+    released = ctx.reservations.release(ctx.caller, reservation_id, field)
     return {"released": [r.id for r in released], "web_url": ctx.web_url("agents")}
 
 
@@ -109,7 +109,7 @@ def declare(table: OperationTable) -> None:
         if "release" in params:
             alone(params, "release")
             which = params["release"]
-            return ended(ctx, None if which == ALL else which)
+            return ended(ctx, None if which == ALL else which, "release")
         if "resources" not in params:
             raise OperationError(
                 "Give 'resources' to reserve or check, or 'release' to end a reservation.",
@@ -152,7 +152,7 @@ def declare(table: OperationTable) -> None:
         merged_into="reserve",
     )
     async def release(ctx: InstanceContext, params: dict[str, Any]) -> dict[str, Any]:
-        return ended(ctx, params.get("reservation_id"))
+        return ended(ctx, params.get("reservation_id"), "reservation_id")
 
     @table.operation(
         "list_reservations",
