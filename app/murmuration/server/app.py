@@ -134,6 +134,9 @@ class InstanceServer:
                 task = asyncio.create_task(_answer(websocket, session, message, in_flight))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+                # One turn of the loop, which runs the new task first: the request is running (a cancel can find it)
+                # before the next message, perhaps a cancel sent right behind it, is read.
+                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:

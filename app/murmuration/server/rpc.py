@@ -202,8 +202,9 @@ class RpcSession:
             )
         runs = self._running.get(request_id)
         if not runs:
+            shown = repr(request_id) if len(repr(request_id)) <= 40 else repr(request_id)[:40] + "…"
             raise OperationError(
-                f"No request with id {request_id!r:.100} is running on this connection; it has ended already "
+                f"No request with id {shown} is running on this connection; it has ended already "
                 "(or was sent on another connection).",
                 NOT_FOUND,
                 {"field": "id"},
