@@ -38,8 +38,8 @@ MAX_CANCEL = 1000  # bytes: no cancel is longer, so a longer message is not pars
 
 Message = dict[str, Any]
 
-# Operations that finish although nobody waits for them any more (their connection closed): held here until done,
-# as the event loop keeps only weak references to tasks.
+# Every running operation's task, held until done: one whose connection closed goes on with nobody awaiting it, and
+# the event loop keeps only weak references to tasks.
 _finishing: set[asyncio.Task[dict[str, Any]]] = set()
 
 
@@ -55,10 +55,15 @@ class Running:
 def is_cancel(raw: str | bytes) -> bool:
     """Whether `raw` is one cancel message: the server handles it at once, outside the connection's limit on
     requests in flight, so it reaches a wait even when every slot holds one."""
+    # Most messages are not parsed twice: only a short one naming the method (a cancel spelled with escapes is still
+    # answered, within the limit).
     if len(raw) > MAX_CANCEL:
         return False
+    text = raw if isinstance(raw, str) else raw.decode(errors="replace")
+    if CANCEL not in text:
+        return False
     try:
-        message = json.loads(raw)
+        message = json.loads(text)
     except (ValueError, RecursionError):
         return False
     return isinstance(message, dict) and message.get("method") == CANCEL
