@@ -83,16 +83,16 @@ class InstanceClient:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params or {}}
-        # Shielded: a request is sent whole or not at all, so a cancel always knows whether there is one to cancel.
-        sending = asyncio.ensure_future(self._connection.send(json.dumps(message)))
         try:
-            await asyncio.shield(sending)
+            # websockets writes a text frame before send() can yield (it only waits for a full buffer to drain), so
+            # a call cancelled here was sent: there is a request to cancel, and its answer will free the slot.
+            await self._connection.send(json.dumps(message))
             return await future
         except ConnectionClosed as exc:
             self._settle(request_id)
             raise InstanceUnavailable("The instance closed the connection.") from exc
         except asyncio.CancelledError:
-            self._abandon(request_id, sending)
+            self._abandon(request_id)
             raise
 
     def _settle(self, request_id: int) -> asyncio.Future[Any] | None:
@@ -103,18 +103,17 @@ class InstanceClient:
             self._slots.release()
         return future
 
-    def _abandon(self, request_id: int, sending: asyncio.Future[None]) -> None:
-        """Forget a call its caller gave up on, and tell the instance once the request itself is out."""
+    def _abandon(self, request_id: int) -> None:
+        """Forget a call its caller gave up on, and tell the instance without making the caller wait."""
         if self._pending.pop(request_id, None) is None:
             return  # answered (or the connection lost) just before the cancel: nothing runs to cancel
         self._abandoned.add(request_id)
-        task = asyncio.create_task(self._send_cancel(request_id, sending))
+        task = asyncio.create_task(self._send_cancel(request_id))
         self._cancels.add(task)
         task.add_done_callback(self._cancels.discard)
 
-    async def _send_cancel(self, request_id: int, sending: asyncio.Future[None]) -> None:
+    async def _send_cancel(self, request_id: int) -> None:
         try:
-            await sending
             await self._connection.send(json.dumps({"jsonrpc": "2.0", "method": CANCEL, "params": {"id": request_id}}))
         except ConnectionClosed:
             self._settle(request_id)  # no answer will come: the reader's end freed it, or frees it now

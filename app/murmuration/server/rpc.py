@@ -38,8 +38,8 @@ MAX_CANCEL = 1000  # bytes: no cancel is longer, so a longer message is not pars
 
 Message = dict[str, Any]
 
-# Every running operation's task, held until done: one whose connection closed goes on with nobody awaiting it, and
-# the event loop keeps only weak references to tasks.
+# The task of each running operation that changes state, held until done: one whose connection closed goes on with
+# nobody awaiting it, and the event loop keeps only weak references to tasks.
 _finishing: set[asyncio.Task[dict[str, Any]]] = set()
 
 
@@ -169,26 +169,34 @@ class RpcSession:
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
     async def _run(self, request_id: Any, operation: Operation, ctx: InstanceContext, params: Message) -> Message:
-        """Run `operation` where a cancel of `request_id` can reach it; one that changes state is shielded from
-        cancels and from its connection closing alike, so that it always ends whole."""
-        task = asyncio.create_task(operation.run(ctx, params))
-        _finishing.add(task)
-        task.add_done_callback(_finished)
+        """Run `operation` where a cancel of `request_id` can reach it: one that only reads in this very task (a
+        cancel stops it where it waits), one that changes state in a task of its own, shielded from cancels and from
+        its connection closing alike, so that it always ends whole."""
+        current = asyncio.current_task()
+        assert current is not None
+        task = current if operation.cancellable else asyncio.create_task(operation.run(ctx, params))
         running = Running(task, operation.cancellable)
         runs = self._running.setdefault(request_id, []) if request_id is not None else []
         runs.append(running)
         try:
-            return await (task if running.cancellable else asyncio.shield(task))
+            if not running.cancellable:
+                _finishing.add(task)
+                task.add_done_callback(_finished)
+                return await asyncio.shield(task)
+            try:
+                return await operation.run(ctx, params)
+            except asyncio.CancelledError:
+                # Only a cancel of this request is answered; the connection closing too cancels on regardless.
+                if not running.cancelled or current.uncancel() > 0:
+                    raise
+                log.info("request %.100r (%s) cancelled by its caller", request_id, operation.name)
+                raise OperationError(
+                    f"Cancelled: {operation.name} stopped before it ended, as its caller asked.", REQUEST_CANCELLED
+                ) from None
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not running.cancelled or (current is not None and current.cancelling()):
-                if not running.cancellable:
-                    task.add_done_callback(_log_failure)  # it goes on alone: nobody else will see it fail
-                raise  # the connection is closing: nobody is owed an answer
-            log.info("request %.100r (%s) cancelled by its caller", request_id, operation.name)
-            raise OperationError(
-                f"Cancelled: {operation.name} stopped before it ended, as its caller asked.", REQUEST_CANCELLED
-            ) from None
+            if not running.cancellable:
+                task.add_done_callback(_log_failure)  # it goes on alone: nobody else will see it fail
+            raise  # the connection is closing: nobody is owed an answer
         finally:
             runs.remove(running)
             if not runs:
@@ -217,7 +225,7 @@ class RpcSession:
         for running in runs:
             if running.cancellable and not running.cancelled:
                 running.cancelled = True
-                running.task.cancel()
+                running.task.cancel()  # the task answering the request (or the batch holding it)
         # False: the operation changes state, so it runs to its end and its answer follows as usual.
         return {"id": request_id, "cancelled": any(r.cancelled for r in runs)}
 
