@@ -126,7 +126,10 @@ class InstanceServer:
                     await close_signed_out(websocket)
                     break
                 if is_cancel(message):
-                    # Outside the limit: a cancel must reach a wait when every slot holds one.
+                    # Outside the limit: a cancel must reach a wait when every slot holds one. First one turn of the
+                    # loop, which runs the requests just read up to where they wait, so that a cancel sent right
+                    # behind its request finds it running.
+                    await asyncio.sleep(0)
                     await _reply(websocket, session, message)
                     continue
                 # Waiting here when the limit is reached stops reading: back-pressure, not a growing backlog.
@@ -134,9 +137,6 @@ class InstanceServer:
                 task = asyncio.create_task(_answer(websocket, session, message, in_flight))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-                # One turn of the loop, which runs the new task first: the request is running (a cancel can find it)
-                # before the next message, perhaps a cancel sent right behind it, is read.
-                await asyncio.sleep(0)
         except ConnectionClosed:
             pass
         finally:
