@@ -6,7 +6,8 @@ A real `python -m murmuration serve` on a fresh data folder with one sleeping pr
 - `get_process_logs` with `wait_for` (a line never printed, 120 s), its caller cancelled once the instance runs it:
   from the cancel to the next `ping` on the same connection answered;
 - a full connection: MAX_IN_FLIGHT such waits cancelled at once, to the next `ping` answered;
-- baseline: `ping` alone, the cost of one round trip.
+- baseline: `ping` alone, the cost of one round trip; and, once, BURST pings at once (the client sends at most
+  MAX_IN_FLIGHT at a time, so that the instance always reads its cancels).
 
     .venv/bin/python bench/cancel.py [--calls 100]
 """
@@ -25,6 +26,7 @@ from murmuration.client import InstanceClient
 from murmuration.contract import MAX_IN_FLIGHT
 from served import served
 
+BURST = 2000
 SLEEPS = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"]
 
 
@@ -63,6 +65,9 @@ async def measure(url: str, token: str, calls: int) -> dict[str, list[float]]:
         figures["one wait cancelled"].append(await cancelled(agent, observer, wait, 1))
         await agent.call("ping")
         figures[f"{MAX_IN_FLIGHT} waits cancelled"].append(await cancelled(agent, observer, wait, MAX_IN_FLIGHT))
+    start = time.perf_counter()
+    await asyncio.gather(*(agent.call("ping") for _ in range(BURST)))
+    figures[f"{BURST} pings at once"] = [(time.perf_counter() - start) * 1000]
     await agent.close()
     await observer.close()
     return figures
