@@ -20,6 +20,15 @@ NOT_FOUND = -32004  # the issue, fragment, process … named does not exist
 CONFLICT = -32009  # the request is well-formed but clashes with the current state
 DAMAGED = -32010  # the instance's data is damaged: it is read-only until repaired
 DISK_FULL = -32011  # the disk holding the data folder is full: nothing was done, retry once there is room
+# The answer to a request its caller cancelled before it ended: LSP's RequestCancelled, which JSON-RPC clients know.
+REQUEST_CANCELLED = -32800
+
+# --- JSON-RPC requests on one connection ---------------------------------------------------------------------------
+# The notification that cancels a request sent earlier on the same connection: {"id": <that request's id>}.
+CANCEL = "cancel"
+# Requests one connection may have running at once: the server stops reading a connection past it, and the client
+# never sends more, so the cancels it sends still get through when every slot holds a wait.
+MAX_IN_FLIGHT = 16
 
 # The codes whose message is a sentence about the caller's own request (the caller can fix it), by the
 # kind an MCP tool error reports; any other code is the instance's trouble.

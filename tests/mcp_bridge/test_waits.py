@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from murmuration.client import InstanceClient
+from murmuration.contract import MAX_IN_FLIGHT
 from tests.mcp_bridge.conftest import bridge, data_folder, ok
 from tests.waiting import until_async
 
@@ -75,3 +77,46 @@ async def test_a_cancelled_wait_ends_at_once_and_the_process_keeps_running(proje
         [status] = (await ok(client, "list_processes", ids=[process["id"]]))["processes"]
         assert status["state"] == "running"
         assert (await ok(client, "ping"))["pong"] is True
+
+
+async def test_waits_an_agent_cancels_stop_on_the_instance_and_give_back_the_bridges_connection(project: Path) -> None:
+    async with bridge(project) as client:
+        process = await ok(client, "start_process", command=SLEEPS, wait_for={"log": "up"})
+        folder = data_folder(project)
+        long_wait = {"process_id": process["id"], "wait_for": {"log": "never printed", "timeout": 120}}
+        async with await InstanceClient.for_folder(folder) as observer:
+
+            async def bridge_calls(last: str) -> int:
+                """How many calls the bridge made, as the instance counts them, once its last call was `last`."""
+                agents = (await observer.call("list_agents"))["agents"]
+                return max([a["calls"] for a in agents if a["last_call"] == last] or [0])
+
+            before = await bridge_calls("start_process")
+            # More waits than one connection may run at once: the bridge holds the rest until a slot is free.
+            calls = [
+                asyncio.create_task(client.call_tool("get_process_logs", long_wait)) for _ in range(MAX_IN_FLIGHT + 4)
+            ]
+            await until_async(
+                lambda: bridge_calls("get_process_logs"),
+                "the waits to reach the instance",
+                done=lambda n: n >= before + MAX_IN_FLIGHT,
+            )
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+
+        # A full set of new waits runs at once: had the cancelled ones gone on, these would queue for 120 s.
+        short_wait = {"process_id": process["id"], "wait_for": {"log": "never printed", "timeout": 1}}
+        async with asyncio.timeout(30):
+            results = await asyncio.gather(
+                *(client.call_tool("get_process_logs", short_wait) for _ in range(MAX_IN_FLIGHT))
+            )
+        assert not any(result.is_error for result in results)
+
+        # And the instance's own log: every wait that reached it was stopped there, not let run to its timeout.
+        def cancelled_on_the_instance() -> int:
+            return folder.server_log.read_text(errors="replace").count("(get_process_logs) cancelled by its caller")
+
+        await until_async(cancelled_on_the_instance, "the waits to stop", done=lambda n: n >= MAX_IN_FLIGHT)
+        [status] = (await ok(client, "list_processes", ids=[process["id"]]))["processes"]
+        assert status["state"] == "running"

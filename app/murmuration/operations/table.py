@@ -82,6 +82,12 @@ class Operation:
     # answers JSON-RPC: one tool per job keeps tools/list small, and prompts written for either keep working.
     merged_into: str | None = None
 
+    @property
+    def cancellable(self) -> bool:
+        """Whether a cancel may stop a call midway: only one that changes nothing is never left half done (a
+        cancelled stop_process would not kill after its timeout; start_process could lose its record)."""
+        return self.hints is not None and self.hints.read_only
+
     @cached_property
     def _validator(self) -> Any:
         # Imported on first use: jsonschema costs more start-up time than the whole server otherwise.

@@ -16,6 +16,7 @@ from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
+from murmuration.contract import MAX_IN_FLIGHT
 from murmuration.core.agents import CLIENT, PERSON
 from murmuration.core.events import Subscription
 from murmuration.operations import InstanceContext, OperationTable
@@ -23,7 +24,7 @@ from murmuration.server.connections import Budget, Connections
 from murmuration.server.door import HANDSHAKE_TIMEOUT, Door
 from murmuration.server.http import HttpGate, add_security_headers, respond, text
 from murmuration.server.request_head import Refusal
-from murmuration.server.rpc import RpcSession
+from murmuration.server.rpc import RpcSession, is_cancel
 from murmuration.server.signed_in import SignedInSockets, close_signed_out
 from murmuration.server.static import Asset
 from murmuration.sessions import PROTOCOL
@@ -31,7 +32,6 @@ from murmuration.sessions import PROTOCOL
 log = logging.getLogger("murmuration.server")
 
 MAX_MESSAGE = 1 << 20  # 1 MiB: larger frames are closed with 1009
-MAX_IN_FLIGHT = 16  # requests one connection may have running at once
 EXTENSIONS = enable_server_permessage_deflate(None)  # what websockets' serve() offers by default
 
 
@@ -128,6 +128,13 @@ class InstanceServer:
                 if signed_in is not None and not self.signed_in.use(signed_in):
                     await close_signed_out(websocket)
                     break
+                if is_cancel(message):
+                    # Outside the limit: a cancel must reach a wait when every slot holds one. First one turn of the
+                    # loop, which runs the requests just read up to where they wait, so that a cancel sent right
+                    # behind its request finds it running.
+                    await asyncio.sleep(0)
+                    await _reply(websocket, session, message)
+                    continue
                 # Waiting here when the limit is reached stops reading: back-pressure, not a growing backlog.
                 await in_flight.acquire()
                 task = asyncio.create_task(_answer(websocket, session, message, in_flight))
@@ -153,13 +160,18 @@ def _select_subprotocol(protocol: ServerProtocol, offered: Sequence[Subprotocol]
 
 async def _answer(websocket: ServerConnection, session: RpcSession, message: Any, in_flight: asyncio.Semaphore) -> None:
     try:
+        await _reply(websocket, session, message)
+    finally:
+        in_flight.release()
+
+
+async def _reply(websocket: ServerConnection, session: RpcSession, message: Any) -> None:
+    try:
         reply = await session.handle(message)
         if reply is not None:
             await websocket.send(reply)
     except ConnectionClosed:
         pass
-    finally:
-        in_flight.release()
 
 
 async def _pump_events(websocket: ServerConnection, subscription: Subscription) -> None:
