@@ -116,8 +116,9 @@ def dashboard(servers: Servers, tmp_path: Path) -> Dashboard:
     return Dashboard(servers, data_dir, server)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    """One Chromium per test process: starting one costs seconds, and every test gets a context of its own anyway."""
     with playwright_sync.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
