@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -38,16 +38,20 @@ class Agent:
         self.socket.close()
 
 
-@pytest.fixture
-def agents(dashboard: Dashboard) -> Iterator[list[Agent]]:
-    """Two agents, claude-code and codex, connected for the whole test (each socket closed after it)."""
+@contextmanager
+def connected(dashboard: Dashboard, name: str) -> Iterator[Agent]:
+    """An agent named `name` on its own socket to `dashboard`, for as long as the block runs."""
     socket_url = dashboard.url.replace("http://", "ws://") + "ws"
     headers = {"Authorization": f"Bearer {dashboard.token}"}
-    with ExitStack() as sockets:
-        yield [
-            Agent(sockets.enter_context(connect(socket_url, additional_headers=headers, max_size=None)), name)
-            for name in ("claude-code", "codex")
-        ]
+    with connect(socket_url, additional_headers=headers, max_size=None) as socket:
+        yield Agent(socket, name)
+
+
+@pytest.fixture
+def agents(dashboard: Dashboard) -> Iterator[list[Agent]]:
+    """Two agents, claude-code and codex, connected for the whole test."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(connected(dashboard, name)) for name in ("claude-code", "codex")]
 
 
 def row(page: Any, name: str) -> Any:
