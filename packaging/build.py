@@ -1,6 +1,6 @@
 """Build the one-folder bundle with PyInstaller, prove it with its own `--self-test`, pack it and print its sizes.
 
-    python packaging/build.py [--dist DIR] [--work DIR] [--no-self-test]
+    python packaging/build.py [--dist DIR] [--work DIR] [--no-self-test] [--strict-sizes] [--xz-preset N]
 
 Linux: DIST/murmuration/ (with murmuration.desktop inside), DIST/murmuration.desktop and a .tar.xz.
 macOS: DIST/Murmuration.app and a .dmg. Windows: DIST/murmuration/ with murmuration.exe (the command line, the
@@ -30,7 +30,7 @@ MB = 1_000_000
 UNPACKED_GOAL = 330 * MB
 COMPRESSED_GOAL = 120 * MB
 LARGEST_PARTS = 15  # rows of the size table: where the next regression will show
-XZ_PRESET = 6  # xz's default; presets 7 to 9 need up to 65 MiB instead of 9 MiB to unpack
+XZ_PRESET = 6  # what ships: xz's default; presets 7 to 9 need up to 65 MiB instead of 9 MiB to unpack
 HDIUTIL_TRIES = 5  # `hdiutil create` fails now and then on CI runners with "Resource busy"
 
 DESKTOP_ENTRY = """[Desktop Entry]
@@ -97,6 +97,12 @@ def size_table(folder: Path, total: int) -> str:
     return "\n".join(lines)
 
 
+def children_cpu() -> float:
+    """Seconds of processor time the finished child processes (PyInstaller, the self-test, xz) used so far."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def run_pyinstaller(dist: Path, work: Path) -> None:
     command = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level=WARN"]
     command += ["--distpath", str(dist), "--workpath", str(work), str(SPEC)]
@@ -114,7 +120,7 @@ def self_test(executable: Path) -> None:
     print(f"frozen self-test: ok in {time.monotonic() - started:.1f} s", flush=True)
 
 
-def pack_linux(dist: Path, bundle: Path, name: str) -> Path:
+def pack_linux(dist: Path, bundle: Path, name: str, preset: int) -> Path:
     shutil.copy2(ICONS / "murmuration-256.png", bundle / "murmuration.png")
     entry = DESKTOP_ENTRY.format(exec="murmuration", icon="murmuration")
     (bundle / "murmuration.desktop").write_text(entry)
@@ -123,11 +129,11 @@ def pack_linux(dist: Path, bundle: Path, name: str) -> Path:
     script.write_text(INSTALL_DESKTOP_ENTRY)
     script.chmod(0o755)
     archive = dist / f"{name}.tar.xz"
-    write_tar_xz(archive, bundle, "murmuration")
+    write_tar_xz(archive, bundle, "murmuration", preset)
     return archive
 
 
-def write_tar_xz(archive: Path, folder: Path, arcname: str) -> None:
+def write_tar_xz(archive: Path, folder: Path, arcname: str, preset: int = XZ_PRESET) -> None:
     """`folder` as a .tar.xz: through xz on every core when it is installed, else through Python's lzma (one core).
 
     xz, because it is 29 % smaller than gzip on Qt's libraries (measured on 51 MB of them) and every Linux unpacks
@@ -135,11 +141,11 @@ def write_tar_xz(archive: Path, folder: Path, arcname: str) -> None:
     """
     xz = shutil.which("xz")
     if xz is None:
-        with tarfile.open(archive, "w:xz", preset=XZ_PRESET) as tar:
+        with tarfile.open(archive, "w:xz", preset=preset) as tar:
             tar.add(folder, arcname=arcname)
         return
     with open(archive, "wb") as out:
-        command = [xz, f"-{XZ_PRESET}", "--threads=0", "--stdout"]
+        command = [xz, f"-{preset}", "--threads=0", "--stdout"]
         compressor = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out)
         assert compressor.stdin is not None
         try:
@@ -203,6 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller's work folder (default build/)")
     parser.add_argument("--no-self-test", action="store_true", help="skip running the frozen --self-test")
     parser.add_argument("--strict-sizes", action="store_true", help="fail when a size is over its goal")
+    parser.add_argument(
+        "--xz-preset",
+        type=int,
+        choices=range(10),
+        default=XZ_PRESET,
+        metavar="N",
+        help=f"xz's preset for the Linux archive (default {XZ_PRESET}, what ships; the compressed goal is for it)",
+    )
     args = parser.parse_args(argv)
     dist, work = args.dist.absolute(), args.work.absolute()
     release = version()
@@ -211,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     run_pyinstaller(dist, work)
-    built = time.monotonic() - started
+    built, built_cpu = time.monotonic() - started, children_cpu()
     if system == "macos":
         shipped = dist / "Murmuration.app"
         executable = shipped / "Contents" / "MacOS" / "murmuration"
@@ -225,14 +239,22 @@ def main(argv: list[str] | None = None) -> int:
     elif system == "windows":
         package = pack_windows(dist, shipped, name, release)
     else:
-        package = pack_linux(dist, shipped, name)
+        package = pack_linux(dist, shipped, name, args.xz_preset)
 
     unpacked, compressed = folder_size(shipped), package.stat().st_size
-    sizes = (("unpacked", unpacked, UNPACKED_GOAL), ("compressed", compressed, COMPRESSED_GOAL))
-    print(f"build time: {built:.0f} s (PyInstaller), {time.monotonic() - started:.0f} s in all")
+    # The compressed goal is for what ships: an archive packed faster (the test suite's) is only reported.
+    shipping = system != "linux" or args.xz_preset == XZ_PRESET
+    sizes = [("unpacked", unpacked, UNPACKED_GOAL)]
+    if shipping:
+        sizes.append(("compressed", compressed, COMPRESSED_GOAL))
+    took = time.monotonic() - started
+    print(f"build time: {built:.0f} s (PyInstaller), {took:.0f} s in all", end="")
+    # The processor time of the children (zero on Windows, which does not count it): the load-free part of it.
+    print(f"; processor time: {built_cpu:.0f} s (PyInstaller), {children_cpu():.0f} s in all")
     print(size_table(shipped, unpacked))
     print(f"unpacked size: {unpacked / MB:.1f} MB ({shipped}; goal <= {UNPACKED_GOAL // MB} MB)")
-    print(f"compressed size: {compressed / MB:.1f} MB ({package}; goal <= {COMPRESSED_GOAL // MB} MB)", flush=True)
+    goal = f"goal <= {COMPRESSED_GOAL // MB} MB" if shipping else f"packed with xz -{args.xz_preset}: no goal"
+    print(f"compressed size: {compressed / MB:.1f} MB ({package}; {goal})", flush=True)
     over = [(what, size, goal) for what, size, goal in sizes if size > goal]
     for what, size, goal in over:
         print(f"build.py: the {what} size is {(size - goal) / MB:.1f} MB over its goal.", file=sys.stderr)

@@ -118,6 +118,8 @@ def dashboard(servers: Servers, tmp_path: Path) -> Dashboard:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per module, each test in a context of its own. Not per session: Playwright's sync API keeps an
+    event loop running in the thread while it is started, and the async tests a worker runs later could not run."""
     with playwright_sync.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

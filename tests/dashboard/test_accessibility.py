@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from playwright.sync_api import expect
 
 from murmuration.operations.context import VIEWS
 from tests.dashboard.conftest import Dashboard, goto, served
-from tests.dashboard.test_agents import Agent
+from tests.dashboard.test_agents import connected
 from tests.dashboard.test_screenshots import seed
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -83,23 +84,18 @@ def instance(
         page.context.add_init_script(path=str(AXE))
         page.reload()
         items: dict[str, str] = {}
-        agents: list[Agent] = []
-        if request.param == "full":
-            ids = seed(dashboard, home)
-            items = {"processes": ids["process"], "knowledge": ids["fragment"], "issues": "ISSUE_1"}
-            agents = [Agent(dashboard, "claude-code"), Agent(dashboard, "codex")]
-            claude, codex = agents
-            claude.call("claim_issue", {"issue_id": "ISSUE_1"})
-            claude.call("reserve", {"resources": ["src/db/**"], "reason": "migrating"})
-            codex.call("reserve", {"resources": ["docs/**"], "exclusive": False})
-            gone = Agent(dashboard, "gemini")
-            gone.call("claim_issue", {"issue_id": "ISSUE_2"})
-            gone.close()
-        try:
+        with ExitStack() as agents:
+            if request.param == "full":
+                ids = seed(dashboard, home)
+                items = {"processes": ids["process"], "knowledge": ids["fragment"], "issues": "ISSUE_1"}
+                claude = agents.enter_context(connected(dashboard, "claude-code"))
+                codex = agents.enter_context(connected(dashboard, "codex"))
+                claude.call("claim_issue", {"issue_id": "ISSUE_1"})
+                claude.call("reserve", {"resources": ["src/db/**"], "reason": "migrating"})
+                codex.call("reserve", {"resources": ["docs/**"], "exclusive": False})
+                with connected(dashboard, "gemini") as gone:
+                    gone.call("claim_issue", {"issue_id": "ISSUE_2"})
             yield dashboard, page, items
-        finally:
-            for agent in agents:
-                agent.close()
 
 
 def findings(page: Any, where: str) -> list[str]:

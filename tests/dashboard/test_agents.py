@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -18,11 +19,8 @@ from tests.waiting import until
 class Agent:
     """A named session held open for the test, as an agent's MCP bridge holds one."""
 
-    def __init__(self, dashboard: Dashboard, name: str) -> None:
-        socket_url = dashboard.url.replace("http://", "ws://") + "ws"
-        self.socket: ClientConnection = connect(
-            socket_url, additional_headers={"Authorization": f"Bearer {dashboard.token}"}, max_size=None
-        )
+    def __init__(self, socket: ClientConnection, name: str) -> None:
+        self.socket = socket
         self._ids = itertools.count(1)
         self.name = self.call("identify", {"name": name, "client": f"{name} 1.0"})["name"]
 
@@ -35,19 +33,25 @@ class Agent:
                 assert "error" not in message, message
                 return message["result"]
 
-    def close(self) -> None:
+    def leave(self) -> None:
+        """Hang up, as a bridge does when its agent exits (the fixture's closing it again does nothing)."""
         self.socket.close()
+
+
+@contextmanager
+def connected(dashboard: Dashboard, name: str) -> Iterator[Agent]:
+    """An agent named `name` on its own socket to `dashboard`, for as long as the block runs."""
+    socket_url = dashboard.url.replace("http://", "ws://") + "ws"
+    headers = {"Authorization": f"Bearer {dashboard.token}"}
+    with connect(socket_url, additional_headers=headers, max_size=None) as socket:
+        yield Agent(socket, name)
 
 
 @pytest.fixture
 def agents(dashboard: Dashboard) -> Iterator[list[Agent]]:
     """Two agents, claude-code and codex, connected for the whole test."""
-    pair = [Agent(dashboard, "claude-code"), Agent(dashboard, "codex")]
-    try:
-        yield pair
-    finally:
-        for agent in pair:
-            agent.close()
+    with ExitStack() as stack:
+        yield [stack.enter_context(connected(dashboard, name)) for name in ("claude-code", "codex")]
 
 
 def row(page: Any, name: str) -> Any:
@@ -81,7 +85,7 @@ def test_the_agents_view_shows_connected_agents_their_claims_and_reservations_li
     # An agent that leaves takes its reservations with it; its claim stays, shown as held by one who left.
     claude.call("reserve", {"resources": ["docs/**"]})
     expect(reservations).to_have_count(2)
-    claude.close()
+    claude.leave()
     expect(row(page, "claude-code")).to_have_count(0)
     expect(reservations).to_have_count(1)
     expect(page.locator(".left-list li[data-name='claude-code']")).to_contain_text(issue["id"])
@@ -104,7 +108,7 @@ def test_the_board_shows_who_holds_a_card_and_what_blocks_it(
     codex.call("claim_issue", {"issue_id": first["id"]})
     holder = page.locator(f"li.issue-card[data-id='{first['id']}'] .card-holder")
     expect(holder).to_have_text("codex")
-    codex.close()
+    codex.leave()
     expect(holder).to_have_text("codex (left)")
     claude.call("claim_issue", {"issue_id": first["id"]})  # the next claim takes it
     expect(holder).to_have_text("claude-code")

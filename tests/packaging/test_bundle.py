@@ -27,6 +27,7 @@ from murmuration.mcp_bridge.tools import listed_operations
 from murmuration.operations import build_table
 from murmuration.status import State, probe
 from tests.packaging.conftest import FROZEN_TIMEOUT, Bundle, headless_environment
+from tests.packaging.frozen_build import SUITE_XZ_PRESET
 
 pytestmark = pytest.mark.timeout(FROZEN_TIMEOUT)
 
@@ -38,7 +39,9 @@ pytestmark = pytest.mark.timeout(FROZEN_TIMEOUT)
 # where the megabytes are.
 UNPACKED_CEILING_MB = 365
 ICU_DATA_CEILING_MB = 5  # Qt's ICU data after packaging/trim.py (32 MB whole)
-COMPRESSED_CEILING_MB = 120
+# The suite's build packs with xz -0 (tests/packaging/frozen_build.py): about 138 MB for a 374 MB bundle, a fifth
+# more than -6, what ships, makes. This ceiling catches a regression; the 120 MB goal is for -6 (`make package`).
+COMPRESSED_CEILING_MB = 150
 
 
 def frozen(bundle: Bundle, *args: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +72,8 @@ def assert_served_by(folder: DataFolder, executable: Path) -> None:
 
 
 def size(output: str, what: str) -> float:
-    found = re.search(rf"^{what} size: ([0-9.]+) MB \((.+); goal <= \d+ MB\)$", output, re.MULTILINE)
+    tail = r"(goal <= \d+ MB|packed with xz -\d: no goal)"
+    found = re.search(rf"^{what} size: ([0-9.]+) MB \((.+); {tail}\)$", output, re.MULTILINE)
     assert found, f"no {what} size in:\n{output}"
     return float(found.group(1))
 
@@ -85,6 +89,7 @@ def test_the_bundle_builds_on_a_cp1252_console_packs_and_prints_its_sizes(bundle
     assert 0 < unpacked <= UNPACKED_CEILING_MB
     assert 0 < compressed <= COMPRESSED_CEILING_MB
     assert compressed < unpacked
+    assert f"packed with xz -{SUITE_XZ_PRESET}: no goal" in bundle.output  # the goal is not claimed for it
     archive = bundle.dist / f"murmuration-{__version__}-linux-x86_64.tar.xz"
     assert archive.is_file()
     assert abs(archive.stat().st_size / 1e6 - compressed) < 0.1
