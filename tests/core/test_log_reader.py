@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.log_reader import LogQuery, read
 from murmuration.core.process_log import LogLine, ProcessLog, log_files
 
@@ -69,7 +70,7 @@ def test_since_finds_the_first_line_at_a_time(tmp_path: Path) -> None:
 def test_grep_from_the_end_gives_the_last_matches_with_context(tmp_path: Path) -> None:
     path = tmp_path / "p.log"
     lines = written(path, 3000)
-    page = read(path, LogQuery(count=3, pattern=re.compile(r"^line \d+0 "), context=1))
+    page = read(path, LogQuery(count=3, pattern=LinePattern(r"^line \d+0 ", "grep"), context=1))
     matching = [line for line in lines if re.match(r"^line \d+0 ", line.text)][-3:]
     assert sorted(page.matches) == [line.n for line in matching]
     shown = {line.n for line in page.lines}
@@ -80,7 +81,7 @@ def test_grep_from_the_end_gives_the_last_matches_with_context(tmp_path: Path) -
 def test_a_search_stops_at_its_budget_and_says_so(tmp_path: Path) -> None:
     path = tmp_path / "p.log"
     written(path, 20_000)
-    page = read(path, LogQuery(count=10, after=0, pattern=re.compile("never there")), budget=100_000)
+    page = read(path, LogQuery(count=10, after=0, pattern=LinePattern("never there", "grep")), budget=100_000)
     assert page.lines == []
     assert page.more is True
     assert 0 < page.next < 20_000  # where to go on from

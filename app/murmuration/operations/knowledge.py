@@ -161,7 +161,7 @@ def declare(table: OperationTable) -> None:
 
     @table.operation(
         "update_fragment",
-        "Change the fields given; link_to adds a link, unlink removes one.",
+        "Change the fields given. link_to adds a link, unlink removes one.",
         params_schema(
             {
                 "id": FRAGMENT_ID,
