@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from murmuration.client import InstanceClient
-from served import served
+from served import print_latencies, served
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -88,12 +87,7 @@ def main() -> int:
         f"sessions; {args.calls} calls of each kind, one at a time, interleaved "
         f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]}; whole run {seeded:.1f} s)"
     )
-    print(f"  {'call':28} {'p50':>9} {'p95':>9} {'max':>9}")
-    for kind, values in figures.items():
-        values.sort()
-        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-        label = f"{kind} (baseline)" if kind == "ping" else kind
-        print(f"  {label:28} {statistics.median(values):7.2f}ms {p95:7.2f}ms {values[-1]:7.2f}ms")
+    print_latencies(figures, "call")
     return 0
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from typing import Any
 
 from murmuration.client import InstanceClient
 from murmuration.contract import MAX_IN_FLIGHT
-from served import served
+from served import print_latencies, served
 
 BURST = 2000
 SLEEPS = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"]
@@ -83,12 +82,7 @@ def main() -> int:
         f"Cancelling waits: {args.calls} of each, interleaved, from the cancel to the next answer on the same "
         f"connection ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}); uncancelled, a wait lasts 120 s"
     )
-    print(f"  {'what':28} {'p50':>9} {'p95':>9} {'max':>9}")
-    for kind, values in figures.items():
-        values.sort()
-        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-        label = f"{kind} (baseline)" if kind == "ping" else kind
-        print(f"  {label:28} {statistics.median(values):7.2f}ms {p95:7.2f}ms {values[-1]:7.2f}ms")
+    print_latencies(figures, "what")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,3 +89,13 @@ def served(
                 if run is not None:
                     err.seek(0)
                     run.stderr = err.read().decode()
+
+
+def print_latencies(figures: Mapping[str, list[float]], heading: str) -> None:
+    """One row per kind of call: p50, p95 and max in ms; a kind named "ping" is marked as the baseline."""
+    print(f"  {heading:28} {'p50':>9} {'p95':>9} {'max':>9}")
+    for kind, values in figures.items():
+        ordered = sorted(values)
+        p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+        label = f"{kind} (baseline)" if kind == "ping" else kind
+        print(f"  {label:28} {statistics.median(ordered):7.2f}ms {p95:7.2f}ms {ordered[-1]:7.2f}ms")
