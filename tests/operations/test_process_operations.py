@@ -321,10 +321,12 @@ async def test_fault_1_concurrency_limit_counts_running_processes_not_spawns(
     assert [watch.state(i) for i in ids] == ["stopped"] * 5
     assert watch.peak_active(ids) == 2  # never more than the limit running, and the limit was used
     assert peak_polled <= 2
-    # The rest started only as others ended: each later start follows an end.
+    # The rest started only as others ended: the k-th start follows at least k - 1 ends (two ends may both come
+    # before the queue's next start when the machine is busy, so "exactly" would be a race, not the rule).
     order = [(e["id"], e["state"]) for e in watch.process_events() if e["id"] in ids and e["state"] != "queued"]
     ends_before = [sum(1 for _, s in order[:k] if s in FINAL) for k, (_, s) in enumerate(order) if s == "starting"]
-    assert ends_before == [0, 0, 1, 2, 3]
+    assert len(ends_before) == 5
+    assert all(ends >= k - 1 for k, ends in enumerate(ends_before)), ends_before
 
 
 async def test_fault_1_immediate_processes_count_against_the_limit_for_queued_work(
