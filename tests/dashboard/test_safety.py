@@ -96,6 +96,9 @@ def test_hostile_issues_and_fragments_render_as_text(page: Any, dashboard: Dashb
     expect(dialog.locator(".preview")).to_contain_text("<svg onload=alert(8)>")
     assert_inert(page)
     page.keyboard.press("Escape")
+    # The dialog's close event (which routes back to the board) comes a task later: wait for it, or it can land
+    # after the next navigation and take the page back to #/issues.
+    expect(dialog).not_to_be_attached()
 
     goto(page, dashboard, f"#/knowledge/{fragment['id']}")
     detail = page.locator("article.fragment")
