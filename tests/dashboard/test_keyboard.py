@@ -64,6 +64,7 @@ def test_live_updates_leave_the_focus_where_it_was(page: Any, dashboard: Dashboa
     expect(page.locator("dialog.issue-dialog h2")).to_have_text("Renamed elsewhere")
     expect(page.locator("dialog.issue-dialog").get_by_label("Column", exact=True)).to_be_focused()
     page.keyboard.press("Escape")
+    expect(page.locator("dialog.issue-dialog")).not_to_be_attached()  # its close routes back to the board, a task later
 
     sleeper = dashboard.rpc("start_process", {"command": ["sleep", "30"], "title": "Sleeper", "immediate": True})
     goto(page, dashboard, f"#/processes/{sleeper['id']}")
