@@ -17,8 +17,9 @@ import pytest
 
 from murmuration.core.errors import Conflict, Invalid
 from murmuration.core.events import EventBus
+from murmuration.core.line_pattern import LinePattern
 from murmuration.core.process_records import ProcessRecords, StartRequest
-from murmuration.core.processes import ProcessManager, find_program
+from murmuration.core.processes import ProcessManager, WaitFor, find_program
 from murmuration.core.queue_config import QueueConfig
 from murmuration.core.schema import MIGRATIONS
 from murmuration.core.store import Store
@@ -248,6 +249,32 @@ async def test_an_immediate_process_runs_and_its_output_is_logged(
     assert f" out {work}\n" in text
     assert " err to-err\n" in text
     assert " sys exited with code 0\n" in text
+
+
+async def test_a_line_written_while_a_wait_looks_for_it_wakes_the_wait(
+    manager: ProcessManager, tmp_path: Path, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait matches its pattern in a thread; the line it waits for can land during that look. The wait must hear
+    of it then, not at its timeout (it used to sleep the whole 30 s with the line already in the log)."""
+    script = "while [ ! -e go ]; do sleep 0.01; done; echo ready; sleep 300"
+    record = await manager.submit(request(["sh", "-c", script], work, immediate=True))
+    log = tmp_path / "logs" / f"{record['id']}.log"
+    look = manager.logs
+    landed = False
+
+    async def a_look_the_line_lands_during(process_id: str, query: Any) -> Any:
+        nonlocal landed
+        page = await look(process_id, query)
+        if query.pattern is not None and not page.lines and not landed:
+            (work / "go").touch()
+            landed = await until_async(lambda: b" out ready\n" in log.read_bytes(), what="the line landing")
+        return page
+
+    monkeypatch.setattr(manager, "logs", a_look_the_line_lands_during)
+    wait = manager.wait(record["id"], WaitFor(log=LinePattern("ready", "log"), timeout=120))
+    waited = await asyncio.wait_for(wait, 20)
+    assert landed
+    assert (waited["wait"]["reason"], waited["wait"]["line"]["text"]) == ("log", "ready")
 
 
 async def test_spawn_failures_are_retried_with_backoff_then_failed(store: Store, tmp_path: Path, work: Path) -> None:

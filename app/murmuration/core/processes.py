@@ -537,11 +537,19 @@ class ProcessManager:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _changed(self, process_id: str, timeout: float) -> None:
+    def _watch(self, process_id: str) -> asyncio.Future[None]:
+        """A future that the process's next change sets. Made *before* a look, so a change during the look (a
+        line written while a pattern is matched in a thread) wakes the waiter instead of passing it by."""
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(process_id, []).append(waiter)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter, max(0.0, timeout))
+        return waiter
+
+    def _unwatch(self, process_id: str, waiter: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(process_id, [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._waiters.pop(process_id, None)
 
     async def wait(self, process_id: str, what: WaitFor) -> dict[str, Any]:
         """Wait until the process is ready (a line, a port), has exited, or `what.timeout` passed; say which."""
@@ -550,22 +558,35 @@ class ProcessManager:
         deadline = loop.time() + what.timeout
         cursor: int | None = None
         while True:
-            live = self._live.get(process_id)
-            if live is not None:
-                if what.log is not None:
-                    start = live.first_line - 1 if cursor is None else cursor
-                    page = await self.logs(process_id, LogQuery(count=1, after=start, pattern=what.log))
-                    cursor = page.next
-                    if page.lines:
-                        return self._waited(process_id, "log", line=page.lines[0].as_dict())
-                if what.port and live.listening:
-                    return self._waited(process_id, "port", url=live.urls[0])
-            elif self.records.row(process_id)["state"] in FINAL:
-                return await self._exited(process_id, what, cursor)
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return self._waited(process_id, "timeout")
-            await self._changed(process_id, remaining)
+            changed = self._watch(process_id)
+            try:
+                found = await self._look(process_id, what, cursor)
+                if isinstance(found, dict):
+                    return found
+                cursor = found
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return self._waited(process_id, "timeout")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed, remaining)
+            finally:
+                self._unwatch(process_id, changed)
+
+    async def _look(self, process_id: str, what: WaitFor, cursor: int | None) -> dict[str, Any] | int | None:
+        """One look for what `wait` waits for: its answer when it is there, else the log cursor to look on from."""
+        live = self._live.get(process_id)
+        if live is not None:
+            if what.log is not None:
+                start = live.first_line - 1 if cursor is None else cursor
+                page = await self.logs(process_id, LogQuery(count=1, after=start, pattern=what.log))
+                cursor = page.next
+                if page.lines:
+                    return self._waited(process_id, "log", line=page.lines[0].as_dict())
+            if what.port and live.listening:
+                return self._waited(process_id, "port", url=live.urls[0])
+        elif self.records.row(process_id)["state"] in FINAL:
+            return await self._exited(process_id, what, cursor)
+        return cursor
 
     async def _exited(self, process_id: str, what: WaitFor, cursor: int | None) -> dict[str, Any]:
         if what.log is not None:  # it may have printed the line and ended between two looks
