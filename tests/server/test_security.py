@@ -127,8 +127,14 @@ def protocol_header(session: str) -> tuple[str, str]:
     return ("Sec-WebSocket-Protocol", ", ".join(offering(session)))
 
 
-async def open_socket(instance: RunningInstance, **kwargs: Any) -> ClientConnection:
-    return await connect(socket_url(instance.url), open_timeout=TIMEOUT, **kwargs)
+async def open_socket(instance: RunningInstance, open_timeout: float = TIMEOUT, **kwargs: Any) -> ClientConnection:
+    return await connect(socket_url(instance.url), open_timeout=open_timeout, **kwargs)
+
+
+# Filling the cap opens a thousand sockets one after another on the test's own loop, which also runs the server;
+# on a machine busy with the rest of the suite one of those handshakes once took longer than TIMEOUT. What these
+# tests prove is the cap, not how fast a handshake is (bench/ measures that).
+FILL_TIMEOUT = 60.0
 
 
 async def try_open(instance: RunningInstance, **kwargs: Any) -> ClientConnection | int:
@@ -752,7 +758,10 @@ MAX_CONNECTIONS = Budget.for_files(open_files_limit()).max_open  # what this pro
 
 
 async def test_connections_beyond_the_cap_get_503_until_one_closes(instance: RunningInstance) -> None:
-    connections = [await open_socket(instance, additional_headers=bearer(instance)) for _ in range(MAX_CONNECTIONS)]
+    connections = [
+        await open_socket(instance, additional_headers=bearer(instance), open_timeout=FILL_TIMEOUT)
+        for _ in range(MAX_CONNECTIONS)
+    ]
     try:
         assert await refused_status(instance, additional_headers=bearer(instance)) == 503
         # Plain HTTP is not held up by a full house.
@@ -780,7 +789,10 @@ async def test_connections_beyond_the_cap_get_503_until_one_closes(instance: Run
 
 async def test_a_burst_of_upgrades_cannot_overrun_the_cap(instance: RunningInstance) -> None:
     # All but the last 10 places taken one by one, then 30 upgrades at once race for those 10.
-    opened = [await open_socket(instance, additional_headers=bearer(instance)) for _ in range(MAX_CONNECTIONS - 10)]
+    opened = [
+        await open_socket(instance, additional_headers=bearer(instance), open_timeout=FILL_TIMEOUT)
+        for _ in range(MAX_CONNECTIONS - 10)
+    ]
     try:
         attempts = (try_open(instance, additional_headers=bearer(instance)) for _ in range(30))
         results = await asyncio.gather(*attempts)
