@@ -13,7 +13,10 @@ PYTHON ?= python3
 run: $(STAMP)
 	$(BIN)/murmuration
 
+# The editable install leaves murmuration's own modules uncompiled, and where PYTHONDONTWRITEBYTECODE is set (CI
+# machines set it) every server, bridge and CLI the suite starts would compile them again: compile them once here.
 test: system-deps $(STAMP) $(NODE_STAMP) lint
+	$(BIN)/python -m compileall -q app
 	$(BIN)/pytest -n auto
 
 lint: $(STAMP) $(NODE_STAMP)
