@@ -91,6 +91,15 @@ async def until_sent(observer: InstanceClient, method: str, calls: int) -> None:
     await until_async(busiest, f"{calls} calls on the instance", done=lambda n: n >= calls)
 
 
+async def still_waiting_until_cancelled(connection: Raw, wait_id: int, ping_id: int) -> None:
+    """The wait `wait_id` has not ended (a ping is answered and nothing else), and a right cancel ends it now."""
+    await connection.request(ping_id, "ping", {})
+    assert (await connection.answer(ping_id))["result"]["pong"] is True
+    assert connection.unread == []
+    await connection.cancel(wait_id)
+    assert (await connection.answer(wait_id))["error"]["code"] == REQUEST_CANCELLED
+
+
 async def state_of(client: InstanceClient, process_id: str) -> str:
     [record] = (await client.call("list_processes", {"ids": [process_id]}))["processes"]
     return str(record["state"])
@@ -221,12 +230,8 @@ async def test_a_cancel_that_names_no_request_of_its_own_gets_an_error_and_loses
         assert len(refused["message"]) < 200
         # As a notification it is answered by nothing at all: the next answer is the ping's.
         await connection.send({"jsonrpc": "2.0", "method": CANCEL, "params": params})
-        await connection.request(3, "ping", {})
-        assert (await connection.answer(3))["result"]["pong"] is True
-        assert connection.unread == []
         # The wait was still running all along: a right cancel ends it.
-        await connection.cancel(1)
-        assert (await connection.answer(1))["error"]["code"] == REQUEST_CANCELLED
+        await still_waiting_until_cancelled(connection, 1, ping_id=3)
 
 
 async def test_a_cancel_cannot_reach_another_connections_request(
@@ -240,11 +245,7 @@ async def test_a_cancel_cannot_reach_another_connections_request(
         await other.cancel(1, answer_as=7)
         assert (await other.answer(7))["error"]["code"] == NOT_FOUND
         await other.cancel(1)
-        await waiter.request(2, "ping", {})
-        assert (await waiter.answer(2))["result"]["pong"] is True
-        assert waiter.unread == []  # the wait did not end
-        await waiter.cancel(1)
-        assert (await waiter.answer(1))["error"]["code"] == REQUEST_CANCELLED
+        await still_waiting_until_cancelled(waiter, 1, ping_id=2)
 
 
 async def test_a_batch_of_cancels_is_bounded_like_any_batch_and_loses_nothing(
